@@ -1,0 +1,103 @@
+"""Configuration: TOML file over built-in defaults.
+
+Every key is documented in config.example.toml; this module is the single place that
+knows the defaults, so code never carries its own copy of a number.
+"""
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "server": {
+        "host": "0.0.0.0",
+        "port": 8080,
+        "public_url": "",
+        "async_mode": "eventlet",
+        "max_connections": 4096,
+        "data_dir": "var/hall",
+        "ping_interval": 25,
+        "ping_timeout": 20,
+        "gc_freeze": True,
+    },
+    "writer": {"max_batch": 512, "synchronous": "FULL"},
+    "rules": {
+        "duration_minutes": 60,
+        "late_entry_minutes": 10,
+        "earliest_submit_minutes": 15,
+        "timeup_sweep_seconds": 1,
+    },
+    "security": {
+        "login_max_failures": 5,
+        "login_lockout_seconds": 30,
+        "staff_allowlist": ["127.0.0.1", "::1"],
+        "qr_rotate_seconds": 0,
+        "qr_grace_seconds": 120,
+    },
+    "site": {"wifi_ssid": "", "wifi_password": ""},
+}
+
+ASYNC_MODES = ("eventlet", "threading")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class Config:
+    data: dict[str, dict[str, Any]] = field(default_factory=lambda: copy.deepcopy(DEFAULTS))
+    path: Path | None = None
+
+    def __getitem__(self, section: str) -> dict[str, Any]:
+        return self.data[section]
+
+    @property
+    def data_dir(self) -> Path:
+        d = Path(self.data["server"]["data_dir"])
+        if not d.is_absolute() and self.path is not None:
+            d = self.path.parent / d
+        return d
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "hall.db"
+
+
+def load(path: str | Path | None = None, overrides: dict | None = None) -> Config:
+    cfg = Config(path=Path(path).resolve() if path else None)
+    if path:
+        try:
+            with open(path, "rb") as f:
+                user = tomllib.load(f)
+        except FileNotFoundError:
+            raise ConfigError(f"配置文件不存在: {path}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"配置文件格式错误 {path}: {e}") from None
+        _merge(cfg.data, user, where=str(path))
+    if overrides:
+        _merge(cfg.data, overrides, where="overrides")
+    if cfg["server"]["async_mode"] not in ASYNC_MODES:
+        raise ConfigError(f"server.async_mode must be one of {ASYNC_MODES}")
+    if cfg["writer"]["synchronous"] not in ("FULL", "EXTRA", "NORMAL"):
+        raise ConfigError("writer.synchronous must be FULL, EXTRA or NORMAL")
+    return cfg
+
+
+def _merge(base: dict, user: dict, where: str) -> None:
+    for section, values in user.items():
+        if section not in base:
+            raise ConfigError(f"{where}: unknown section [{section}]")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}: [{section}] must be a table")
+        for key, value in values.items():
+            if key not in base[section]:
+                raise ConfigError(f"{where}: unknown key {section}.{key}")
+            want = type(base[section][key])
+            if want is int and isinstance(value, bool) or not isinstance(value, want):
+                if not (want is float and isinstance(value, int)):
+                    raise ConfigError(f"{where}: {section}.{key} must be {want.__name__}")
+            base[section][key] = value

@@ -1,0 +1,1 @@
+"""One database layer: schema, connections and the single group-commit writer."""

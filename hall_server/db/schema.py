@@ -1,0 +1,172 @@
+"""The hall database: one SQLite file in WAL mode, opened the same way everywhere.
+
+Times are Unix epoch seconds (REAL) from the laptop's clock, which is the only clock the
+exam trusts; the protocol converts them to milliseconds for phones.
+"""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rooms (
+    room_id  TEXT PRIMARY KEY,
+    name     TEXT NOT NULL,
+    capacity INTEGER NOT NULL
+);
+-- One row per (场次 x 考场): each room starts its own sitting.
+CREATE TABLE IF NOT EXISTS sittings (
+    sitting_id        TEXT PRIMARY KEY,
+    sitting_no        INTEGER NOT NULL,
+    room_id           TEXT NOT NULL REFERENCES rooms(room_id),
+    date              TEXT NOT NULL,
+    planned_start     TEXT NOT NULL,
+    duration_s        INTEGER NOT NULL,
+    late_entry_s      INTEGER NOT NULL,
+    earliest_submit_s INTEGER NOT NULL,
+    question_count    INTEGER NOT NULL,
+    status            TEXT NOT NULL DEFAULT 'planned'
+                      CHECK (status IN ('planned', 'started', 'paused', 'ended')),
+    started_at        REAL,
+    started_by        TEXT,
+    paused_at         REAL,
+    paused_total_s    REAL NOT NULL DEFAULT 0,
+    ended_at          REAL
+);
+CREATE TABLE IF NOT EXISTS candidates (
+    ticket      TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    gender      TEXT NOT NULL DEFAULT '',
+    id_number   TEXT NOT NULL,
+    category    TEXT NOT NULL,
+    level       TEXT NOT NULL DEFAULT '',
+    unit        TEXT NOT NULL DEFAULT '',
+    department  TEXT NOT NULL DEFAULT '',
+    sitting_id  TEXT NOT NULL REFERENCES sittings(sitting_id),
+    seat_no     INTEGER
+);
+CREATE INDEX IF NOT EXISTS candidates_sitting ON candidates(sitting_id);
+-- What a phone may see. The answer key lives apart in paper_keys.
+CREATE TABLE IF NOT EXISTS papers (
+    ticket     TEXT PRIMARY KEY REFERENCES candidates(ticket),
+    paper_json TEXT NOT NULL,
+    paper_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS paper_keys (
+    ticket   TEXT PRIMARY KEY REFERENCES candidates(ticket),
+    key_json TEXT NOT NULL,
+    points   REAL NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS media (
+    name         TEXT PRIMARY KEY,
+    content_type TEXT NOT NULL,
+    data         BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    ticket          TEXT PRIMARY KEY REFERENCES candidates(ticket),
+    sitting_id      TEXT NOT NULL REFERENCES sittings(sitting_id),
+    status          TEXT NOT NULL
+                    CHECK (status IN ('logged_in', 'confirmed', 'answering', 'submitted', 'terminated')),
+    signin_order    INTEGER,
+    logged_in_at    REAL,
+    confirmed_at    REAL,
+    opened_at       REAL,
+    deadline_at     REAL,
+    extra_s         REAL NOT NULL DEFAULT 0,
+    submitted_at    REAL,
+    submit_reason   TEXT,
+    receipt         TEXT,
+    score           REAL,
+    answered        INTEGER NOT NULL DEFAULT 0,
+    device_id       TEXT,
+    session_hash    TEXT,
+    device_changes  INTEGER NOT NULL DEFAULT 0,
+    mode            TEXT NOT NULL DEFAULT 'phone',
+    late_reason     TEXT
+);
+CREATE INDEX IF NOT EXISTS attempts_deadline ON attempts(status, deadline_at);
+-- Latest choice per question; seq is the phone's counter, so a replay never wins.
+CREATE TABLE IF NOT EXISTS answers (
+    ticket    TEXT NOT NULL REFERENCES attempts(ticket),
+    q         INTEGER NOT NULL,
+    choice    TEXT,
+    seq       INTEGER NOT NULL,
+    saved_at  REAL NOT NULL,
+    PRIMARY KEY (ticket, q)
+) WITHOUT ROWID;
+-- Every accepted change, for the result bundle and disputes.
+CREATE TABLE IF NOT EXISTS answer_log (
+    id        INTEGER PRIMARY KEY,
+    ticket    TEXT NOT NULL,
+    q         INTEGER NOT NULL,
+    choice    TEXT,
+    seq       INTEGER NOT NULL,
+    saved_at  REAL NOT NULL,
+    device_id TEXT
+);
+CREATE TABLE IF NOT EXISTS staff (
+    username      TEXT PRIMARY KEY,
+    display_name  TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    role          TEXT NOT NULL CHECK (role IN ('chief', 'invigilator')),
+    room_id       TEXT REFERENCES rooms(room_id)
+);
+-- Hash-chained: each entry's hash covers the previous entry's hash.
+CREATE TABLE IF NOT EXISTS audit_log (
+    id         INTEGER PRIMARY KEY,
+    ts         REAL NOT NULL,
+    actor      TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    sitting_id TEXT,
+    ticket     TEXT,
+    data       TEXT NOT NULL,
+    prev_hash  TEXT NOT NULL,
+    hash       TEXT NOT NULL
+);
+"""
+
+
+def connect(path: str | Path, synchronous: str = "FULL", readonly: bool = False) -> sqlite3.Connection:
+    """A raw connection with the pragmas every hall connection needs."""
+    path = Path(path)
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False,
+                               isolation_level=None)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+    return conn
+
+
+def open_db(path: str | Path, synchronous: str = "FULL") -> sqlite_utils.Database:
+    """sqlite-utils view of a connection, with the schema created if missing."""
+    conn = connect(path, synchronous)
+    db = sqlite_utils.Database(conn)
+    init_schema(db)
+    return db
+
+
+def init_schema(db: sqlite_utils.Database) -> None:
+    db.conn.executescript(SCHEMA)
+    db.conn.execute(
+        "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+    )
+
+
+def get_meta(db: sqlite_utils.Database, key: str, default: str | None = None) -> str | None:
+    row = db.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else default

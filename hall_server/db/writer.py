@@ -1,0 +1,151 @@
+"""The single writer: one real OS thread that owns every write and commits in groups.
+
+Handlers never touch SQLite. They submit an operation (a function of a connection) and
+wait; the writer takes everything queued, runs each operation in its own savepoint inside
+one transaction, commits once (one fsync for the whole group) and only then wakes the
+waiters. An operation's result is therefore never seen by a phone before it is durable.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from typing import Any, Callable
+
+from eventlet import patcher  # importing eventlet does not monkey-patch anything
+
+from . import schema
+
+_threading = patcher.original("threading")
+_queue = patcher.original("queue")
+
+log = logging.getLogger(__name__)
+
+Op = Callable[..., Any]
+
+
+class StorageError(RuntimeError):
+    """The commit failed (disk full, read-only, I/O error): nothing in the batch was saved."""
+
+
+class Pending:
+    __slots__ = ("fn", "args", "result", "error", "_event")
+
+    def __init__(self, fn: Op, args: tuple, event) -> None:
+        self.fn = fn
+        self.args = args
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self._event = event
+
+
+class Writer:
+    def __init__(self, db_path, waiters, synchronous: str = "FULL", max_batch: int = 512,
+                 on_fault: Callable[[str | None], None] | None = None) -> None:
+        self.db_path = db_path
+        self.waiters = waiters
+        self.synchronous = synchronous
+        self.max_batch = max_batch
+        self.on_fault = on_fault or (lambda msg: None)
+        self.fault: str | None = None
+        self._q: _queue.Queue = _queue.Queue()
+        self._thread = _threading.Thread(target=self._run, name="hall-writer", daemon=True)
+        self._conn: sqlite3.Connection | None = None
+        self.stats = {"batches": 0, "ops": 0, "max_batch_seen": 0}
+
+    def start(self) -> "Writer":
+        self._conn = schema.connect(self.db_path, self.synchronous)
+        self._thread.start()
+        return self
+
+    def submit(self, fn: Op, *args) -> Pending:
+        p = Pending(fn, args, self.waiters.new_event())
+        self._q.put(p)
+        return p
+
+    def call(self, fn: Op, *args, timeout: float | None = 30.0) -> Any:
+        """Run fn(conn, *args) in the writer and return its result once committed."""
+        p = self.submit(fn, *args)
+        if not self.waiters.wait(p._event, timeout):
+            raise StorageError("写入超时")
+        if p.error is not None:
+            raise p.error
+        return p.result
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._q.put(None)
+            self._thread.join(10)
+
+    # -- the OS thread ------------------------------------------------------------
+    def _run(self) -> None:
+        conn = self._conn
+        assert conn is not None
+        while True:
+            first = self._q.get()
+            if first is None:
+                break
+            batch = [first]
+            stop = False
+            while len(batch) < self.max_batch:
+                try:
+                    nxt = self._q.get_nowait()
+                except _queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            self._commit(conn, batch)
+            self.waiters.fire(batch)
+            if stop:
+                break
+        conn.close()
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[Pending]) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            self._fail(batch, e)
+            return
+        for p in batch:
+            try:
+                conn.execute("SAVEPOINT op")
+                p.result = p.fn(conn, *p.args)
+                conn.execute("RELEASE op")
+            except BaseException as e:  # an op's own refusal rolls back only that op
+                p.error = e
+                try:
+                    conn.execute("ROLLBACK TO op")
+                    conn.execute("RELEASE op")
+                except sqlite3.Error as e2:
+                    self._abort(conn, batch, e2)
+                    return
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as e:
+            self._abort(conn, batch, e)
+            return
+        self.stats["batches"] += 1
+        self.stats["ops"] += len(batch)
+        self.stats["max_batch_seen"] = max(self.stats["max_batch_seen"], len(batch))
+        if self.fault is not None:
+            self.fault = None
+            self.on_fault(None)
+
+    def _abort(self, conn: sqlite3.Connection, batch: list[Pending], e: Exception) -> None:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        self._fail(batch, e)
+
+    def _fail(self, batch: list[Pending], e: Exception) -> None:
+        msg = f"数据库写入失败: {e}"
+        log.error("commit failed for %d ops: %s", len(batch), e)
+        for p in batch:
+            p.error = StorageError(msg)
+            p.result = None
+        self.fault = msg
+        self.on_fault(msg)
+        time.sleep(0.05)  # a failing disk should not spin the thread
