@@ -36,6 +36,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "staff_allowlist": ["127.0.0.1", "::1"],
         "qr_rotate_seconds": 0,
         "qr_grace_seconds": 120,
+        "qr_valid_after_end_minutes": 60,
     },
     "site": {"wifi_ssid": "", "wifi_password": ""},
 }

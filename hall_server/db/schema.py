@@ -119,6 +119,34 @@ CREATE TABLE IF NOT EXISTS staff (
     role          TEXT NOT NULL CHECK (role IN ('chief', 'invigilator')),
     room_id       TEXT REFERENCES rooms(room_id)
 );
+-- 违纪记录. level: minor (一般违纪) | cheating (考试作弊) | serious (严重违纪).
+CREATE TABLE IF NOT EXISTS violations (
+    id         INTEGER PRIMARY KEY,
+    ticket     TEXT NOT NULL REFERENCES candidates(ticket),
+    sitting_id TEXT NOT NULL REFERENCES sittings(sitting_id),
+    level      TEXT NOT NULL CHECK (level IN ('minor', 'cheating', 'serious')),
+    facts      TEXT NOT NULL,
+    ts         REAL NOT NULL,
+    staff      TEXT NOT NULL
+);
+-- Incidents (power, network, system, sick, other): feed the room record's 其他.
+CREATE TABLE IF NOT EXISTS incidents (
+    id         INTEGER PRIMARY KEY,
+    sitting_id TEXT REFERENCES sittings(sitting_id),
+    kind       TEXT NOT NULL,
+    text       TEXT NOT NULL,
+    ts         REAL NOT NULL,
+    staff      TEXT NOT NULL
+);
+-- Device take-overs and focus losses, per attempt.
+CREATE TABLE IF NOT EXISTS device_events (
+    id         INTEGER PRIMARY KEY,
+    ticket     TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    device_id  TEXT,
+    data       TEXT NOT NULL DEFAULT '{}',
+    ts         REAL NOT NULL
+);
 -- Hash-chained: each entry's hash covers the previous entry's hash.
 CREATE TABLE IF NOT EXISTS audit_log (
     id         INTEGER PRIMARY KEY,

@@ -1,0 +1,101 @@
+"""Application factory: config -> database -> writer -> exam service -> Flask + Socket.IO."""
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+
+from flask import Flask
+from flask_socketio import SocketIO
+
+from . import config as config_mod
+from .auth.staff import StaffDirectory
+from .db import schema, waiters
+from .db.writer import Writer
+from .exam.service import ExamService
+from .net.lan import public_base_url
+from .realtime.candidate import CandidateChannel
+from .realtime.staff import StaffChannel
+
+log = logging.getLogger(__name__)
+
+
+class Hall:
+    """Everything one running appliance holds, for the CLI and the tests."""
+
+    def __init__(self, app: Flask, socketio: SocketIO, service: ExamService, writer: Writer):
+        self.app, self.socketio, self.service, self.writer = app, socketio, service, writer
+
+    def qr_url(self, sitting_id: str) -> str:
+        return self.app.extensions["hall.qr_url"](sitting_id)
+
+    def start_background(self) -> None:
+        sweep = self.app.config["HALL"]["rules"]["timeup_sweep_seconds"]
+        self.socketio.start_background_task(self._sweeper, sweep)
+
+    def _sweeper(self, every: float) -> None:
+        while True:
+            self.socketio.sleep(every)
+            try:
+                self.service.sweep_timeups()
+            except Exception:  # keep sweeping: one failed commit must not end time-up forever
+                log.exception("time-up sweep failed")
+
+
+def create_app(cfg: config_mod.Config | None = None) -> Hall:
+    cfg = cfg or config_mod.load()
+    mode = cfg["server"]["async_mode"]
+    db_path = cfg.db_path
+    if not db_path.exists():
+        raise RuntimeError(f"数据库 {db_path} 不存在：请先导入考点数据包（hall import）或运行 make demo")
+    db = schema.open_db(db_path, cfg["writer"]["synchronous"])
+    secret = schema.get_meta(db, "flask_secret")
+    if secret is None:
+        secret = secrets.token_hex(32)
+        db.conn.execute("INSERT INTO meta(key, value) VALUES ('flask_secret', ?)", (secret,))
+    db.conn.close()
+
+    writer = Writer(db_path, waiters.for_mode(mode), cfg["writer"]["synchronous"],
+                    cfg["writer"]["max_batch"]).start()
+    service = ExamService(cfg, writer).load(db_path)
+    staff_dir = StaffDirectory.load(db_path)
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=secret, HALL=cfg.data, SESSION_COOKIE_SAMESITE="Strict",
+                      SESSION_COOKIE_HTTPONLY=True, MAX_CONTENT_LENGTH=64 * 1024)
+    socketio = SocketIO(app, async_mode=mode, ping_interval=cfg["server"]["ping_interval"],
+                        ping_timeout=cfg["server"]["ping_timeout"], max_http_buffer_size=64 * 1024,
+                        logger=False, engineio_logger=False)
+
+    base = public_base_url(cfg)
+    app.extensions["hall.service"] = service
+    app.extensions["hall.writer"] = writer
+    app.extensions["hall.staff"] = staff_dir
+    app.extensions["hall.media"] = service.media.get
+    app.extensions["hall.qr_url"] = lambda sitting_id: f"{base}/r/{service.qr_token(sitting_id)}"
+    app.extensions["hall.base_url"] = base
+
+    from .web import candidate, console
+
+    app.register_blueprint(candidate.bp)
+    app.register_blueprint(console.bp)
+
+    phones = CandidateChannel(socketio, service)
+    staff = StaffChannel(socketio, service, staff_dir)
+    phones.register()
+    staff.register()
+
+    def attempt_changed(ticket: str) -> None:
+        phones.push_state(ticket)
+        staff.push_candidate(ticket)
+
+    def sitting_changed(sitting_id: str) -> None:
+        for t in service.tickets_in(sitting_id):
+            phones.push_state(t)
+            staff.push_candidate(t)
+        staff.push_sitting(sitting_id)
+
+    service.on_attempt = attempt_changed
+    service.on_sitting = sitting_changed
+    service.on_replaced = phones.replaced
+    return Hall(app, socketio, service, writer)

@@ -1,0 +1,1 @@
+"""Who may do what: QR tokens, candidate sessions, staff logins, rate limits."""

@@ -1,0 +1,66 @@
+"""Staff accounts and what each may see: the chief examiner the whole site, an
+invigilator their own room."""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from ..db import schema
+from .passwords import check_password
+
+
+@dataclass(frozen=True)
+class Staff:
+    username: str
+    display_name: str
+    role: str            # chief | invigilator
+    room_id: str | None
+
+    def may_run(self, room_id: str) -> bool:
+        return self.role == "chief" or self.room_id == room_id
+
+    @property
+    def role_name(self) -> str:
+        return "主考" if self.role == "chief" else "监考"
+
+
+class StaffDirectory:
+    def __init__(self, rows: list[dict]):
+        self._rows = {r["username"]: r for r in rows}
+
+    @classmethod
+    def load(cls, db_path) -> "StaffDirectory":
+        conn = schema.connect(db_path, readonly=True)
+        try:
+            return cls([dict(r) for r in conn.execute("SELECT * FROM staff")])
+        finally:
+            conn.close()
+
+    def get(self, username: str | None) -> Staff | None:
+        r = self._rows.get(username or "")
+        return Staff(r["username"], r["display_name"], r["role"], r["room_id"]) if r else None
+
+    def authenticate(self, username, password) -> Staff | None:
+        if not isinstance(username, str) or not isinstance(password, str) or len(password) > 200:
+            return None
+        r = self._rows.get(username)
+        if r is None or not check_password(password, r["password_hash"]):
+            return None
+        return self.get(username)
+
+
+def address_allowed(addr: str | None, allowlist: list[str]) -> bool:
+    """Entries are addresses or networks ("192.168.10.0/24")."""
+    if not addr:
+        return False
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return False
+    for entry in allowlist:
+        try:
+            if ip in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False

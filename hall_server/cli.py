@@ -1,0 +1,183 @@
+"""`hall`: the appliance's command line.
+
+    hall serve            run the server (config: --config FILE)
+    hall demo             build the demo site if missing, then serve it
+    hall import PLAN      import a site plan (JSON) into an empty database
+    hall audit verify     check the audit log's hash chain
+    hall print DOC ...    print a form as PDF (see docs/printing.md)
+
+eventlet must monkey-patch before anything imports socket or threading, so the heavy
+imports happen inside the commands, after the config has chosen the async mode.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+from . import config as config_mod
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _load_config(args) -> config_mod.Config:
+    overrides: dict = {}
+    if getattr(args, "data_dir", None):
+        overrides.setdefault("server", {})["data_dir"] = str(Path(args.data_dir).resolve())
+    if getattr(args, "port", None):
+        overrides.setdefault("server", {})["port"] = args.port
+    if getattr(args, "host", None):
+        overrides.setdefault("server", {})["host"] = args.host
+    return config_mod.load(args.config, overrides)
+
+
+def _prepare_async(cfg) -> None:
+    if cfg["server"]["async_mode"] == "eventlet":
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        import eventlet
+
+        eventlet.monkey_patch()
+
+
+def cmd_serve(args, banner_extra=None) -> int:
+    cfg = _load_config(args)
+    _prepare_async(cfg)
+    import gc
+    import logging
+
+    from .app import create_app
+    from .net.listen import PortInUse, listen, serve_eventlet
+    from .web import assets
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for problem in assets.check():
+        print(problem, file=sys.stderr)
+        return 2
+    try:
+        hall = create_app(cfg)
+    except RuntimeError as e:
+        print(f"无法启动: {e}", file=sys.stderr)
+        return 2
+    srv = cfg["server"]
+    hall.start_background()
+    print_banner(hall, cfg, banner_extra)
+    if srv["gc_freeze"]:
+        gc.collect()
+        gc.freeze()  # the loaded exam lives all day: keep it out of GC passes
+    if srv["async_mode"] == "eventlet":
+        try:
+            sock = listen(srv["host"], srv["port"])
+        except PortInUse as e:
+            print(f"\n!!! 无法启动: {e}\n", file=sys.stderr, flush=True)
+            return 3
+        print(f"listening on {srv['host']}:{srv['port']}", flush=True)
+        serve_eventlet(sock, hall.app, srv["max_connections"])
+    else:
+        hall.socketio.run(hall.app, host=srv["host"], port=srv["port"], allow_unsafe_werkzeug=True)
+    return 0
+
+
+def print_banner(hall, cfg, extra) -> None:
+    from .qr import qr_terminal
+
+    svc = hall.service
+    port = cfg["server"]["port"]
+    base = hall.app.extensions["hall.base_url"]
+    lines = [
+        "",
+        "=" * 64,
+        f" hall 考场服务器  考点: {svc.meta.get('site_name')}（{svc.meta.get('site_no')}）"
+        + ("  【演示数据】" if svc.meta.get("demo") == "1" else ""),
+        f" 监考控制台（仅限本机打开）: http://127.0.0.1:{port}/console",
+        f" 考生地址（考场WiFi）: {base}/",
+    ]
+    if extra:
+        lines += extra
+    print("\n".join(lines), flush=True)
+    first = sorted(svc.sittings)[:1]
+    for sid in first:
+        s = svc.sitting_view(sid)
+        url = hall.qr_url(sid)
+        print(f"\n {s['room']} 第{s['sitting_no']}场 考场二维码（也可在控制台全屏显示）:\n{url}\n", flush=True)
+        print(qr_terminal(url), flush=True)
+    print("=" * 64, flush=True)
+
+
+def cmd_demo(args) -> int:
+    args.data_dir = args.data_dir or str(REPO / "var" / "demo")
+    cfg = _load_config(args)
+    if args.reset and cfg.db_path.exists():
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(cfg.db_path) + suffix).unlink(missing_ok=True)
+    if not cfg.db_path.exists():
+        from .demo import build_demo_db
+
+        summary = build_demo_db(cfg.db_path, REPO.parent / "shared" / "data" / "sites.csv")
+        print(f"已生成演示考点: {json.dumps(summary, ensure_ascii=False)}", flush=True)
+    extra = [" 登录: 主考 chief / demo-chief；第1考场监考 r01 / demo-r01；第2考场监考 r02 / demo-r02",
+             f" 演示考生: 见 {cfg.db_path.parent / 'demo-candidates.txt'}"]
+    return cmd_serve(args, extra)
+
+
+def cmd_import(args) -> int:
+    cfg = _load_config(args)
+    from .importer import ImportError_, import_plan
+
+    try:
+        plan = json.loads(Path(args.plan).read_text(encoding="utf-8"))
+        summary = import_plan(cfg.db_path, plan, cfg["writer"]["synchronous"])
+    except (OSError, ValueError, ImportError_) as e:
+        print(f"导入失败: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, ensure_ascii=False))
+    return 0
+
+
+def cmd_audit(args) -> int:
+    cfg = _load_config(args)
+    from .db import schema
+    from sync.audit_chain import verify_chain
+
+    conn = schema.connect(cfg.db_path, readonly=True)
+    rows = [dict(r) for r in conn.execute("SELECT * FROM audit_log ORDER BY id")]
+    ok, bad = verify_chain(rows)
+    if ok:
+        print(f"审计链完整: {len(rows)} 条记录")
+        return 0
+    print(f"审计链在第 {bad} 条记录处断开（被篡改或缺失）", file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="hall", description="考场服务器 hall")
+    ap.add_argument("--config", help="TOML config file (see config.example.toml)")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name in ("serve", "demo"):
+        p = sub.add_parser(name)
+        p.add_argument("--data-dir")
+        p.add_argument("--port", type=int)
+        p.add_argument("--host")
+        if name == "demo":
+            p.add_argument("--reset", action="store_true", help="rebuild the demo site from scratch")
+    p = sub.add_parser("import")
+    p.add_argument("plan")
+    p.add_argument("--data-dir")
+    p = sub.add_parser("audit")
+    p.add_argument("action", choices=["verify"])
+    p.add_argument("--data-dir")
+    args, rest = ap.parse_known_args(argv)
+    if args.cmd == "serve":
+        return cmd_serve(args)
+    if args.cmd == "demo":
+        return cmd_demo(args)
+    if args.cmd == "import":
+        return cmd_import(args)
+    if args.cmd == "audit":
+        return cmd_audit(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""The built-in demo site: the first real site, synthetic candidates and a demo item bank.
+
+The plan comes from provisioning (the same code that builds real bundles); the demo only
+moves the sittings to today so that a demo started now behaves like exam day.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from .importer import import_plan
+
+
+def shift_to_today(plan: dict, now: datetime | None = None) -> dict:
+    now = (now or datetime.now().astimezone()).replace(second=0, microsecond=0)
+    start = now + timedelta(minutes=15 - now.minute % 5)
+    for i, s in enumerate(plan["sittings"]):
+        s["date"] = start.date().isoformat()
+        s["planned_start"] = start.isoformat()
+    plan["site"]["exam_dates"] = [start.date().isoformat()]
+    return plan
+
+
+def build_demo_db(db_path: Path, sites_csv: Path) -> dict:
+    from provisioning.demo import build_demo_plan
+
+    plan = shift_to_today(build_demo_plan(sites_csv))
+    summary = import_plan(db_path, plan)
+    lines = ["演示考生（准考证号 / 身份证号后6位 / 姓名 / 类别 / 考场）"]
+    rooms = {r["room_id"]: r["name"] for r in plan["rooms"]}
+    room_of = {s["sitting_id"]: rooms[s["room_id"]] for s in plan["sittings"]}
+    for c in plan["candidates"]:
+        lines.append(f"{c['ticket']}  {c['id_number'][-6:]}  {c['name']}  {c['category']}  {room_of[c['sitting_id']]}")
+    (Path(db_path).parent / "demo-candidates.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return summary

@@ -1,0 +1,210 @@
+"""Writer operations: each runs inside the writer's transaction, in its own savepoint.
+
+They re-check every rule against the database (the single source of truth), so a refusal
+here rolls back cleanly and a race between two phones or a phone and the time-up sweep is
+decided in one place, in commit order. Each returns the rows the service mirrors in memory.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import sqlite3
+
+from . import audit, rules
+from .errors import ExamError
+
+
+def _attempt(conn: sqlite3.Connection, ticket: str) -> dict | None:
+    row = conn.execute("SELECT * FROM attempts WHERE ticket = ?", (ticket,)).fetchone()
+    return dict(row) if row else None
+
+
+def _sitting(conn: sqlite3.Connection, sitting_id: str) -> dict:
+    row = conn.execute("SELECT * FROM sittings WHERE sitting_id = ?", (sitting_id,)).fetchone()
+    if row is None:
+        raise ExamError("unknown_sitting")
+    return dict(row)
+
+
+def sitting_times(s: dict) -> rules.SittingTimes:
+    return rules.SittingTimes(s["status"], s["started_at"], s["paused_at"], s["paused_total_s"],
+                              s["duration_s"], s["late_entry_s"], s["earliest_submit_s"])
+
+
+# -- candidates ---------------------------------------------------------------------
+
+def login(conn, ticket: str, sitting_id: str, now: float, device: str, session_hash: str) -> dict:
+    a = _attempt(conn, ticket)
+    s = _sitting(conn, sitting_id)
+    if a is None:
+        if s["status"] == "ended":
+            raise ExamError("sitting_ended")
+        until = rules.late_entry_until(sitting_times(s))
+        if until is not None and now > until:
+            raise ExamError("late_entry")
+        order = conn.execute("SELECT COALESCE(MAX(signin_order), 0) + 1 FROM attempts WHERE sitting_id = ?",
+                             (sitting_id,)).fetchone()[0]
+        conn.execute(
+            "INSERT INTO attempts (ticket, sitting_id, status, signin_order, logged_in_at, device_id, session_hash)"
+            " VALUES (?, ?, 'logged_in', ?, ?, ?, ?)", (ticket, sitting_id, order, now, device, session_hash))
+        audit.append(conn, now, f"candidate:{ticket}", "login", sitting_id, ticket,
+                     {"device": device, "signin_order": order})
+    else:
+        changed = a["device_id"] != device
+        conn.execute("UPDATE attempts SET device_id = ?, session_hash = ?, device_changes = device_changes + ?"
+                     " WHERE ticket = ?", (device, session_hash, 1 if changed else 0, ticket))
+        if changed:
+            conn.execute("INSERT INTO device_events (ticket, kind, device_id, data, ts) VALUES (?, 'takeover', ?, ?, ?)",
+                         (ticket, device, json.dumps({"from": a["device_id"]}), now))
+        audit.append(conn, now, f"candidate:{ticket}", "device_change" if changed else "relogin",
+                     sitting_id, ticket, {"device": device, "from": a["device_id"]})
+    return _attempt(conn, ticket)
+
+
+def confirm(conn, ticket: str, now: float) -> dict:
+    a = _attempt(conn, ticket)
+    if a is None:
+        raise ExamError("not_logged_in")
+    if a["status"] == "logged_in":
+        conn.execute("UPDATE attempts SET status = 'confirmed', confirmed_at = ? WHERE ticket = ?", (now, ticket))
+        audit.append(conn, now, f"candidate:{ticket}", "confirm", a["sitting_id"], ticket)
+    return _attempt(conn, ticket)
+
+
+def open_paper(conn, ticket: str, now: float) -> dict:
+    a = _attempt(conn, ticket)
+    if a is None:
+        raise ExamError("not_logged_in")
+    if a["status"] in ("answering", "submitted", "terminated"):
+        return a  # idempotent: the deadline set at first opening stands
+    if a["status"] != "confirmed":
+        raise ExamError("not_confirmed")
+    s = _sitting(conn, a["sitting_id"])
+    st = sitting_times(s)
+    refusal = rules.may_open(st, now, admitted_late=bool(a["late_reason"]))
+    if refusal:
+        raise ExamError(refusal)
+    deadline = rules.deadline(now, st, a["extra_s"])
+    conn.execute("UPDATE attempts SET status = 'answering', opened_at = ?, deadline_at = ? WHERE ticket = ?",
+                 (now, deadline, ticket))
+    audit.append(conn, now, f"candidate:{ticket}", "open", a["sitting_id"], ticket, {"deadline": deadline})
+    return _attempt(conn, ticket)
+
+
+def _store_answer(conn, a: dict, q: int, choice, seq: int, now: float, device: str | None) -> tuple:
+    """Apply one answer under the seq rule; return the stored (choice, seq)."""
+    cur = conn.execute("SELECT choice, seq FROM answers WHERE ticket = ? AND q = ?", (a["ticket"], q)).fetchone()
+    if cur is not None and not rules.newer(seq, cur[1]):
+        return cur[0], cur[1]
+    conn.execute(
+        "INSERT INTO answers (ticket, q, choice, seq, saved_at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (ticket, q) DO UPDATE SET choice = excluded.choice, seq = excluded.seq,"
+        " saved_at = excluded.saved_at", (a["ticket"], q, choice, seq, now))
+    conn.execute("INSERT INTO answer_log (ticket, q, choice, seq, saved_at, device_id) VALUES (?, ?, ?, ?, ?, ?)",
+                 (a["ticket"], q, choice, seq, now, device))
+    return choice, seq
+
+
+def _check_answerable(conn, ticket: str, received_at: float) -> dict:
+    a = _attempt(conn, ticket)
+    if a is None:
+        raise ExamError("not_logged_in")
+    s = _sitting(conn, a["sitting_id"])
+    refusal = rules.answer_refusal(a["status"], received_at, a["deadline_at"], s["status"])
+    if refusal:
+        raise ExamError(refusal)
+    return a
+
+
+def answer(conn, ticket: str, q: int, choice, seq: int, received_at: float, device: str | None) -> tuple:
+    a = _check_answerable(conn, ticket, received_at)
+    return _store_answer(conn, a, q, choice, seq, received_at, device)
+
+
+def _count_answered(conn, ticket: str) -> int:
+    return conn.execute("SELECT COUNT(*) FROM answers WHERE ticket = ? AND choice IS NOT NULL",
+                        (ticket,)).fetchone()[0]
+
+
+def _finalize(conn, a: dict, now: float, reason: str, receipt_key: bytes, actor: str) -> dict:
+    """Score, seal with a receipt, and log. The caller has checked the state."""
+    ticket = a["ticket"]
+    rows = conn.execute("SELECT q, choice, seq FROM answers WHERE ticket = ? ORDER BY q", (ticket,)).fetchall()
+    key_row = conn.execute("SELECT key_json, points FROM paper_keys WHERE ticket = ?", (ticket,)).fetchone()
+    score = None
+    if key_row is not None:
+        key = json.loads(key_row[0])
+        score = sum(key_row[1] for q, choice, _ in rows if choice is not None and 0 < q <= len(key)
+                    and key[q - 1] == choice)
+    digest = hashlib.sha256(json.dumps([[q, c] for q, c, _ in rows], separators=(",", ":")).encode()).hexdigest()
+    status = "terminated" if reason == "terminated" else "submitted"
+    receipt = make_receipt(receipt_key, ticket, now, digest)
+    answered = sum(1 for _, c, _ in rows if c is not None)
+    conn.execute("UPDATE attempts SET status = ?, submitted_at = ?, submit_reason = ?, receipt = ?, score = ?,"
+                 " answered = ? WHERE ticket = ?", (status, now, reason, receipt, score, answered, ticket))
+    audit.append(conn, now, actor, "submit", a["sitting_id"], ticket,
+                 {"reason": reason, "receipt": receipt, "answers_sha256": digest, "answered": answered})
+    return _attempt(conn, ticket)
+
+
+def make_receipt(key: bytes, ticket: str, ts: float, digest: str) -> str:
+    mac = hmac.new(key, f"{ticket}|{ts:.3f}|{digest}".encode(), hashlib.sha256).digest()
+    code = base64.b32encode(mac).decode()[:10].replace("O", "8").replace("I", "9")
+    return f"{code[:4]}-{code[4:8]}-{code[8:]}"
+
+
+def submit(conn, ticket: str, answers: list[tuple[int, object, int]], received_at: float,
+           device: str | None, receipt_key: bytes) -> dict:
+    a = _attempt(conn, ticket)
+    if a is None:
+        raise ExamError("not_logged_in")
+    if a["status"] in ("submitted", "terminated"):
+        return a  # a retried submit returns the original receipt
+    s = _sitting(conn, a["sitting_id"])
+    a = _check_answerable(conn, ticket, received_at)
+    if received_at < rules.earliest_submit(a["opened_at"], sitting_times(s)):
+        raise ExamError("too_early", earliest_submit=int(rules.earliest_submit(a["opened_at"], sitting_times(s)) * 1000))
+    for q, choice, seq in answers:
+        _store_answer(conn, a, q, choice, seq, received_at, device)
+    return _finalize(conn, a, received_at, "candidate", receipt_key, f"candidate:{ticket}")
+
+
+def finalize_due(conn, now: float, receipt_key: bytes) -> list[dict]:
+    """The time-up sweep: submit every attempt whose deadline has passed."""
+    due = conn.execute(
+        "SELECT a.* FROM attempts a JOIN sittings s USING (sitting_id)"
+        " WHERE a.status = 'answering' AND a.deadline_at <= ? AND s.status != 'paused'", (now,)).fetchall()
+    return [_finalize(conn, dict(a), a["deadline_at"], "time_up", receipt_key, "system") for a in due]
+
+
+def record_focus(conn, ticket: str, hidden: bool, ms: int, now: float) -> None:
+    conn.execute("INSERT INTO device_events (ticket, kind, data, ts) VALUES (?, 'focus', ?, ?)",
+                 (ticket, json.dumps({"hidden": hidden, "ms": ms}), now))
+
+
+# -- staff --------------------------------------------------------------------------
+
+def start_sitting(conn, sitting_id: str, now: float, staff: str) -> dict:
+    s = _sitting(conn, sitting_id)
+    if s["status"] != "planned":
+        return s
+    conn.execute("UPDATE sittings SET status = 'started', started_at = ?, started_by = ? WHERE sitting_id = ?",
+                 (now, staff, sitting_id))
+    audit.append(conn, now, f"staff:{staff}", "start_sitting", sitting_id)
+    return _sitting(conn, sitting_id)
+
+
+def end_sitting(conn, sitting_id: str, now: float, staff: str, receipt_key: bytes) -> tuple[dict, list[dict]]:
+    s = _sitting(conn, sitting_id)
+    if s["status"] == "ended":
+        return s, []
+    if s["status"] == "planned":
+        raise ExamError("bad_state", "本场考试尚未开考")
+    open_rows = conn.execute("SELECT * FROM attempts WHERE sitting_id = ? AND status = 'answering'",
+                             (sitting_id,)).fetchall()
+    finished = [_finalize(conn, dict(a), now, "staff", receipt_key, f"staff:{staff}") for a in open_rows]
+    conn.execute("UPDATE sittings SET status = 'ended', ended_at = ? WHERE sitting_id = ?", (now, sitting_id))
+    audit.append(conn, now, f"staff:{staff}", "end_sitting", sitting_id, None, {"finalized": len(finished)})
+    return _sitting(conn, sitting_id), finished

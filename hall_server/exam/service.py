@@ -1,0 +1,351 @@
+"""The exam service: what a phone or a console may do, decided in one place.
+
+It keeps a mirror of the database in memory (loaded once at start) so that reads never
+touch SQLite on the event loop, and sends every change through the single writer, updating
+the mirror only after the change is committed. The mirror is touched only from the event
+loop's thread, so it needs no locks.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from typing import Callable
+
+from ..auth import qr_tokens
+from ..auth.ratelimit import LoginLimiter
+from ..db import schema
+from ..db.writer import StorageError, Writer
+from . import ops, rules
+from .errors import ExamError
+
+MAX_STR = 64
+
+
+def _hash_session(session: str) -> str:
+    return hashlib.sha256(session.encode()).hexdigest()
+
+
+def _ms(t: float | None) -> int | None:
+    return None if t is None else int(t * 1000)
+
+
+def _epoch(iso: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso).timestamp()
+
+
+class ExamService:
+    def __init__(self, cfg, writer: Writer, clock: Callable[[], float] = time.time):
+        self.cfg = cfg
+        self.writer = writer
+        self.clock = clock
+        sec = cfg["security"]
+        self.limiter = LoginLimiter(sec["login_max_failures"], sec["login_lockout_seconds"])
+        self.on_attempt: Callable[[str], None] = lambda ticket: None
+        self.on_sitting: Callable[[str], None] = lambda sitting_id: None
+        self.on_replaced: Callable[[str, str | None], None] = lambda ticket, old_device: None
+        self.meta: dict[str, str] = {}
+        self.rooms: dict[str, dict] = {}
+        self.sittings: dict[str, dict] = {}
+        self.candidates: dict[str, dict] = {}
+        self.attempts: dict[str, dict] = {}
+        self.papers: dict[str, tuple[bytes, str, list[tuple[str, ...]]]] = {}
+        self.answers: dict[str, dict[int, tuple[str | None, int]]] = {}
+        self.sessions: dict[str, str] = {}
+        self.retired_sessions: dict[str, str] = {}
+        self.presence: dict[str, dict] = {}
+        self.media: dict[str, tuple[str, bytes]] = {}  # ticket -> {"connected": bool, "last_seen": t}
+
+    # -- loading --------------------------------------------------------------------
+    def load(self, db_path) -> "ExamService":
+        conn = schema.connect(db_path, readonly=True)
+        try:
+            self.meta = {r["key"]: r["value"] for r in conn.execute("SELECT key, value FROM meta")}
+            self.rooms = {r["room_id"]: dict(r) for r in conn.execute("SELECT * FROM rooms")}
+            self.sittings = {r["sitting_id"]: dict(r) for r in conn.execute("SELECT * FROM sittings")}
+            self.candidates = {r["ticket"]: dict(r) for r in conn.execute("SELECT * FROM candidates")}
+            self.attempts = {r["ticket"]: dict(r) for r in conn.execute("SELECT * FROM attempts")}
+            for r in conn.execute("SELECT ticket, paper_json, paper_hash FROM papers"):
+                self._load_paper(r["ticket"], r["paper_json"], r["paper_hash"])
+            self.media = {r["name"]: (r["content_type"], bytes(r["data"]))
+                          for r in conn.execute("SELECT name, content_type, data FROM media")}
+            for r in conn.execute("SELECT ticket, q, choice, seq FROM answers"):
+                self.answers.setdefault(r["ticket"], {})[r["q"]] = (r["choice"], r["seq"])
+        finally:
+            conn.close()
+        for ticket, a in self.attempts.items():
+            if a["session_hash"]:
+                self.sessions[a["session_hash"]] = ticket
+        if "site_key_private" not in self.meta:
+            raise RuntimeError("数据库中没有考点密钥：请先导入考点数据包")
+        self.site_key = qr_tokens.private_key(self.meta["site_key_private"])
+        self.site_public = self.site_key.public_key()
+        self.receipt_key = hashlib.sha256(b"hall-receipt|" + self.meta["site_key_private"].encode()).digest()
+        return self
+
+    def _load_paper(self, ticket: str, paper_json: str, paper_hash: str) -> None:
+        paper = json.loads(paper_json)
+        option_keys = [tuple(o["key"] for o in q["options"]) for q in paper["questions"]]
+        c = self.candidates.get(ticket, {})
+        s = self.sittings.get(c.get("sitting_id"), {})
+        public = {
+            "paper_hash": paper_hash,
+            "ticket": ticket,
+            "category": c.get("category"),
+            "title": self.meta.get("exam_title", ""),
+            "question_count": len(paper["questions"]),
+            "duration_s": s.get("duration_s"),
+            "questions": paper["questions"],
+        }
+        body = json.dumps(public, ensure_ascii=False, separators=(",", ":")).encode()
+        self.papers[ticket] = (body, paper_hash, option_keys)
+
+    # -- views ----------------------------------------------------------------------
+    def sitting_times(self, sitting_id: str) -> rules.SittingTimes:
+        return ops.sitting_times(self.sittings[sitting_id])
+
+    def state(self, ticket: str) -> dict:
+        c = self.candidates[ticket]
+        s = self.sittings[c["sitting_id"]]
+        a = self.attempts.get(ticket) or {}
+        st = ops.sitting_times(s)
+        opened = a.get("opened_at")
+        paper = self.papers.get(ticket)
+        return {
+            "status": a.get("status", "not_arrived"),
+            "sitting": {"status": s["status"], "started_at": _ms(s["started_at"]),
+                        "planned_start": s["planned_start"]},
+            "opened_at": _ms(opened),
+            "deadline": _ms(a.get("deadline_at")),
+            "earliest_submit": _ms(rules.earliest_submit(opened, st)) if opened else None,
+            "late_entry_until": _ms(rules.late_entry_until(st)),
+            "question_count": s["question_count"],
+            "answered": self.answered_count(ticket),
+            "receipt": a.get("receipt"),
+            "submitted_at": _ms(a.get("submitted_at")),
+            "submit_reason": a.get("submit_reason"),
+            "paper_hash": paper[1] if paper else None,
+        }
+
+    def answered_count(self, ticket: str) -> int:
+        return sum(1 for c, _ in self.answers.get(ticket, {}).values() if c is not None)
+
+    def candidate_view(self, ticket: str) -> dict:
+        c = self.candidates[ticket]
+        s = self.sittings[c["sitting_id"]]
+        return {
+            "ticket": ticket, "name": c["name"], "gender": c["gender"], "category": c["category"],
+            "level": c["level"], "unit": c["unit"], "seat_no": c["seat_no"],
+            "room": self.rooms[s["room_id"]]["name"], "sitting_no": s["sitting_no"],
+            "site": self.meta.get("site_name", ""), "demo": self.meta.get("demo") == "1",
+        }
+
+    def staff_row(self, ticket: str) -> dict:
+        c = self.candidates[ticket]
+        a = self.attempts.get(ticket)
+        p = self.presence.get(ticket, {})
+        return {
+            "ticket": ticket, "name": c["name"], "seat_no": c["seat_no"], "category": c["category"],
+            "unit": c["unit"],
+            "status": a["status"] if a else "not_arrived",
+            "answered": self.answered_count(ticket),
+            "signin_order": a["signin_order"] if a else None,
+            "connected": bool(p.get("connected")),
+            "last_seen": _ms(p.get("last_seen")),
+            "deadline": _ms(a["deadline_at"]) if a else None,
+            "device_changes": a["device_changes"] if a else 0,
+            "receipt": a["receipt"] if a else None,
+        }
+
+    def sitting_view(self, sitting_id: str) -> dict:
+        s = self.sittings[sitting_id]
+        tickets = [t for t, c in self.candidates.items() if c["sitting_id"] == sitting_id]
+        present = sum(1 for t in tickets if t in self.attempts)
+        return {
+            "sitting_id": sitting_id, "sitting_no": s["sitting_no"], "room_id": s["room_id"],
+            "room": self.rooms[s["room_id"]]["name"], "date": s["date"], "planned_start": s["planned_start"],
+            "status": s["status"], "started_at": _ms(s["started_at"]), "ended_at": _ms(s["ended_at"]),
+            "expected": len(tickets), "present": present,
+            "submitted": sum(1 for t in tickets if self.attempts.get(t, {}).get("status") in ("submitted", "terminated")),
+            "duration_s": s["duration_s"], "question_count": s["question_count"],
+        }
+
+    def tickets_in(self, sitting_id: str) -> list[str]:
+        return sorted((t for t, c in self.candidates.items() if c["sitting_id"] == sitting_id),
+                      key=lambda t: (self.candidates[t]["seat_no"] or 0, t))
+
+    # -- QR tokens ------------------------------------------------------------------
+    def qr_token(self, sitting_id: str) -> str:
+        """A fresh room token, valid until the sitting is over (plus slack for pauses)."""
+        s = self.sittings[sitting_id]
+        now = self.clock()
+        slack = self.cfg["security"]["qr_valid_after_end_minutes"] * 60
+        start = s["started_at"] or max(_epoch(s["planned_start"]), now)
+        exp = start + s["late_entry_s"] + s["duration_s"] + s["paused_total_s"] + slack
+        return qr_tokens.issue(self.site_key, self.meta["site_no"], sitting_id, int(now), int(exp))
+
+    # -- candidate actions ----------------------------------------------------------
+    def login(self, token, ticket, id6, device, addr: str) -> tuple[str, str]:
+        """(ticket, session) for a valid login, else ExamError."""
+        if not all(isinstance(v, str) and 0 < len(v) <= MAX_STR for v in (ticket, id6, device)):
+            raise ExamError("bad_request")
+        ticket = ticket.strip()
+        wait = self.limiter.retry_after("t:" + ticket, "a:" + addr)
+        if wait > 0:
+            raise ExamError("rate_limited", retry_after=int(wait) + 1)
+        sec = self.cfg["security"]
+        claims = qr_tokens.verify(self.site_public, token, self.meta["site_no"], self.clock(),
+                                  sec["qr_rotate_seconds"], sec["qr_grace_seconds"])
+        if claims.sitting_id not in self.sittings:
+            raise ExamError("bad_token")
+        c = self.candidates.get(ticket)
+        if c is None or c["id_number"][-6:].upper() != id6.strip().upper():
+            self.limiter.failed("t:" + ticket, "a:" + addr)
+            raise ExamError("bad_credentials")
+        self.limiter.succeeded("t:" + ticket)
+        if c["sitting_id"] != claims.sitting_id:
+            raise ExamError("wrong_room")
+        session = secrets.token_urlsafe(24)
+        h = _hash_session(session)
+        old = self.attempts.get(ticket)
+        row = self._write(ops.login, ticket, c["sitting_id"], self.clock(), device, h)
+        if old and old["session_hash"]:
+            self.sessions.pop(old["session_hash"], None)
+            self.retired_sessions[old["session_hash"]] = ticket
+        self.attempts[ticket] = row
+        self.sessions[h] = ticket
+        if old and old["device_id"] != device:
+            self.on_replaced(ticket, old["device_id"])
+        self.on_attempt(ticket)
+        return ticket, session
+
+    def resume(self, session, device) -> str:
+        if not isinstance(session, str) or not isinstance(device, str) or len(session) > MAX_STR:
+            raise ExamError("bad_request")
+        h = _hash_session(session)
+        ticket = self.sessions.get(h)
+        if ticket is None:
+            raise ExamError("replaced" if h in self.retired_sessions else "bad_session")
+        if self.attempts[ticket]["device_id"] != device:
+            raise ExamError("replaced")
+        return ticket
+
+    def ticket_for_session(self, session: str) -> str | None:
+        return self.sessions.get(_hash_session(session)) if isinstance(session, str) else None
+
+    def confirm(self, ticket: str) -> None:
+        self.attempts[ticket] = self._write(ops.confirm, ticket, self.clock())
+        self.on_attempt(ticket)
+
+    def open(self, ticket: str) -> None:
+        a = self.attempts[ticket]
+        if a["status"] in ("logged_in",):
+            raise ExamError("not_confirmed")
+        if a["status"] == "confirmed":
+            refusal = rules.may_open(self.sitting_times(a["sitting_id"]), self.clock(), bool(a["late_reason"]))
+            if refusal:
+                raise ExamError(refusal)
+        self.attempts[ticket] = self._write(ops.open_paper, ticket, self.clock())
+        self.on_attempt(ticket)
+
+    def _parse_answer(self, ticket: str, q, choice, seq) -> tuple[int, str | None, int]:
+        if type(q) is not int or type(seq) is not int or not (0 <= seq < 2**53):
+            raise ExamError("bad_request")
+        if choice is not None and not isinstance(choice, str):
+            raise ExamError("bad_request")
+        keys = self.papers[ticket][2] if ticket in self.papers else None
+        if keys is None or not 1 <= q <= len(keys):
+            raise ExamError("bad_question")
+        if not rules.valid_choice(choice, keys[q - 1]):
+            raise ExamError("bad_choice")
+        return q, choice, seq
+
+    def answer(self, ticket: str, q, choice, seq, device: str | None) -> tuple[str | None, int]:
+        q, choice, seq = self._parse_answer(ticket, q, choice, seq)
+        now = self.clock()
+        a = self.attempts[ticket]
+        s = self.sittings[a["sitting_id"]]
+        refusal = rules.answer_refusal(a["status"], now, a["deadline_at"], s["status"])
+        if refusal:
+            raise ExamError(refusal)
+        stored = self.answers.get(ticket, {}).get(q)
+        if stored is not None and not rules.newer(seq, stored[1]):
+            return stored  # replay: already durable, no write needed
+        choice, seq = self._write(ops.answer, ticket, q, choice, seq, now, device)
+        self._mirror_answer(ticket, q, choice, seq)
+        self.on_attempt(ticket)
+        return choice, seq
+
+    def _mirror_answer(self, ticket: str, q: int, choice, seq: int) -> None:
+        cur = self.answers.setdefault(ticket, {}).get(q)
+        if cur is None or seq >= cur[1]:
+            self.answers[ticket][q] = (choice, seq)
+
+    def submit(self, ticket: str, answers, device: str | None) -> None:
+        parsed = []
+        if answers is not None:
+            if not isinstance(answers, dict) or len(answers) > 1000:
+                raise ExamError("bad_request")
+            for k, v in answers.items():
+                if not isinstance(k, str) or not k.isdigit() or len(k) > 4 or not isinstance(v, list) or len(v) != 2:
+                    raise ExamError("bad_request")
+                parsed.append(self._parse_answer(ticket, int(k), v[0], v[1]))
+        a = self.attempts[ticket]
+        if a["status"] in ("submitted", "terminated"):
+            return
+        row = self._write(ops.submit, ticket, parsed, self.clock(), device, self.receipt_key)
+        for q, choice, seq in parsed:
+            self._mirror_answer(ticket, q, choice, seq)
+        self.attempts[ticket] = row
+        self.on_attempt(ticket)
+
+    def saved_answers(self, ticket: str) -> dict:
+        return {str(q): [c, s] for q, (c, s) in sorted(self.answers.get(ticket, {}).items())}
+
+    def focus(self, ticket: str, hidden, ms) -> None:
+        if not isinstance(hidden, bool) or type(ms) is not int or not 0 <= ms < 10**9:
+            raise ExamError("bad_request")
+        self._write(ops.record_focus, ticket, hidden, ms, self.clock())
+
+    def seen(self, ticket: str, connected: bool) -> None:
+        self.presence[ticket] = {"connected": connected, "last_seen": self.clock()}
+
+    # -- time -----------------------------------------------------------------------
+    def sweep_timeups(self) -> list[str]:
+        now = self.clock()
+        due = [t for t, a in self.attempts.items()
+               if a["status"] == "answering" and a["deadline_at"] is not None and a["deadline_at"] <= now
+               and self.sittings[a["sitting_id"]]["status"] != "paused"]
+        if not due:
+            return []
+        rows = self._write(ops.finalize_due, now, self.receipt_key)
+        for row in rows:
+            self.attempts[row["ticket"]] = row
+            self.on_attempt(row["ticket"])
+        return [r["ticket"] for r in rows]
+
+    # -- staff actions --------------------------------------------------------------
+    def start_sitting(self, sitting_id: str, staff: str) -> None:
+        if sitting_id not in self.sittings:
+            raise ExamError("unknown_sitting")
+        self.sittings[sitting_id] = self._write(ops.start_sitting, sitting_id, self.clock(), staff)
+        self.on_sitting(sitting_id)
+
+    def end_sitting(self, sitting_id: str, staff: str) -> None:
+        if sitting_id not in self.sittings:
+            raise ExamError("unknown_sitting")
+        s, finished = self._write(ops.end_sitting, sitting_id, self.clock(), staff, self.receipt_key)
+        self.sittings[sitting_id] = s
+        for row in finished:
+            self.attempts[row["ticket"]] = row
+        self.on_sitting(sitting_id)
+
+    # -- plumbing -------------------------------------------------------------------
+    def _write(self, fn, *args):
+        try:
+            return self.writer.call(fn, *args)
+        except StorageError:
+            raise ExamError("storage") from None

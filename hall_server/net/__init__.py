@@ -1,0 +1,1 @@
+"""Networking: the laptop's LAN address and the listening socket."""

@@ -1,0 +1,176 @@
+"""Read-only queries shared by the printed documents.
+
+Accepts a sqlite3.Connection or a sqlite_utils.Database. Reads run inside one read
+transaction when the caller has none open, so a form's counts and lists agree even while
+the exam writer keeps writing. Nothing here ever writes.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date as Date, datetime, timedelta, timezone
+from typing import Any, Iterator
+
+try:
+    from zoneinfo import ZoneInfo
+    TZ = ZoneInfo("Asia/Shanghai")
+except Exception:  # no tzdata on the box: China has had no DST since 1991
+    TZ = timezone(timedelta(hours=8), "CST")
+
+LEVELS = {"minor": "一般违纪", "cheating": "考试作弊", "serious": "严重违纪"}
+INCIDENT_KINDS = {"power": "停电", "network": "网络故障", "system": "系统故障",
+                  "sick": "考生身体不适", "cheating": "集体作弊", "other": "其他"}
+STATUS = {None: "缺考", "logged_in": "已签到", "confirmed": "已确认", "answering": "答题中",
+          "submitted": "已交卷", "terminated": "终止考试"}
+# Present = the candidate signed in on a phone (or sat the paper fallback).
+# A future 'absent' status (marked by an invigilator) counts as absent too.
+PRESENT_SQL = ("(a.ticket IS NOT NULL AND a.status != 'absent' AND (a.signin_order IS NOT NULL"
+               " OR a.logged_in_at IS NOT NULL OR a.mode != 'phone'))")
+
+
+class NotFound(LookupError):
+    pass
+
+
+def conn_of(db: Any) -> sqlite3.Connection:
+    return db.conn if hasattr(db, "conn") else db
+
+
+@contextmanager
+def reading(db: Any) -> Iterator["Reader"]:
+    conn = conn_of(db)
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN")
+    try:
+        yield Reader(conn)
+    finally:
+        if own:
+            conn.execute("ROLLBACK")
+
+
+def local_dt(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, TZ)
+
+
+def hm(ts: float | None, seconds: bool = False) -> str:
+    d = local_dt(ts)
+    return "" if d is None else d.strftime("%H:%M:%S" if seconds else "%H:%M")
+
+
+def cn_date(iso: str) -> str:
+    try:
+        d = Date.fromisoformat(iso[:10])
+    except ValueError:
+        return iso
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def planned_hm(planned_start: str) -> str:
+    """'2023-09-04T09:00:00+08:00' -> '09:00' in site time, whatever offset it was given in."""
+    try:
+        d = datetime.fromisoformat(planned_start)
+    except ValueError:
+        return planned_start
+    if d.tzinfo is not None:
+        d = d.astimezone(TZ)
+    return d.strftime("%H:%M")
+
+
+def mask_id(id_number: str, head: int = 6, tail: int = 4) -> str:
+    """500101199001011234 -> 500101********1234. The last 6 digits are the phone login
+    secret, so never print more than `tail` of them."""
+    s = (id_number or "").strip()
+    if len(s) <= head + tail:
+        return "*" * max(len(s) - 2, 0) + s[-2:] if s else ""
+    return s[:head] + "*" * (len(s) - head - tail) + s[-tail:]
+
+
+@dataclass
+class Sitting:
+    sitting_id: str
+    sitting_no: int
+    date: str
+    planned_start: str
+    room_id: str
+    room_name: str
+    question_count: int
+    status: str
+    started_at: float | None
+    ended_at: float | None
+    paused_total_s: float
+    site_name: str
+    site_no: str
+    demo: bool
+    title: str = "医师定期考核业务水平测评"
+    extra: dict = field(default_factory=dict)
+
+
+class Reader:
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def rows(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        cur = self.conn.cursor()
+        cur.row_factory = sqlite3.Row  # leave the caller's connection settings alone
+        return cur.execute(sql, params).fetchall()
+
+    def meta(self, key: str, default: str = "") -> str:
+        r = self.rows("SELECT value FROM meta WHERE key = ?", (key,))
+        return r[0]["value"] if r else default
+
+    def site(self) -> tuple[str, str, bool]:
+        demo = self.meta("demo", "").strip().lower() in ("1", "true", "yes")
+        return self.meta("site_name", "（未设置考点名称）"), self.meta("site_no", ""), demo
+
+    def sitting(self, sitting_id: str) -> Sitting:
+        r = self.rows(
+            "SELECT s.*, r.name AS room_name FROM sittings s JOIN rooms r USING (room_id) "
+            "WHERE s.sitting_id = ?", (sitting_id,))
+        if not r:
+            raise NotFound(f"no sitting {sitting_id!r} in this database")
+        s = r[0]
+        site_name, site_no, demo = self.site()
+        return Sitting(s["sitting_id"], s["sitting_no"], s["date"], s["planned_start"],
+                       s["room_id"], s["room_name"], s["question_count"], s["status"],
+                       s["started_at"], s["ended_at"], s["paused_total_s"] or 0,
+                       site_name, site_no, demo, self.meta("exam_title", "") or Sitting.title)
+
+    def sittings(self) -> list[sqlite3.Row]:
+        return self.rows("SELECT s.*, r.name AS room_name FROM sittings s JOIN rooms r USING (room_id) "
+                         "ORDER BY s.date, s.sitting_no, r.name, s.sitting_id")
+
+    def candidates(self, sitting_id: str | None = None) -> list[sqlite3.Row]:
+        """Candidates with their attempt (NULL columns when they never signed in)."""
+        where, params = ("WHERE c.sitting_id = ?", (sitting_id,)) if sitting_id else ("", ())
+        return self.rows(
+            f"SELECT c.*, a.status, a.signin_order, a.logged_in_at, a.submitted_at, a.receipt,"
+            f" a.score, a.answered, a.device_changes, a.mode, a.submit_reason,"
+            f" {PRESENT_SQL} AS present,"
+            f" s.sitting_no, s.date, r.name AS room_name, r.room_id"
+            f" FROM candidates c JOIN sittings s ON s.sitting_id = c.sitting_id"
+            f" JOIN rooms r ON r.room_id = s.room_id"
+            f" LEFT JOIN attempts a ON a.ticket = c.ticket {where}"
+            f" ORDER BY c.seat_no IS NULL, c.seat_no, c.ticket", params)
+
+    def violations(self, sitting_id: str) -> list[sqlite3.Row]:
+        return self.rows(
+            "SELECT v.*, c.name, c.unit, c.department FROM violations v "
+            "LEFT JOIN candidates c ON c.ticket = v.ticket WHERE v.sitting_id = ? ORDER BY v.ts, v.id",
+            (sitting_id,))
+
+    def incidents(self, sitting_id: str) -> list[sqlite3.Row]:
+        return self.rows("SELECT * FROM incidents WHERE sitting_id = ? ORDER BY ts, id", (sitting_id,))
+
+    def paper(self, ticket: str) -> dict | None:
+        r = self.rows("SELECT paper_json FROM papers WHERE ticket = ?", (ticket,))
+        return json.loads(r[0]["paper_json"]) if r else None
+
+    def max_points(self) -> float:
+        """Full marks of the heaviest paper at this site (100 for the standard test)."""
+        r = self.rows("SELECT MAX(s.question_count * COALESCE(k.points, 1)) AS m FROM candidates c "
+                      "JOIN sittings s ON s.sitting_id = c.sitting_id "
+                      "LEFT JOIN paper_keys k ON k.ticket = c.ticket")
+        return float(r[0]["m"] or 100)

@@ -1,0 +1,1 @@
+"""HTTP routes: the phone app's pages and paper, and the staff console."""

@@ -1,0 +1,108 @@
+"""The staff console over HTTP: login, sitting list, the room page with its QR."""
+from __future__ import annotations
+
+import functools
+import io
+
+from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
+                   send_from_directory, session, url_for)
+
+from ..auth.staff import address_allowed
+from ..blocking import run_blocking
+from . import assets
+
+bp = Blueprint("console", __name__, url_prefix="/console")
+
+
+def _svc():
+    return current_app.extensions["hall.service"]
+
+
+def _staff_dir():
+    return current_app.extensions["hall.staff"]
+
+
+@bp.before_request
+def only_allowed_addresses():
+    allow = current_app.config["HALL"]["security"]["staff_allowlist"]
+    if not address_allowed(request.remote_addr, allow):
+        abort(403, "控制台只能在考点电脑上打开（security.staff_allowlist）")
+
+
+def current_staff():
+    return _staff_dir().get(session.get("staff"))
+
+
+def staff_required(fn):
+    @functools.wraps(fn)
+    def wrapper(*a, **kw):
+        if current_staff() is None:
+            return redirect(url_for("console.login", next=request.path))
+        return fn(*a, **kw)
+
+    return wrapper
+
+
+@bp.get("/static/<path:name>")
+def asset(name: str):
+    return send_from_directory(assets.CONSOLE_DIR, name, max_age=0)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        staff = run_blocking(_staff_dir().authenticate, request.form.get("username", ""),
+                             request.form.get("password", ""))
+        if staff is not None:
+            session.clear()
+            session["staff"] = staff.username
+            nxt = request.args.get("next", "")
+            return redirect(nxt if nxt.startswith("/console") else url_for("console.home"))
+        error = "用户名或密码不正确"
+    return render_template("console_login.html", error=error, svc=_svc()), (401 if error else 200)
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("console.login"))
+
+
+@bp.get("/")
+@staff_required
+def home():
+    svc, staff = _svc(), current_staff()
+    sittings = [svc.sitting_view(sid) for sid in sorted(svc.sittings)
+                if staff.may_run(svc.sittings[sid]["room_id"])]
+    return render_template("console_home.html", staff=staff, sittings=sittings, svc=svc)
+
+
+def _sitting_or_404(sitting_id: str) -> dict:
+    svc, staff = _svc(), current_staff()
+    s = svc.sittings.get(sitting_id)
+    if s is None:
+        abort(404)
+    if not staff.may_run(s["room_id"]):
+        abort(403, "无权查看其他考场")
+    return s
+
+
+@bp.get("/sitting/<sitting_id>")
+@staff_required
+def sitting(sitting_id: str):
+    _sitting_or_404(sitting_id)
+    svc = _svc()
+    return render_template("console_sitting.html", staff=current_staff(), svc=svc,
+                           sitting=svc.sitting_view(sitting_id),
+                           qr_url=current_app.extensions["hall.qr_url"](sitting_id))
+
+
+@bp.get("/sitting/<sitting_id>/qr.png")
+@staff_required
+def sitting_qr(sitting_id: str):
+    _sitting_or_404(sitting_id)
+    from ..qr import qr_png
+
+    url = current_app.extensions["hall.qr_url"](sitting_id)
+    return Response(qr_png(url), mimetype="image/png", headers={"Cache-Control": "no-store"})
