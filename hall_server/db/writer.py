@@ -28,6 +28,14 @@ class StorageError(RuntimeError):
     """The commit failed (disk full, read-only, I/O error): nothing in the batch was saved."""
 
 
+_STORAGE_MESSAGES = ("disk is full", "readonly", "read-only", "disk i/o", "unable to open", "out of memory")
+
+
+def is_storage_failure(e: BaseException) -> bool:
+    """Errors of the machine, not of the operation: no op in the batch can succeed."""
+    return isinstance(e, sqlite3.OperationalError) and any(m in str(e).lower() for m in _STORAGE_MESSAGES)
+
+
 class Pending:
     __slots__ = ("fn", "args", "result", "error", "_event")
 
@@ -114,6 +122,9 @@ class Writer:
                 p.result = p.fn(conn, *p.args)
                 conn.execute("RELEASE op")
             except BaseException as e:  # an op's own refusal rolls back only that op
+                if is_storage_failure(e):  # ...but a full or broken disk fails them all
+                    self._abort(conn, batch, e)
+                    return
                 p.error = e
                 try:
                     conn.execute("ROLLBACK TO op")

@@ -197,8 +197,11 @@ class ExamService:
         if wait > 0:
             raise ExamError("rate_limited", retry_after=int(wait) + 1)
         sec = self.cfg["security"]
-        claims = qr_tokens.verify(self.site_public, token, self.meta["site_no"], self.clock(),
-                                  sec["qr_rotate_seconds"], sec["qr_grace_seconds"])
+        try:
+            claims = qr_tokens.verify(self.site_public, token, self.meta["site_no"], self.clock(),
+                                      sec["qr_rotate_seconds"], sec["qr_grace_seconds"])
+        except qr_tokens.TokenError as e:
+            raise ExamError(e.code, e.message) from None
         if claims.sitting_id not in self.sittings:
             raise ExamError("bad_token")
         c = self.candidates.get(ticket)

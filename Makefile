@@ -1,0 +1,47 @@
+# hall — two commands do everything on a fresh machine:
+#   make demo   install what is missing, build the demo site, run the appliance
+#   make test   install what is missing, run the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+APT_PACKAGES := chromium fonts-wqy-microhei poppler-utils
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench setup system-deps clean
+
+demo: setup
+	$(PY) -m hall_server demo $(DEMO_ARGS)
+
+test: setup system-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+setup: $(STAMP) static_client/node_modules/.package-lock.json
+
+$(STAMP): pyproject.toml
+	@command -v npm >/dev/null || $(MAKE) system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+static_client/node_modules/.package-lock.json: static_client/package.json static_client/package-lock.json
+	cd static_client && npm ci --no-audit --no-fund
+	touch $@
+
+# Debian packages: Chromium for the phone tests, the CJK font for PDFs and screenshots,
+# poppler for rendering PDFs back to PNG, Node for installing socket.io-client.
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	command -v $(PYTHON) >/dev/null || missing="$$missing python3 python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+clean:
+	rm -rf $(VENV) static_client/node_modules var test-output

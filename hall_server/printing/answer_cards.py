@@ -1,0 +1,1 @@
+def answer_cards(*a, **k): raise NotImplementedError

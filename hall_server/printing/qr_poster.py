@@ -1,0 +1,1 @@
+def qr_poster(*a, **k): raise NotImplementedError

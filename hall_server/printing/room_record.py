@@ -1,0 +1,1 @@
+def room_record(*a, **k): raise NotImplementedError

@@ -1,0 +1,74 @@
+"""The group-commit writer in threading mode: grouping, per-op rollback, failed commits."""
+import os
+import sqlite3
+import threading
+
+import pytest
+
+from hall_server.db import schema, waiters
+from hall_server.db.writer import StorageError, Writer
+
+
+def _insert(conn, k, v):
+    conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (k, v))
+    return k
+
+
+@pytest.fixture
+def writer(tmp_path):
+    schema.open_db(tmp_path / "w.db").conn.close()
+    w = Writer(tmp_path / "w.db", waiters.ThreadWaiters()).start()
+    yield w
+    w.stop()
+
+
+def test_ops_are_committed_before_call_returns(writer, tmp_path):
+    assert writer.call(_insert, "a", "1") == "a"
+    other = sqlite3.connect(tmp_path / "w.db")
+    assert other.execute("SELECT value FROM meta WHERE key='a'").fetchone() == ("1",)
+
+
+def test_concurrent_ops_share_commits(writer):
+    n = 400
+    barrier = threading.Barrier(50)
+
+    def worker(i):
+        barrier.wait()
+        for j in range(n // 50):
+            writer.call(_insert, f"k{i}-{j}", "v")
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert writer.stats["ops"] == n
+    assert writer.stats["batches"] < n  # grouped: fewer commits (fsyncs) than operations
+
+
+def test_a_failing_op_rolls_back_alone(writer, tmp_path):
+    pendings = [writer.submit(_insert, "x", "1"), writer.submit(_insert, "x", "2"), writer.submit(_insert, "y", "3")]
+    for p in pendings:
+        writer.waiters.wait(p._event, 10)
+    assert pendings[0].error is None and pendings[2].error is None
+    assert isinstance(pendings[1].error, sqlite3.IntegrityError)
+    other = sqlite3.connect(tmp_path / "w.db")
+    assert dict(other.execute("SELECT key, value FROM meta WHERE key IN ('x','y')").fetchall()) == {"x": "1", "y": "3"}
+
+
+def test_full_disk_fails_the_batch_loudly_and_recovers(writer, tmp_path):
+    faults = []
+    writer.on_fault = faults.append
+    writer.call(_insert, "before", "1")
+    pages = writer.call(lambda conn: conn.execute("PRAGMA page_count").fetchone()[0])
+    writer.call(lambda conn: conn.execute(f"PRAGMA max_page_count = {pages}"))
+    with pytest.raises(StorageError):
+        writer.call(_insert, "big", "x" * 200_000)
+    assert writer.fault and "写入失败" in writer.fault
+    assert faults and faults[-1] == writer.fault
+    writer.call(lambda conn: conn.execute("PRAGMA max_page_count = 1000000"))
+    writer.call(_insert, "after", "1")
+    assert writer.fault is None and faults[-1] is None
+    other = sqlite3.connect(tmp_path / "w.db")
+    keys = {k for (k,) in other.execute("SELECT key FROM meta")}
+    assert {"before", "after"} <= keys and "big" not in keys
