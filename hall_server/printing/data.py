@@ -104,6 +104,9 @@ class Sitting:
     site_name: str
     site_no: str
     demo: bool
+    duration_s: int = 3600
+    late_entry_s: int = 600
+    earliest_submit_s: int = 900
     title: str = "医师定期考核业务水平测评"
     extra: dict = field(default_factory=dict)
 
@@ -136,7 +139,8 @@ class Reader:
         return Sitting(s["sitting_id"], s["sitting_no"], s["date"], s["planned_start"],
                        s["room_id"], s["room_name"], s["question_count"], s["status"],
                        s["started_at"], s["ended_at"], s["paused_total_s"] or 0,
-                       site_name, site_no, demo, self.meta("exam_title", "") or Sitting.title)
+                       site_name, site_no, demo, s["duration_s"], s["late_entry_s"],
+                       s["earliest_submit_s"], self.meta("exam_title", "") or Sitting.title)
 
     def sittings(self) -> list[sqlite3.Row]:
         return self.rows("SELECT s.*, r.name AS room_name FROM sittings s JOIN rooms r USING (room_id) "

@@ -12,8 +12,8 @@ from reportlab.platypus import PageBreak, Table
 from . import layout as L
 from .data import cn_date, mask_id, planned_hm, reading
 
-COLUMNS = [("序号", 9), ("准考证号", 31), ("姓名", 17), ("性别", 9), ("身份证号", 33),
-           ("工作单位", 35), ("执业类别", 14), ("座位号", 10), ("签名", 28)]
+COLUMNS = [("序号", 8), ("准考证号", 30), ("姓名", 16), ("性别", 8), ("身份证号", 32),
+           ("工作单位", 36), ("执业类别", 15), ("座位号", 11), ("签名", 30)]
 ROW_H = 12 * mm  # room for a handwritten signature
 NO_UNIT = "（未填写工作单位）"
 
@@ -60,7 +60,7 @@ def _seat_key(c) -> tuple:
 
 def _table(unit: str | None, rows: list) -> Table:
     widths = [w * mm for _, w in COLUMNS]
-    head = [L.cpara(name, 9) for name, _ in COLUMNS]
+    head = [L.cpara(name, 8.5) for name, _ in COLUMNS]
     data: list[list] = []
     if unit is not None:
         data.append([L.para(f"工作单位：{unit}（共 {len(rows)} 人）", 10)] + [""] * (len(COLUMNS) - 1))
@@ -72,7 +72,7 @@ def _table(unit: str | None, rows: list) -> Table:
         row = []
         for (col, _), width, text in zip(COLUMNS, widths, cells):
             if col in ("工作单位", "姓名"):
-                row.append(L.cpara(text, 8 if col == "工作单位" else 9, leading=9.5))
+                row.append(L.cpara(text, 7.5 if col == "工作单位" else 9, leading=9))
             else:
                 row.append(text)
         data.append(row)

@@ -11,7 +11,7 @@ from ..auth.staff import address_allowed
 from ..blocking import run_blocking
 from . import assets
 
-bp = Blueprint("console", __name__, url_prefix="/console")
+bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
 
 
 def _svc():

@@ -1,0 +1,80 @@
+"""The console is staff-only: login required, loopback/allowlist only, room-scoped."""
+import pytest
+import requests
+import socketio
+
+from hallproc import HallProcess, Phone
+
+
+def test_console_requires_login(hall):
+    r = requests.get(hall.url + "/console/", allow_redirects=False)
+    assert r.status_code == 302 and "/console/login" in r.headers["Location"]
+    r = requests.post(hall.url + "/console/login", data={"username": "chief", "password": "wrong"})
+    assert r.status_code == 401 and "用户名或密码不正确" in r.text
+    s = hall.staff_session()
+    assert "第1考场" in s.get(hall.url + "/console/").text
+    page = s.get(hall.url + "/console/sitting/D1S1-R01")
+    assert page.status_code == 200 and "宣布开考" in page.text
+    qr = s.get(hall.url + "/console/sitting/D1S1-R01/qr.png")
+    assert qr.headers["Content-Type"] == "image/png"
+
+
+def test_console_qr_decodes_to_a_working_login_url(hall, plan):
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    s = hall.staff_session()
+    png = s.get(hall.url + "/console/sitting/D1S1-R01/qr.png").content
+    codes = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    assert len(codes) == 1
+    url = codes[0].text
+    assert url.startswith(hall.url + "/r/")
+    assert requests.get(url).status_code == 200
+    c = plan["candidates"][0]
+    p = Phone(hall, c["ticket"], c["id_number"][-6:]).connect()
+    r = p.login(c["sitting_id"], token=url.rsplit("/", 1)[1])
+    assert r["ok"] and r["candidate"]["room"] == "第1考场"
+
+
+def test_invigilator_sees_only_their_room(hall):
+    s = hall.staff_session("r01", "r01-pw")
+    assert s.get(hall.url + "/console/sitting/D1S1-R01").status_code == 200
+    assert s.get(hall.url + "/console/sitting/D1S1-R02").status_code == 403
+    sio = hall.staff_socket("r01", "r01-pw")
+    try:
+        r = sio.call("start_sitting", {"sitting": "D1S1-R02"}, namespace="/staff", timeout=5)
+        assert r["error"]["code"] == "forbidden"
+        assert sio.call("watch", {"sitting": "D1S1-R01"}, namespace="/staff", timeout=5)["ok"]
+    finally:
+        sio.disconnect()
+    with hall.db() as db:
+        assert db.execute("SELECT status FROM sittings WHERE sitting_id='D1S1-R02'").fetchone()[0] == "planned"
+
+
+def test_staff_namespace_refused_without_login(hall):
+    sio = socketio.Client(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        sio.connect(hall.url, namespaces=["/staff"], transports=["websocket"], wait_timeout=5)
+    # A candidate's socket cannot reach staff events on its own namespace either.
+    phone = socketio.Client(reconnection=False)
+    phone.connect(hall.url, transports=["websocket"], wait_timeout=5)
+    try:
+        with pytest.raises(socketio.exceptions.TimeoutError):
+            phone.call("start_sitting", {"sitting": "D1S1-R01"}, timeout=1)
+    finally:
+        phone.disconnect()
+    with hall.db() as db:
+        assert db.execute("SELECT COUNT(*) FROM sittings WHERE status != 'planned'").fetchone()[0] == 0
+
+
+def test_console_refused_from_addresses_outside_the_allowlist(tmp_path, plan):
+    h = HallProcess(tmp_path / "h", plan, config_extra='[security]\nstaff_allowlist = ["10.99.0.0/16"]\n').start()
+    try:
+        r = requests.get(h.url + "/console/login")
+        assert r.status_code == 403 and "staff_allowlist" in r.text
+        r = requests.post(h.url + "/console/login", data={"username": "chief", "password": "chief-pw"})
+        assert r.status_code == 403
+    finally:
+        h.stop()
