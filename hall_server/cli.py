@@ -35,7 +35,8 @@ def _load_config(args) -> config_mod.Config:
 
 def _prepare_async(cfg) -> None:
     if cfg["server"]["async_mode"] == "eventlet":
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        # The owner chose eventlet knowing it is in maintenance mode; say so once, in the docs.
+        warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
         import eventlet
 
         eventlet.monkey_patch()
@@ -116,8 +117,10 @@ def cmd_demo(args) -> int:
 
         summary = build_demo_db(cfg.db_path, REPO.parent / "shared" / "data" / "sites.csv")
         print(f"已生成演示考点: {json.dumps(summary, ensure_ascii=False)}", flush=True)
+    roster = (cfg.db_path.parent / "demo-candidates.txt").read_text(encoding="utf-8").splitlines()
     extra = [" 登录: 主考 chief / demo-chief；第1考场监考 r01 / demo-r01；第2考场监考 r02 / demo-r02",
-             f" 演示考生: 见 {cfg.db_path.parent / 'demo-candidates.txt'}"]
+             f" 演示考生（全部见 {cfg.db_path.parent / 'demo-candidates.txt'}）:",
+             *("   " + line for line in roster[:4])]
     return cmd_serve(args, extra)
 
 

@@ -12,7 +12,11 @@ import sqlite3
 import time
 from typing import Any, Callable
 
-from eventlet import patcher  # importing eventlet does not monkey-patch anything
+import warnings
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+    from eventlet import patcher  # importing eventlet does not monkey-patch anything
 
 from . import schema
 
