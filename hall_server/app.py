@@ -34,12 +34,19 @@ class Hall:
         self.socketio.start_background_task(self._sweeper, sweep)
 
     def _sweeper(self, every: float) -> None:
+        last_fault = None
         while True:
             self.socketio.sleep(every)
             try:
                 self.service.sweep_timeups()
+                self.service.sweep_absent()
             except Exception:  # keep sweeping: one failed commit must not end time-up forever
                 log.exception("time-up sweep failed")
+            # The writer runs in an OS thread and may not emit; report its faults from here.
+            fault = self.writer.fault
+            if fault != last_fault:
+                last_fault = fault
+                self.app.extensions["hall.staff_channel"].push_fault(fault)
 
 
 def create_app(cfg: config_mod.Config | None = None) -> Hall:
@@ -98,4 +105,7 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
     service.on_attempt = attempt_changed
     service.on_sitting = sitting_changed
     service.on_replaced = phones.replaced
+    staff.on_device_approved = phones.device_approved
+    staff.on_device_rejected = phones.device_rejected
+    app.extensions["hall.staff_channel"] = staff
     return Hall(app, socketio, service, writer)

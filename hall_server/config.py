@@ -37,6 +37,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "qr_rotate_seconds": 0,
         "qr_grace_seconds": 120,
         "qr_valid_after_end_minutes": 60,
+        "device_change_requires_approval": True,
     },
     "site": {"wifi_ssid": "", "wifi_password": ""},
 }

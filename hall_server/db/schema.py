@@ -74,7 +74,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     ticket          TEXT PRIMARY KEY REFERENCES candidates(ticket),
     sitting_id      TEXT NOT NULL REFERENCES sittings(sitting_id),
     status          TEXT NOT NULL
-                    CHECK (status IN ('logged_in', 'confirmed', 'answering', 'submitted', 'terminated')),
+                    CHECK (status IN ('absent', 'logged_in', 'confirmed', 'answering', 'submitted', 'terminated')),
     signin_order    INTEGER,
     logged_in_at    REAL,
     confirmed_at    REAL,
@@ -137,6 +137,27 @@ CREATE TABLE IF NOT EXISTS incidents (
     text       TEXT NOT NULL,
     ts         REAL NOT NULL,
     staff      TEXT NOT NULL
+);
+-- Extra time (per candidate, or the whole room when ticket is NULL) and room pauses.
+CREATE TABLE IF NOT EXISTS time_adjustments (
+    id         INTEGER PRIMARY KEY,
+    sitting_id TEXT NOT NULL REFERENCES sittings(sitting_id),
+    ticket     TEXT,
+    kind       TEXT NOT NULL CHECK (kind IN ('extra', 'pause')),
+    seconds    REAL NOT NULL,
+    reason     TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    ended_at   REAL,
+    staff      TEXT NOT NULL
+);
+-- Paper fallback (答题卡): each card keyed in twice by staff; scored when both agree.
+CREATE TABLE IF NOT EXISTS paper_entries (
+    ticket  TEXT NOT NULL REFERENCES candidates(ticket),
+    pass_no INTEGER NOT NULL CHECK (pass_no IN (1, 2)),
+    answers TEXT NOT NULL,
+    staff   TEXT NOT NULL,
+    ts      REAL NOT NULL,
+    PRIMARY KEY (ticket, pass_no)
 );
 -- Device take-overs and focus losses, per attempt.
 CREATE TABLE IF NOT EXISTS device_events (

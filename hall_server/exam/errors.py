@@ -29,6 +29,8 @@ MESSAGES = {
     "bad_state": "当前状态下不能进行此操作",
     "paper_sealed": "试卷尚未解封，请输入本场次的解封码",
     "bad_release_code": "解封码不正确",
+    "awaiting_approval": "您已在另一台设备登录。请举手，由监考老师在控制台确认更换设备后继续答题",
+    "device_rejected": "监考老师未同意更换设备，请使用原设备答题或联系监考老师",
 }
 
 

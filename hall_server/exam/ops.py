@@ -38,19 +38,23 @@ def sitting_times(s: dict) -> rules.SittingTimes:
 def login(conn, ticket: str, sitting_id: str, now: float, device: str, session_hash: str) -> dict:
     a = _attempt(conn, ticket)
     s = _sitting(conn, sitting_id)
-    if a is None:
+    if a is None or a["status"] == "absent":
+        admitted = a is not None and bool(a["late_reason"])
         if s["status"] == "ended":
             raise ExamError("sitting_ended")
         until = rules.late_entry_until(sitting_times(s))
-        if until is not None and now > until:
+        if not admitted and (a is not None or (until is not None and now > until)):
             raise ExamError("late_entry")
         order = conn.execute("SELECT COALESCE(MAX(signin_order), 0) + 1 FROM attempts WHERE sitting_id = ?",
                              (sitting_id,)).fetchone()[0]
         conn.execute(
             "INSERT INTO attempts (ticket, sitting_id, status, signin_order, logged_in_at, device_id, session_hash)"
-            " VALUES (?, ?, 'logged_in', ?, ?, ?, ?)", (ticket, sitting_id, order, now, device, session_hash))
+            " VALUES (?, ?, 'logged_in', ?, ?, ?, ?) ON CONFLICT (ticket) DO UPDATE SET status = 'logged_in',"
+            " signin_order = excluded.signin_order, logged_in_at = excluded.logged_in_at,"
+            " device_id = excluded.device_id, session_hash = excluded.session_hash",
+            (ticket, sitting_id, order, now, device, session_hash))
         audit.append(conn, now, f"candidate:{ticket}", "login", sitting_id, ticket,
-                     {"device": device, "signin_order": order})
+                     {"device": device, "signin_order": order, "late": admitted})
     else:
         changed = a["device_id"] != device
         conn.execute("UPDATE attempts SET device_id = ?, session_hash = ?, device_changes = device_changes + ?"

@@ -18,6 +18,7 @@ from ..auth.ratelimit import LoginLimiter
 from ..db import schema
 from ..db.writer import StorageError, Writer
 from . import ops, rules
+from .room_service import RoomActions
 from .errors import ExamError
 
 MAX_STR = 64
@@ -37,7 +38,7 @@ def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
 
-class ExamService:
+class ExamService(RoomActions):
     def __init__(self, cfg, writer: Writer, clock: Callable[[], float] = time.time):
         self.cfg = cfg
         self.writer = writer
@@ -57,7 +58,10 @@ class ExamService:
         self.sessions: dict[str, str] = {}
         self.retired_sessions: dict[str, str] = {}
         self.presence: dict[str, dict] = {}
-        self.media: dict[str, tuple[str, bytes]] = {}  # ticket -> {"connected": bool, "last_seen": t}
+        self.media: dict[str, tuple[str, bytes]] = {}
+        self.pending_devices: dict[str, dict] = {}   # ticket -> {"device", "since"}
+        self.violations: dict[str, list[dict]] = {}
+        self.focus_stats: dict[str, dict] = {}       # ticket -> {"count", "hidden_ms", "hidden_since"}  # ticket -> {"connected": bool, "last_seen": t}
 
     # -- loading --------------------------------------------------------------------
     def load(self, db_path) -> "ExamService":
@@ -72,6 +76,9 @@ class ExamService:
                 self._load_paper(r["ticket"], r["paper_json"], r["paper_hash"])
             self.media = {r["name"]: (r["content_type"], bytes(r["data"]))
                           for r in conn.execute("SELECT name, content_type, data FROM media")}
+            for r in conn.execute("SELECT ticket, level, facts, ts FROM violations ORDER BY id"):
+                self.violations.setdefault(r["ticket"], []).append(
+                    {"level": r["level"], "facts": r["facts"], "ts": r["ts"]})
             for r in conn.execute("SELECT ticket, q, choice, seq FROM answers"):
                 self.answers.setdefault(r["ticket"], {})[r["q"]] = (r["choice"], r["seq"])
         finally:
@@ -158,17 +165,30 @@ class ExamService:
             "deadline": _ms(a["deadline_at"]) if a else None,
             "device_changes": a["device_changes"] if a else 0,
             "receipt": a["receipt"] if a else None,
+            "score": None,  # raw scores stay off the live screen; they are in the site report
+            "mode": a["mode"] if a else "phone",
+            "late_reason": a["late_reason"] if a else None,
+            "extra_s": a["extra_s"] if a else 0,
+            "last_answer": _ms(p.get("last_answer")),
+            "pending_device": ticket in self.pending_devices,
+            "focus": {k: v for k, v in self.focus_stats.get(ticket, {}).items() if k != "hidden_since"}
+                     | {"hidden_now": bool(self.focus_stats.get(ticket, {}).get("hidden_since"))},
+            "violations": [{"level": v["level"], "facts": v["facts"], "ts": _ms(v["ts"])}
+                           for v in self.violations.get(ticket, [])],
         }
 
     def sitting_view(self, sitting_id: str) -> dict:
         s = self.sittings[sitting_id]
         tickets = [t for t, c in self.candidates.items() if c["sitting_id"] == sitting_id]
-        present = sum(1 for t in tickets if t in self.attempts)
+        present = sum(1 for t in tickets if self.attempts.get(t, {}).get("status", "absent") != "absent")
+        absent = sum(1 for t in tickets if self.attempts.get(t, {}).get("status") == "absent")
         return {
             "sitting_id": sitting_id, "sitting_no": s["sitting_no"], "room_id": s["room_id"],
             "room": self.rooms[s["room_id"]]["name"], "date": s["date"], "planned_start": s["planned_start"],
             "status": s["status"], "started_at": _ms(s["started_at"]), "ended_at": _ms(s["ended_at"]),
-            "expected": len(tickets), "present": present,
+            "expected": len(tickets), "present": present, "absent": absent,
+            "paused_at": _ms(s["paused_at"]), "paused_total_s": s["paused_total_s"],
+            "late_entry_until": _ms(rules.late_entry_until(ops.sitting_times(s))),
             "submitted": sum(1 for t in tickets if self.attempts.get(t, {}).get("status") in ("submitted", "terminated")),
             "duration_s": s["duration_s"], "question_count": s["question_count"],
         }
@@ -211,9 +231,16 @@ class ExamService:
         self.limiter.succeeded("t:" + ticket)
         if c["sitting_id"] != claims.sitting_id:
             raise ExamError("wrong_room")
+        old = self.attempts.get(ticket)
+        if (old and old["device_id"] and old["device_id"] != device
+                and old["status"] in ("logged_in", "confirmed", "answering")
+                and sec["device_change_requires_approval"]):
+            # A second phone waits for an invigilator's tap; the first keeps working.
+            self.pending_devices[ticket] = {"device": device, "since": self.clock()}
+            self.on_attempt(ticket)
+            raise ExamError("awaiting_approval")
         session = secrets.token_urlsafe(24)
         h = _hash_session(session)
-        old = self.attempts.get(ticket)
         row = self._write(ops.login, ticket, c["sitting_id"], self.clock(), device, h)
         if old and old["session_hash"]:
             self.sessions.pop(old["session_hash"], None)
@@ -279,6 +306,7 @@ class ExamService:
             return stored  # replay: already durable, no write needed
         choice, seq = self._write(ops.answer, ticket, q, choice, seq, now, device)
         self._mirror_answer(ticket, q, choice, seq)
+        self.presence.setdefault(ticket, {})["last_answer"] = now
         self.on_attempt(ticket)
         return choice, seq
 
@@ -312,9 +340,17 @@ class ExamService:
         if not isinstance(hidden, bool) or type(ms) is not int or not 0 <= ms < 10**9:
             raise ExamError("bad_request")
         self._write(ops.record_focus, ticket, hidden, ms, self.clock())
+        st = self.focus_stats.setdefault(ticket, {"count": 0, "hidden_ms": 0, "hidden_since": None})
+        if hidden:
+            st["count"] += 1
+            st["hidden_since"] = self.clock()
+        else:
+            st["hidden_ms"] += ms
+            st["hidden_since"] = None
+        self.on_attempt(ticket)
 
     def seen(self, ticket: str, connected: bool) -> None:
-        self.presence[ticket] = {"connected": connected, "last_seen": self.clock()}
+        self.presence.setdefault(ticket, {}).update(connected=connected, last_seen=self.clock())
 
     # -- time -----------------------------------------------------------------------
     def sweep_timeups(self) -> list[str]:

@@ -53,7 +53,7 @@ def answer_cards(db: Any, sitting_id: str, tickets: list[str] | None = None) -> 
         sheets = max(1, math.ceil(len(questions) / per_page))
         for sheet in range(sheets):
             _card(c, s, cand, papers[cand["ticket"]], questions[sheet * per_page:(sheet + 1) * per_page],
-                  sheet + 1, sheets)
+                  sheet + 1, sheets, len(questions))
             c.showPage()
     if not cands:
         c.setFont(L.font(), 12)
@@ -74,7 +74,7 @@ def _questions(paper: dict | None, count: int) -> list[tuple[int, str]]:
     return out
 
 
-def _card(c: Canvas, s, cand, paper, questions, sheet: int, sheets: int) -> None:
+def _card(c: Canvas, s, cand, paper, questions, sheet: int, sheets: int, total: int) -> None:
     f = L.font()
     w, h = A4
     y = h - L.MARGIN - 6 * mm
@@ -109,7 +109,7 @@ def _card(c: Canvas, s, cand, paper, questions, sheet: int, sheets: int) -> None
     y -= 5 * mm
     c.setFont(f, 9)
     c.setFillColor(colors.Color(.3, .3, .3))
-    c.drawString(L.MARGIN, y, f"本卷共 {len(questions) if sheets == 1 else '见各张'} 题，题号与选项顺序以本人试卷为准。")
+    c.drawString(L.MARGIN, y, f"本卷共 {total} 题，题号与选项顺序以本人试卷为准。")
     c.setFillColor(colors.black)
     y -= 4 * mm
     _grid(c, questions, L.MARGIN, y)
@@ -125,10 +125,9 @@ def _grid(c: Canvas, questions, x0: float, top: float) -> None:
     f = L.font()
     col_w = (A4[0] - 2 * L.MARGIN) / COLS
     band_h = GROUP * ROW_PITCH
-    rows = math.ceil(len(questions) / COLS) if len(questions) < COLS * ROWS else ROWS
-    rows = max(rows, 1)
+    # Always 25 to a column: a short paper's card looks like the first columns of a full one.
     for i, (no, keys) in enumerate(questions):
-        col, row = divmod(i, rows)
+        col, row = divmod(i, ROWS)
         x = x0 + col * col_w
         y = top - row * ROW_PITCH - (row // GROUP) * GROUP_GAP - ROW_PITCH / 2 - 1 * mm
         if row % GROUP == 0 and (row // GROUP) % 2 == 0:

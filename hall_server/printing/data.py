@@ -1,8 +1,8 @@
 """Read-only queries shared by the printed documents.
 
-Accepts a sqlite3.Connection or a sqlite_utils.Database. Reads run inside one read
-transaction when the caller has none open, so a form's counts and lists agree even while
-the exam writer keeps writing. Nothing here ever writes.
+Accepts a sqlite3.Connection or a sqlite_utils.Database. A document reads one snapshot
+(see reading()), so its counts and lists agree even while the exam writer keeps writing.
+Nothing here ever writes.
 """
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import json
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from datetime import date as Date, datetime, timedelta, timezone
 from typing import Any, Iterator
 
@@ -40,15 +41,29 @@ def conn_of(db: Any) -> sqlite3.Connection:
 
 @contextmanager
 def reading(db: Any) -> Iterator["Reader"]:
+    """One consistent snapshot for a whole document, without touching the caller's
+    connection state: a file database is read through a private read-only connection
+    inside one read transaction; a caller already in a transaction (or an in-memory
+    database) is read as it stands."""
     conn = conn_of(db)
-    own = not conn.in_transaction
-    if own:
-        conn.execute("BEGIN")
-    try:
+    path = _file_of(conn)
+    if conn.in_transaction or not path:
         yield Reader(conn)
+        return
+    own = sqlite3.connect(f"{Path(path).as_uri()}?mode=ro", uri=True, isolation_level=None)
+    try:
+        own.execute("PRAGMA busy_timeout = 10000")
+        own.execute("BEGIN")
+        yield Reader(own)
     finally:
-        if own:
-            conn.execute("ROLLBACK")
+        own.close()
+
+
+def _file_of(conn: sqlite3.Connection) -> str:
+    for row in conn.execute("PRAGMA database_list").fetchall():
+        if row[1] == "main":
+            return row[2] or ""
+    return ""
 
 
 def local_dt(ts: float | None) -> datetime | None:

@@ -19,9 +19,9 @@ from . import layout as L
 from .data import INCIDENT_KINDS, LEVELS, hm, reading
 
 W = [30 * mm, 50 * mm, 22 * mm, 30 * mm, 24 * mm, 30 * mm]   # 186 mm, the A4 text width
-CONTENT_W = sum(W[1:]) - 4
+CONTENT_W = sum(W[1:]) - 6  # less the cell padding (3 pt a side)
 ABSENT_PER_LINE = 3
-VIOL_W = [x * mm for x in (30, 15, 28, 17, 51, 13)]            # fits CONTENT_W
+VIOL_W = [x * mm for x in (30, 15, 28, 17, 50, 13)]  # 153 mm, inside CONTENT_W
 MAX_FACTS = 300  # longer statements go on an attached sheet, the form keeps its shape
 # Blank room for handwriting where a section ends (on its last page).
 MIN_H = {"absent": 16 * mm, "viol": 30 * mm, "other": 30 * mm}

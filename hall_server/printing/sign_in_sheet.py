@@ -69,13 +69,10 @@ def _table(unit: str | None, rows: list) -> Table:
     for n, c in enumerate(rows, 1):
         cells = [str(n), c["ticket"], c["name"], c["gender"], mask_id(c["id_number"]),
                  c["unit"], c["category"], "" if c["seat_no"] is None else str(c["seat_no"]), ""]
-        row = []
-        for (col, _), width, text in zip(COLUMNS, widths, cells):
-            if col in ("工作单位", "姓名"):
-                row.append(L.cpara(text, 7.5 if col == "工作单位" else 9, leading=9))
-            else:
-                row.append(text)
-        data.append(row)
+        # names and unit names may wrap inside the row; numbers never do (see below)
+        cells[2] = L.cpara(cells[2], 9, leading=9)
+        cells[5] = L.cpara(cells[5], 7.5, leading=9)
+        data.append(cells)
     style = L.grid([
         ("ALIGN", (0, 0), (-1, -1), "CENTER"),
         ("BACKGROUND", (0, nhead - 1), (-1, nhead - 1), colors.Color(0.9, 0.9, 0.9)),
@@ -84,7 +81,7 @@ def _table(unit: str | None, rows: list) -> Table:
         style.add("SPAN", (0, 0), (-1, 0))
         style.add("ALIGN", (0, 0), (-1, 0), "LEFT")
     # Numbers shrink to fit one line rather than wrap.
-    for i, c in enumerate(rows, nhead):
+    for i in range(nhead, len(data)):
         for col in (1, 4):
             text = data[i][col]
             style.add("FONTSIZE", (col, i), (col, i), L.fit_size(text, widths[col] - 4))

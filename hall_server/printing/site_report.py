@@ -14,7 +14,7 @@ from reportlab.graphics.charts.barcharts import VerticalBarChart
 from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
 from reportlab.lib.units import mm
-from reportlab.platypus import CondPageBreak, Spacer, Table
+from reportlab.platypus import CondPageBreak, KeepTogether, Spacer, Table
 
 from . import layout as L
 from .data import STATUS, cn_date, hm, local_dt, reading
@@ -45,12 +45,12 @@ def site_report(db: Any) -> bytes:
         Spacer(1, 5 * mm),
         L.para(f"二、原始分分布（每 {BIN} 分一段；仅计已交卷考生，终止考试者不计入）", 12, spaceAfter=3),
         *_charts(cands, full),
+        CondPageBreak(60 * mm),
         L.para("三、考生成绩明细（按考场）", 12, spaceBefore=4, spaceAfter=3),
         *_lists(cands),
-        Spacer(1, 5 * mm),
-        _statement(),
-        Spacer(1, 10 * mm),
-        L.para("主考签名：____________________        日期：______年____月____日", 11),
+        # the closing statement and the signature stay on one page
+        KeepTogether([Spacer(1, 5 * mm), _statement(), Spacer(1, 10 * mm),
+                      L.para("主考签名：____________________        日期：______年____月____日", 11)]),
     ]
     return L.build(story, L.standard_decorate(demo), title=f"考点成绩汇总 {site_name}")
 

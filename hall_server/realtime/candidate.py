@@ -18,6 +18,7 @@ class CandidateChannel:
         self.sid_ticket: dict[str, str] = {}
         self.sid_device: dict[str, str] = {}
         self.ticket_sid: dict[str, str] = {}
+        self.pending_sid: dict[str, tuple[str, str]] = {}  # ticket -> (sid, device) awaiting approval
 
     def bind(self, sid: str, ticket: str, device: str) -> None:
         old = self.ticket_sid.get(ticket)
@@ -54,6 +55,18 @@ class CandidateChannel:
                 self.sid_ticket.pop(sid, None)
                 self.sid_device.pop(sid, None)
 
+    def device_approved(self, ticket: str, session: str) -> None:
+        pending = self.pending_sid.pop(ticket, None)
+        if pending:
+            sid, device = pending
+            self.bind(sid, ticket, device)
+            self.sio.emit("approved", {**self.welcome(ticket), "session": session}, to=sid)
+
+    def device_rejected(self, ticket: str) -> None:
+        pending = self.pending_sid.pop(ticket, None)
+        if pending:
+            self.sio.emit("rejected", {"error": ExamError("device_rejected").as_error()}, to=pending[0])
+
     def welcome(self, ticket: str) -> dict:
         return ok(candidate=self.svc.candidate_view(ticket), state=self.svc.state(ticket))
 
@@ -67,8 +80,13 @@ class CandidateChannel:
         @sio.on("login")
         @handler
         def login(p):
-            ticket, session = svc.login(p.get("token"), p.get("ticket"), p.get("id6"), p.get("device"),
-                                        request.remote_addr or "?")
+            try:
+                ticket, session = svc.login(p.get("token"), p.get("ticket"), p.get("id6"), p.get("device"),
+                                            request.remote_addr or "?")
+            except ExamError as e:
+                if e.code == "awaiting_approval":
+                    self.pending_sid[p["ticket"].strip()] = (request.sid, p["device"])
+                raise
             self.bind(request.sid, ticket, p["device"])
             return {**self.welcome(ticket), "session": session}
 

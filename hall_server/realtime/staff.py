@@ -39,6 +39,12 @@ class StaffChannel:
         if c:
             self.sio.emit("candidate", self.svc.staff_row(ticket), to=f"watch:{c['sitting_id']}", namespace=NS)
 
+    on_device_approved = staticmethod(lambda ticket, session: None)
+    on_device_rejected = staticmethod(lambda ticket: None)
+
+    def push_fault(self, fault: str | None) -> None:
+        self.sio.emit("fault", {"fault": fault}, namespace=NS)
+
     def push_sitting(self, sitting_id: str) -> None:
         self.sio.emit("sitting", self.svc.sitting_view(sitting_id), to=f"watch:{sitting_id}", namespace=NS)
 
@@ -71,6 +77,65 @@ class StaffChannel:
             sitting_id = self.sitting_for(p)
             svc.start_sitting(sitting_id, self.staff().username)
             return ok(sitting=svc.sitting_view(sitting_id))
+
+        def room_action(name):
+            """Register a staff event that acts on one sitting and answers with its view."""
+            def deco(fn):
+                @sio.on(name, namespace=NS)
+                @handler
+                def wrapper(p):
+                    sitting_id = self.sitting_for(p)
+                    extra = fn(p, sitting_id, self.staff().username) or {}
+                    return ok(sitting=svc.sitting_view(sitting_id), **extra)
+                return wrapper
+            return deco
+
+        def ticket_in(p, sitting_id):
+            t = p.get("ticket")
+            if not isinstance(t, str) or svc.candidates.get(t, {}).get("sitting_id") != sitting_id:
+                raise ExamError("bad_request", "考生不在本场次")
+            return t
+
+        @room_action("admit_late")
+        def admit_late(p, sitting_id, staff):
+            svc.admit_late(ticket_in(p, sitting_id), p.get("reason"), staff)
+
+        @room_action("extra_time")
+        def extra_time(p, sitting_id, staff):
+            t = ticket_in(p, sitting_id) if p.get("ticket") is not None else None
+            svc.extra_time(sitting_id, t, p.get("minutes"), p.get("reason"), staff)
+
+        @room_action("pause")
+        def pause(p, sitting_id, staff):
+            svc.pause(sitting_id, p.get("reason"), staff)
+
+        @room_action("resume")
+        def resume(p, sitting_id, staff):
+            svc.resume_room(sitting_id, staff)
+
+        @room_action("violation")
+        def violation(p, sitting_id, staff):
+            svc.violation(ticket_in(p, sitting_id), p.get("level"), p.get("facts"), staff)
+
+        @room_action("incident")
+        def incident(p, sitting_id, staff):
+            svc.incident(sitting_id, p.get("kind"), p.get("text"), staff)
+
+        @room_action("approve_device")
+        def approve_device(p, sitting_id, staff):
+            t = ticket_in(p, sitting_id)
+            session = svc.approve_device(t, staff)
+            self.on_device_approved(t, session)
+
+        @room_action("reject_device")
+        def reject_device(p, sitting_id, staff):
+            t = ticket_in(p, sitting_id)
+            svc.reject_device(t, staff)
+            self.on_device_rejected(t)
+
+        @room_action("paper_entry")
+        def paper_entry(p, sitting_id, staff):
+            return {"entry": svc.paper_entry(ticket_in(p, sitting_id), p.get("pass"), p.get("answers"), staff)}
 
         @sio.on("end_sitting", namespace=NS)
         @handler

@@ -204,25 +204,3 @@ def test_bad_answers_change_nothing(tmp_path):
             assert db.execute("SELECT status FROM attempts").fetchone()[0] == "answering"
     finally:
         hall.stop()
-
-
-def test_second_device_takes_over_with_all_answers(tmp_path):
-    plan = fast_plan(duration_minutes=5)
-    hall = HallProcess(tmp_path / "h", plan).start()
-    try:
-        old = _answering_phone(hall, plan)
-        assert old.answer(1, "A")["ok"] and old.answer(2, "B")["ok"]
-        new = Phone(hall, old.ticket, old.id6, device="new-phone").connect()
-        r = new.login(plan["candidates"][0]["sitting_id"])
-        assert r["ok"] and r["state"]["status"] == "answering"
-        time.sleep(0.3)
-        assert ("replaced", {}) in old.pushed
-        assert old.answer(3, "C")["error"]["code"] == "not_logged_in"
-        assert old.call("resume", {"session": old.session, "device": old.device})["error"]["code"] == "replaced"
-        assert new.call("sync")["answers"] == {"1": ["A", 1], "2": ["B", 2]}
-        new.seq = 2
-        assert new.answer(3, "C")["ok"]
-        with hall.db() as db:
-            assert db.execute("SELECT device_changes FROM attempts").fetchone()[0] == 1
-    finally:
-        hall.stop()

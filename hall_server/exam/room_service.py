@@ -1,0 +1,153 @@
+"""What staff do to a running room, on top of the exam service's state mirror.
+
+Every action is validated here (types, lengths, room scope is checked by the caller),
+committed by the writer with its audit entry, and only then mirrored and pushed.
+"""
+from __future__ import annotations
+
+import secrets
+
+from . import room_ops, rules
+from .errors import ExamError
+
+MAX_TEXT = 2000
+MAX_EXTRA_S = 4 * 3600
+
+
+def _text(v, field: str, required: bool = True) -> str:
+    if not isinstance(v, str) or len(v) > MAX_TEXT or (required and not v.strip()):
+        raise ExamError("bad_request", f"请填写{field}")
+    return v.strip()
+
+
+class RoomActions:
+    """Mixed into ExamService; uses its mirror, writer and hooks."""
+
+    pending_devices: dict
+
+    def _candidate(self, ticket) -> dict:
+        if not isinstance(ticket, str) or ticket not in self.candidates:
+            raise ExamError("bad_request", "考生不存在")
+        return self.candidates[ticket]
+
+    def _mirror(self, rows) -> None:
+        for row in rows:
+            if row:
+                self.attempts[row["ticket"]] = row
+                self.on_attempt(row["ticket"])
+
+    # -- absentees and latecomers -----------------------------------------------------
+    def sweep_absent(self) -> list[str]:
+        now = self.clock()
+        marked = []
+        for sitting_id, s in self.sittings.items():
+            if s["status"] not in ("started", "paused"):
+                continue
+            until = rules.late_entry_until(self.sitting_times(sitting_id))
+            if until is None or now <= until:
+                continue
+            if all(t in self.attempts for t in self.tickets_in(sitting_id)):
+                continue
+            rows = self._write(room_ops.mark_absent, sitting_id, now)
+            self._mirror(rows)
+            marked += [r["ticket"] for r in rows]
+            self.on_sitting(sitting_id)
+        return marked
+
+    def admit_late(self, ticket, reason, staff: str) -> None:
+        self._candidate(ticket)
+        reason = _text(reason, "迟到原因")
+        self._mirror([self._write(room_ops.admit_late, ticket, reason, self.clock(), staff)])
+
+    # -- time ---------------------------------------------------------------------------
+    def extra_time(self, sitting_id: str, ticket, minutes, reason, staff: str) -> None:
+        if ticket is not None:
+            if self._candidate(ticket)["sitting_id"] != sitting_id:
+                raise ExamError("bad_request", "考生不在本场次")
+        if type(minutes) not in (int, float) or not 0 < minutes * 60 <= MAX_EXTRA_S:
+            raise ExamError("bad_request", "延长时间应在 1 到 240 分钟之间")
+        reason = _text(reason, "延时原因（系统原因）")
+        rows = self._write(room_ops.extra_time, sitting_id, ticket, float(minutes) * 60, reason, self.clock(), staff)
+        self._mirror(rows)
+
+    def pause(self, sitting_id: str, reason, staff: str) -> None:
+        reason = _text(reason, "暂停原因")
+        self.sittings[sitting_id] = self._write(room_ops.pause, sitting_id, reason, self.clock(), staff)
+        self.on_sitting(sitting_id)
+
+    def resume_room(self, sitting_id: str, staff: str) -> None:
+        s, rows = self._write(room_ops.resume, sitting_id, self.clock(), staff)
+        self.sittings[sitting_id] = s
+        for row in rows:
+            self.attempts[row["ticket"]] = row
+        self.on_sitting(sitting_id)
+
+    # -- violations and incidents -------------------------------------------------------
+    def violation(self, ticket, level, facts, staff: str) -> None:
+        self._candidate(ticket)
+        if level not in room_ops.VIOLATION_LEVELS:
+            raise ExamError("bad_request", "违纪类别不正确")
+        facts = _text(facts, "违纪事实")
+        row = self._write(room_ops.violation, ticket, level, facts, self.clock(), staff, self.receipt_key)
+        self.violations.setdefault(ticket, []).append({"level": level, "facts": facts, "ts": self.clock()})
+        if row:
+            self._mirror([row])
+        else:
+            self.on_attempt(ticket)
+
+    def incident(self, sitting_id: str | None, kind, text, staff: str) -> None:
+        if kind not in room_ops.INCIDENT_KINDS:
+            raise ExamError("bad_request", "情况类别不正确")
+        text = _text(text, "情况说明")
+        self._write(room_ops.incident, sitting_id, kind, text, self.clock(), staff)
+
+    # -- devices ------------------------------------------------------------------------
+    def approve_device(self, ticket, staff: str) -> str:
+        self._candidate(ticket)
+        pending = self.pending_devices.pop(ticket, None)
+        if pending is None:
+            raise ExamError("bad_state", "该考生没有待确认的换机申请")
+        session = secrets.token_urlsafe(24)
+        from .service import _hash_session
+
+        h = _hash_session(session)
+        old = self.attempts[ticket]
+        row = self._write(room_ops.approve_device, ticket, pending["device"], h, self.clock(), staff)
+        if old["session_hash"]:
+            self.sessions.pop(old["session_hash"], None)
+            self.retired_sessions[old["session_hash"]] = ticket
+        self.sessions[h] = ticket
+        self.attempts[ticket] = row
+        self.on_replaced(ticket, old["device_id"])
+        self.on_attempt(ticket)
+        return session
+
+    def reject_device(self, ticket, staff: str) -> None:
+        self._candidate(ticket)
+        if self.pending_devices.pop(ticket, None) is None:
+            raise ExamError("bad_state", "该考生没有待确认的换机申请")
+        self.on_attempt(ticket)
+
+    # -- paper fallback -----------------------------------------------------------------
+    def paper_entry(self, ticket, pass_no, answers, staff: str) -> dict:
+        c = self._candidate(ticket)
+        if pass_no not in (1, 2) or not isinstance(answers, str):
+            raise ExamError("bad_request")
+        answers = answers.strip().upper().replace(" ", "")
+        keys = self.papers[ticket][2] if ticket in self.papers else None
+        if keys is None:
+            raise ExamError("paper_sealed")
+        if len(answers) != len(keys):
+            raise ExamError("bad_request", f"应录入 {len(keys)} 题，实际 {len(answers)} 题（未作答用 - 表示）")
+        for i, ch in enumerate(answers):
+            if ch != "-" and ch not in keys[i]:
+                raise ExamError("bad_choice", f"第 {i + 1} 题没有选项 {ch}")
+        result = self._write(room_ops.paper_entry, ticket, pass_no, answers, self.clock(), staff, self.receipt_key)
+        a = result.pop("attempt")
+        if a:
+            self.attempts[ticket] = a
+            if result["complete"]:
+                self.answers[ticket] = {q: (None if ch == "-" else ch, 0) for q, ch in enumerate(answers, start=1)}
+        self.on_attempt(ticket)
+        self.on_sitting(c["sitting_id"])
+        return result
