@@ -81,6 +81,7 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
     app.extensions["hall.media"] = service.media.get
     app.extensions["hall.qr_url"] = lambda sitting_id: f"{base}/r/{service.qr_token(sitting_id)}"
     app.extensions["hall.base_url"] = base
+    app.extensions["hall.db_path"] = db_path
 
     from .web import candidate, console
 

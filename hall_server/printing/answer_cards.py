@@ -44,20 +44,31 @@ def answer_cards(db: Any, sitting_id: str, tickets: list[str] | None = None) -> 
 
     w, h = A4
     buf = io.BytesIO()
-    c = L.numbered_canvas(L.standard_decorate(s.demo))(buf, pagesize=A4)
+    # Page count known up front, so a plain canvas (bookmarks need real page breaks).
+    per_page = COLS * ROWS
+    plan = [(cand, _questions(papers[cand["ticket"]], s.question_count)) for cand in cands]
+    total_pages = sum(max(1, math.ceil(len(q) / per_page)) for _, q in plan) or 1
+    c = Canvas(buf, pagesize=A4)
     c.setTitle(f"答题卡 {s.room_name} 第{s.sitting_no}场")
     c.setAuthor("hall 考点服务器")
-    for cand in cands:
-        questions = _questions(papers[cand["ticket"]], s.question_count)
-        per_page = COLS * ROWS
+    decorate = L.standard_decorate(s.demo)
+    page = 0
+    for cand, questions in plan:
         sheets = max(1, math.ceil(len(questions) / per_page))
+        # a bookmark per candidate: find a card in the PDF viewer by seat, ticket or name
+        key = f"card-{cand['ticket']}"
+        c.bookmarkPage(key)
+        c.addOutlineEntry(f"{cand['seat_no'] or '-'}  {cand['ticket']}  {cand['name']}", key, level=0)
         for sheet in range(sheets):
             _card(c, s, cand, papers[cand["ticket"]], questions[sheet * per_page:(sheet + 1) * per_page],
                   sheet + 1, sheets, len(questions))
+            page += 1
+            decorate(c, page, total_pages)
             c.showPage()
     if not cands:
         c.setFont(L.font(), 12)
         c.drawString(L.MARGIN, h - 30 * mm, "本场次无考生。")
+        decorate(c, 1, 1)
         c.showPage()
     c.save()
     return buf.getvalue()

@@ -106,3 +106,58 @@ def sitting_qr(sitting_id: str):
 
     url = current_app.extensions["hall.qr_url"](sitting_id)
     return Response(qr_png(url), mimetype="image/png", headers={"Cache-Control": "no-store"})
+
+
+def _render(doc: str, db_path, sitting_id: str | None = None, url: str = "", wifi=("", ""),
+            tickets=None) -> bytes:
+    """Runs off the event loop (no Flask context there): opens its own read-only
+    connection, which WAL lets read while the writer writes, and renders with reportlab."""
+    from .. import printing
+    from ..db import schema
+
+    conn = schema.connect(db_path, readonly=True)
+    try:
+        if doc == "sign-in":
+            return printing.sign_in_sheet(conn, sitting_id)
+        if doc == "room-record":
+            return printing.room_record(conn, sitting_id)
+        if doc == "poster":
+            return printing.qr_poster(conn, sitting_id, url, *wifi)
+        if doc == "answer-cards":
+            return printing.answer_cards(conn, sitting_id, tickets)
+        return printing.site_report(conn)
+    finally:
+        conn.close()
+
+
+PRINTABLE = {"sign-in": "考生一览表", "room-record": "考场情况记录表", "poster": "考场二维码海报",
+             "answer-cards": "答题卡"}
+
+
+def _pdf(body: bytes, filename: str) -> Response:
+    from urllib.parse import quote
+
+    return Response(body, mimetype="application/pdf", headers={
+        "Content-Disposition": f"inline; filename*=UTF-8''{quote(filename)}", "Cache-Control": "no-store"})
+
+
+@bp.get("/sitting/<sitting_id>/print/<doc>.pdf")
+@staff_required
+def print_sitting(sitting_id: str, doc: str):
+    s = _sitting_or_404(sitting_id)
+    if doc not in PRINTABLE:
+        abort(404)
+    site = current_app.config["HALL"]["site"]
+    body = run_blocking(_render, doc, current_app.extensions["hall.db_path"], sitting_id,
+                        url=current_app.extensions["hall.qr_url"](sitting_id),
+                        wifi=(site["wifi_ssid"], site["wifi_password"]),
+                        tickets=request.args.getlist("ticket") or None)
+    return _pdf(body, f"{PRINTABLE[doc]}-{_svc().rooms[s['room_id']]['name']}-第{s['sitting_no']}场.pdf")
+
+
+@bp.get("/print/site-report.pdf")
+@staff_required
+def print_site_report():
+    if current_staff().role != "chief":
+        abort(403, "考点报告仅限主考打印")
+    return _pdf(run_blocking(_render, "site-report", current_app.extensions["hall.db_path"]), "考点报告.pdf")
