@@ -4,6 +4,7 @@
     hall demo             build the demo site if missing, then serve it
     hall import PLAN      import a site plan (JSON) into an empty database
     hall audit verify     check the audit log's hash chain
+    hall staff add NAME   add a staff account (password from a prompt or --password-stdin)
     hall print DOC ...    print a form as PDF (see docs/printing.md)
 
 eventlet must monkey-patch before anything imports socket or threading, so the heavy
@@ -153,6 +154,42 @@ def cmd_audit(args) -> int:
     return 1
 
 
+def cmd_staff(args) -> int:
+    """Add a staff account or reset a password on the laptop (the bundle brings the rest)."""
+    import getpass
+
+    cfg = _load_config(args)
+    from .auth.passwords import hash_password
+    from .db import schema
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("密码: ")
+    if len(password) < 8:
+        print("密码至少 8 位", file=sys.stderr)
+        return 2
+    db = schema.open_db(cfg.db_path)
+    conn = db.conn
+    if args.action == "add":
+        if args.role == "invigilator" and not args.room:
+            print("监考账号必须指定考场 --room", file=sys.stderr)
+            return 2
+        if args.room and conn.execute("SELECT 1 FROM rooms WHERE room_id = ?", (args.room,)).fetchone() is None:
+            print(f"考场 {args.room} 不存在", file=sys.stderr)
+            return 2
+        try:
+            conn.execute("INSERT INTO staff(username, display_name, password_hash, role, room_id) VALUES (?,?,?,?,?)",
+                         (args.username, args.name or args.username, hash_password(password), args.role, args.room))
+        except Exception as e:
+            print(f"无法添加: {e}", file=sys.stderr)
+            return 2
+    else:
+        cur = conn.execute("UPDATE staff SET password_hash = ? WHERE username = ?", (hash_password(password), args.username))
+        if cur.rowcount == 0:
+            print(f"账号 {args.username} 不存在", file=sys.stderr)
+            return 2
+    print(f"已保存账号 {args.username}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="hall", description="考场服务器 hall")
     ap.add_argument("--config", help="TOML config file (see config.example.toml)")
@@ -170,6 +207,14 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("audit")
     p.add_argument("action", choices=["verify"])
     p.add_argument("--data-dir")
+    p = sub.add_parser("staff", help="add a staff account or set a password")
+    p.add_argument("action", choices=["add", "passwd"])
+    p.add_argument("username")
+    p.add_argument("--role", choices=["chief", "invigilator"], default="invigilator")
+    p.add_argument("--room", help="room_id, for an invigilator")
+    p.add_argument("--name", help="display name")
+    p.add_argument("--password-stdin", action="store_true")
+    p.add_argument("--data-dir")
     args, rest = ap.parse_known_args(argv)
     if args.cmd == "serve":
         return cmd_serve(args)
@@ -179,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_import(args)
     if args.cmd == "audit":
         return cmd_audit(args)
+    if args.cmd == "staff":
+        return cmd_staff(args)
     return 2
 
 

@@ -25,16 +25,26 @@ class Staff:
 
 
 class StaffDirectory:
-    def __init__(self, rows: list[dict]):
+    def __init__(self, rows: list[dict], db_path=None):
         self._rows = {r["username"]: r for r in rows}
+        self._db_path = db_path
 
     @classmethod
     def load(cls, db_path) -> "StaffDirectory":
+        return cls(cls._read(db_path), db_path)
+
+    @staticmethod
+    def _read(db_path) -> list[dict]:
         conn = schema.connect(db_path, readonly=True)
         try:
-            return cls([dict(r) for r in conn.execute("SELECT * FROM staff")])
+            return [dict(r) for r in conn.execute("SELECT * FROM staff")]
         finally:
             conn.close()
+
+    def reload(self) -> None:
+        """Accounts added with `hall staff add` while the server runs count from the next login."""
+        if self._db_path is not None:
+            self._rows = {r["username"]: r for r in self._read(self._db_path)}
 
     def get(self, username: str | None) -> Staff | None:
         r = self._rows.get(username or "")
@@ -43,6 +53,7 @@ class StaffDirectory:
     def authenticate(self, username, password) -> Staff | None:
         if not isinstance(username, str) or not isinstance(password, str) or len(password) > 200:
             return None
+        self.reload()  # runs off the event loop (the caller uses run_blocking)
         r = self._rows.get(username)
         if r is None or not check_password(password, r["password_hash"]):
             return None

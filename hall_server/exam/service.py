@@ -7,6 +7,7 @@ loop's thread, so it needs no locks.
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import secrets
@@ -59,6 +60,7 @@ class ExamService(RoomActions):
         self.retired_sessions: dict[str, str] = {}
         self.presence: dict[str, dict] = {}
         self.media: dict[str, tuple[str, bytes]] = {}
+        self.papers_gz: dict[str, bytes] = {}
         self.pending_devices: dict[str, dict] = {}   # ticket -> {"device", "since"}
         self.violations: dict[str, list[dict]] = {}
         self.focus_stats: dict[str, dict] = {}       # ticket -> {"count", "hidden_ms", "hidden_since"}  # ticket -> {"connected": bool, "last_seen": t}
@@ -109,6 +111,8 @@ class ExamService(RoomActions):
         }
         body = json.dumps(public, ensure_ascii=False, separators=(",", ":")).encode()
         self.papers[ticket] = (body, paper_hash, option_keys)
+        # Compressed once here, not per request: a whole room fetches at the same second.
+        self.papers_gz[ticket] = gzip.compress(body, compresslevel=6, mtime=0)
 
     # -- views ----------------------------------------------------------------------
     def sitting_times(self, sitting_id: str) -> rules.SittingTimes:

@@ -10,9 +10,12 @@ import json
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from datetime import date as Date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Iterator
+
+# The console's own labels, so screen and paper say the same thing.
+from hall_server.exam.room_ops import INCIDENT_KINDS, VIOLATION_LEVELS as LEVELS
 
 try:
     from zoneinfo import ZoneInfo
@@ -20,13 +23,11 @@ try:
 except Exception:  # no tzdata on the box: China has had no DST since 1991
     TZ = timezone(timedelta(hours=8), "CST")
 
-LEVELS = {"minor": "一般违纪", "cheating": "考试作弊", "serious": "严重违纪"}
-INCIDENT_KINDS = {"power": "停电", "network": "网络故障", "system": "系统故障",
-                  "sick": "考生身体不适", "cheating": "集体作弊", "other": "其他"}
-STATUS = {None: "缺考", "logged_in": "已签到", "confirmed": "已确认", "answering": "答题中",
+STATUS = {None: "缺考", "absent": "缺考", "logged_in": "已签到", "confirmed": "已确认", "answering": "答题中",
           "submitted": "已交卷", "terminated": "终止考试"}
 # Present = the candidate signed in on a phone (or sat the paper fallback).
-# A future 'absent' status (marked by an invigilator) counts as absent too.
+# status 'absent' is the sweep's (or a not-yet-arrived latecomer's) mark; a paper-mode
+# attempt (答题卡 keyed in) is present without a phone login.
 PRESENT_SQL = ("(a.ticket IS NOT NULL AND a.status != 'absent' AND (a.signin_order IS NOT NULL"
                " OR a.logged_in_at IS NOT NULL OR a.mode != 'phone'))")
 
@@ -166,7 +167,7 @@ class Reader:
         where, params = ("WHERE c.sitting_id = ?", (sitting_id,)) if sitting_id else ("", ())
         return self.rows(
             f"SELECT c.*, a.status, a.signin_order, a.logged_in_at, a.submitted_at, a.receipt,"
-            f" a.score, a.answered, a.device_changes, a.mode, a.submit_reason,"
+            f" a.score, a.answered, a.device_changes, a.mode, a.submit_reason, a.late_reason,"
             f" {PRESENT_SQL} AS present,"
             f" s.sitting_no, s.date, r.name AS room_name, r.room_id"
             f" FROM candidates c JOIN sittings s ON s.sitting_id = c.sitting_id"
@@ -182,6 +183,16 @@ class Reader:
 
     def incidents(self, sitting_id: str) -> list[sqlite3.Row]:
         return self.rows("SELECT * FROM incidents WHERE sitting_id = ? ORDER BY ts, id", (sitting_id,))
+
+    def has_table(self, name: str) -> bool:
+        return bool(self.rows("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
+
+    def time_adjustments(self, sitting_id: str) -> list[sqlite3.Row]:
+        """Pauses and extra time (absent from databases older than the table)."""
+        if not self.has_table("time_adjustments"):
+            return []
+        return self.rows("SELECT t.*, c.name FROM time_adjustments t LEFT JOIN candidates c USING (ticket)"
+                         " WHERE t.sitting_id = ? ORDER BY t.started_at, t.id", (sitting_id,))
 
     def paper(self, ticket: str) -> dict | None:
         r = self.rows("SELECT paper_json FROM papers WHERE ticket = ?", (ticket,))

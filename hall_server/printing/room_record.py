@@ -38,13 +38,14 @@ def room_record(db: Any, sitting_id: str) -> bytes:
         cands = r.candidates(sitting_id)
         viols = r.violations(sitting_id)
         incidents = r.incidents(sitting_id)
+        adjustments = r.time_adjustments(sitting_id)
 
     absent = [c for c in cands if not c["present"]]
     present = [c for c in cands if c["present"]]
     sections = {
         "absent": _absent_rows(absent),
         "viol": _violation_rows(viols),
-        "other": _other_rows(s, present, incidents),
+        "other": _other_rows(s, present, incidents, adjustments),
     }
     ident = _identity_rows(s, len(cands), len(present))
     pages = _paginate(s, ident, sections)
@@ -108,15 +109,32 @@ def _violation_rows(viols) -> list[list]:
     return rows
 
 
-def _other_rows(s, present, incidents) -> list[list]:
-    rows = []
+def _other_rows(s, present, incidents, adjustments) -> list[list]:
+    """Incidents, pauses, extra time and late admissions in time order, then a system line."""
+    events = []
     for inc in incidents:
         kind = INCIDENT_KINDS.get(inc["kind"], inc["kind"])
-        rows.append([L.para(f"{hm(inc['ts'])}  【{kind}】{inc['text']}", 9.5)])
+        events.append((inc["ts"], f"{hm(inc['ts'])}  【{kind}】{inc['text']}"))
+    for t in adjustments:
+        minutes = round((t["seconds"] or 0) / 60)
+        if t["kind"] == "pause":
+            span = f"{minutes} 分钟" if t["ended_at"] else "（打印时仍暂停）"
+            events.append((t["started_at"], f"{hm(t['started_at'])}  【暂停考试】{span}：{t['reason']}"))
+        else:
+            who = f"{t['ticket']} {t['name'] or ''}".strip() if t["ticket"] else "全场在考考生"
+            events.append((t["started_at"],
+                           f"{hm(t['started_at'])}  【延长时间】{who} 延长 {minutes} 分钟：{t['reason']}"))
+    for c in present:
+        if c["late_reason"]:
+            at = c["logged_in_at"] or 0
+            events.append((at, f"{hm(c['logged_in_at'])}  【准许迟到入场】{c['ticket']} {c['name']}：{c['late_reason']}"))
+    events.sort(key=lambda e: e[0] or 0)
+    rows = [[L.para(text, 9.5)] for _, text in events]
     submitted = sum(1 for c in present if c["status"] == "submitted")
     terminated = sum(1 for c in present if c["status"] == "terminated")
     unsubmitted = len(present) - submitted - terminated
     changes = sum(c["device_changes"] or 0 for c in present)
+    paper = sum(1 for c in present if c["mode"] not in (None, "phone"))
     parts = []
     if s.started_at:
         parts.append(f"开考 {hm(s.started_at, True)}")
@@ -126,6 +144,8 @@ def _other_rows(s, present, incidents) -> list[list]:
         parts.append(f"暂停累计 {round(s.paused_total_s / 60)} 分钟")
     parts.append(f"已交卷 {submitted} 人，终止考试 {terminated} 人，未交卷 {unsubmitted} 人")
     parts.append(f"更换设备登录 {changes} 人次")
+    if paper:
+        parts.append(f"答题卡作答 {paper} 人")
     rows.append([L.para("系统记录：" + "；".join(parts) + "。", 9, textColor=colors.Color(.25, .25, .25))])
     return rows
 

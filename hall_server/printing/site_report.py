@@ -166,7 +166,7 @@ def _lists(cands) -> list:
     widths = [x * mm for x in (10, 32, 18, 17, 12, 17, 15, 18, 47)]
     by_room: dict[str, list] = defaultdict(list)
     for c in cands:
-        if c["status"] is not None:  # attempts only; absentees are on the room records
+        if c["present"]:  # attempts only; absentees are on the room records
             by_room[c["room_name"]].append(c)
     for room in sorted(by_room):
         rows = sorted(by_room[room], key=lambda c: (c["date"], c["sitting_no"], c["ticket"]))

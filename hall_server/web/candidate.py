@@ -56,9 +56,12 @@ def paper():
         return _error(409, "paper_sealed")
     body, paper_hash, _ = svc.papers[ticket]
     etag = f'"{paper_hash}"'
-    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
     if request.headers.get("If-None-Match") == etag:
         return Response(status=304, headers=headers)
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        body = svc.papers_gz[ticket]
+        headers["Content-Encoding"] = "gzip"
     return Response(body, mimetype="application/json", headers=headers)
 
 

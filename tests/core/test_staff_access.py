@@ -78,3 +78,31 @@ def test_console_refused_from_addresses_outside_the_allowlist(tmp_path, plan):
         assert r.status_code == 403
     finally:
         h.stop()
+
+
+def test_staff_added_on_the_laptop_can_log_in_without_restart(hall):
+    import subprocess
+    import sys
+
+    from hallproc import REPO
+
+    cmd = [sys.executable, "-m", "hall_server", "--config", str(hall.config_path), "staff", "add", "wang",
+           "--role", "invigilator", "--room", "R02", "--name", "王老师", "--password-stdin"]
+    r = subprocess.run(cmd, input="short\n", capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 2 and "8" in r.stderr
+    r = subprocess.run(cmd, input="wang-secret-1\n", capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    s = hall.staff_session("wang", "wang-secret-1")
+    assert s.get(hall.url + "/console/sitting/D1S1-R02").status_code == 200
+    assert s.get(hall.url + "/console/sitting/D1S1-R01").status_code == 403
+
+
+def test_paper_is_served_gzipped_once_per_version(hall, plan):
+    c = plan["candidates"][0]
+    p = Phone(hall, c["ticket"], c["id_number"][-6:]).connect()
+    assert p.login(c["sitting_id"])["ok"] and p.call("confirm")["ok"]
+    hall.start_sitting(c["sitting_id"])
+    assert p.call("open")["ok"]
+    r = requests.get(hall.url + "/api/paper", headers={"Authorization": f"Bearer {p.session}",
+                                                       "Accept-Encoding": "gzip"})
+    assert r.headers["Content-Encoding"] == "gzip" and len(r.json()["questions"]) == 10
