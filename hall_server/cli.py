@@ -2,7 +2,7 @@
 
     hall serve            run the server (config: --config FILE)
     hall demo             build the demo site if missing, then serve it
-    hall import PLAN      import a site plan (JSON) into an empty database
+    hall import BUNDLE    verify and import a signed site bundle into an empty database
     hall audit verify     check the audit log's hash chain
     hall staff add NAME   add a staff account (password from a prompt or --password-stdin)
     hall print DOC ...    print a form as PDF (see docs/printing.md)
@@ -126,16 +126,26 @@ def cmd_demo(args) -> int:
 
 
 def cmd_import(args) -> int:
+    """Import a signed site bundle (.hallbundle) or, for development, a plain JSON plan."""
     cfg = _load_config(args)
-    from .importer import ImportError_, import_plan
+    from .importer import ImportError_, import_bundle, import_plan
 
+    path = Path(args.plan)
     try:
-        plan = json.loads(Path(args.plan).read_text(encoding="utf-8"))
-        summary = import_plan(cfg.db_path, plan, cfg["writer"]["synchronous"])
+        if path.suffix == ".json":
+            plan = json.loads(path.read_text(encoding="utf-8"))
+            summary = import_plan(cfg.db_path, plan, cfg["writer"]["synchronous"])
+        else:
+            key = args.central_key or cfg["bundle"]["central_public_key"]
+            if not key:
+                print("需要市定考办公钥: --central-key 或配置 bundle.central_public_key", file=sys.stderr)
+                return 2
+            site_no = args.site_no or cfg["bundle"]["site_no"] or None
+            summary = import_bundle(cfg.db_path, path, Path(key), site_no, cfg["writer"]["synchronous"])
     except (OSError, ValueError, ImportError_) as e:
-        print(f"导入失败: {e}", file=sys.stderr)
+        print(f"导入失败（未导入任何数据）: {e}", file=sys.stderr)
         return 2
-    print(json.dumps(summary, ensure_ascii=False))
+    print(f"已导入: {json.dumps(summary, ensure_ascii=False)}")
     return 0
 
 
@@ -201,8 +211,10 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--host")
         if name == "demo":
             p.add_argument("--reset", action="store_true", help="rebuild the demo site from scratch")
-    p = sub.add_parser("import")
-    p.add_argument("plan")
+    p = sub.add_parser("import", help="import a signed site bundle (.hallbundle)")
+    p.add_argument("plan", help="the .hallbundle file (or a .json site plan for development)")
+    p.add_argument("--central-key", help="the city office's public key file")
+    p.add_argument("--site-no", help="refuse a bundle of another site")
     p.add_argument("--data-dir")
     p = sub.add_parser("audit")
     p.add_argument("action", choices=["verify"])

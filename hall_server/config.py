@@ -40,6 +40,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "device_change_requires_approval": True,
     },
     "site": {"wifi_ssid": "", "wifi_password": ""},
+    "bundle": {"central_public_key": "", "site_no": ""},
 }
 
 ASYNC_MODES = ("eventlet", "threading")

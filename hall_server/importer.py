@@ -22,7 +22,23 @@ def paper_hash(questions: list) -> str:
                                      separators=(",", ":")).encode()).hexdigest()[:32]
 
 
-def import_plan(db_path: str | Path, plan: dict, synchronous: str = "FULL") -> dict:
+def import_bundle(db_path: str | Path, bundle_path: str | Path, central_public_key,
+                  expected_site_no: str | None = None, synchronous: str = "FULL") -> dict:
+    """Verify a signed site bundle and import it; papers stay sealed until each sitting's
+    release code is entered at its start. Nothing is imported from a refused bundle."""
+    from provisioning.bundle import BundleError, bundle_to_plan, dump_sealed, read_bundle
+
+    try:
+        manifest, sealed = read_bundle(bundle_path, central_public_key, expected_site_no)
+        plan = bundle_to_plan(manifest, {})
+    except BundleError as e:
+        raise ImportError_(str(e)) from None
+    plan["bundle_id"] = manifest["bundle_id"]
+    return import_plan(db_path, plan, synchronous, sealed={sid: dump_sealed(e) for sid, e in sealed.items()})
+
+
+def import_plan(db_path: str | Path, plan: dict, synchronous: str = "FULL",
+                sealed: dict[str, str] | None = None) -> dict:
     missing = [k for k in REQUIRED if k not in plan]
     if missing:
         raise ImportError_(f"数据包缺少字段: {', '.join(missing)}")
@@ -45,6 +61,7 @@ def import_plan(db_path: str | Path, plan: dict, synchronous: str = "FULL") -> d
             "demo": "1" if plan.get("demo") else "0",
             "site_key_private": plan["site_key"]["private"],
             "site_key_public": plan["site_key"]["public"],
+            "bundle_id": plan.get("bundle_id", ""),
         }
         conn.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", meta.items())
         for r in plan["rooms"]:
@@ -66,21 +83,17 @@ def import_plan(db_path: str | Path, plan: dict, synchronous: str = "FULL") -> d
                 (c["ticket"], c["name"], c.get("gender", ""), c["id_number"], c["category"], c.get("level", ""),
                  c.get("unit", ""), c.get("department", ""), c["sitting_id"], c.get("seat_no")))
         points = exam.get("points_per_question", 1)
-        for ticket, paper in plan["papers"].items():
-            qs = paper["questions"]
-            conn.execute("INSERT INTO papers(ticket, paper_json, paper_hash) VALUES (?, ?, ?)",
-                         (ticket, json.dumps({"questions": qs}, ensure_ascii=False), paper_hash(qs)))
-            key = plan["keys"].get(ticket)
-            if key is None or len(key) != len(qs):
-                raise ImportError_(f"考生 {ticket} 的答案与试卷题数不符")
-            conn.execute("INSERT INTO paper_keys(ticket, key_json, points) VALUES (?, ?, ?)",
-                         (ticket, json.dumps(key), points))
-        for name, data in plan.get("media", {}).items():
-            ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
-            conn.execute("INSERT INTO media(name, content_type, data) VALUES (?, ?, ?)", (name, ctype, data))
+        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('points_per_question', ?)", (str(points),))
+        missing_keys = set(plan["papers"]) - set(plan["keys"])
+        if missing_keys:
+            raise ImportError_(f"考生 {sorted(missing_keys)[0]} 缺少答案")
+        insert_papers(conn, plan["papers"], plan["keys"], plan.get("media", {}), points)
+        for sitting_id, text in (sealed or {}).items():
+            conn.execute("INSERT INTO sealed_sittings(sitting_id, sealed) VALUES (?, ?)", (sitting_id, text))
         for s in plan["staff"]:
             conn.execute("INSERT INTO staff(username, display_name, password_hash, role, room_id) VALUES (?,?,?,?,?)",
-                         (s["username"], s["display_name"], hash_password(s["password"]), s["role"], s.get("room_id")))
+                         (s["username"], s["display_name"], s.get("password_hash") or hash_password(s["password"]),
+                          s["role"], s.get("room_id")))
         conn.execute("COMMIT")
     except Exception as e:
         conn.execute("ROLLBACK")
@@ -90,4 +103,19 @@ def import_plan(db_path: str | Path, plan: dict, synchronous: str = "FULL") -> d
         raise ImportError_(f"导入失败，未导入任何数据: {e}") from e
     conn.close()
     return {"site_no": meta["site_no"], "rooms": len(plan["rooms"]), "sittings": len(plan["sittings"]),
-            "candidates": len(plan["candidates"])}
+            "candidates": len(plan["candidates"]), "sealed_sittings": len(sealed or {})}
+
+
+def insert_papers(conn, papers: dict, keys: dict, media: dict, points: float) -> None:
+    """Papers of one released sitting, inside the caller's transaction."""
+    for ticket, paper in papers.items():
+        qs = paper["questions"]
+        if len(keys[ticket]) != len(qs):
+            raise ImportError_(f"考生 {ticket} 的答案与试卷题数不符")
+        conn.execute("INSERT INTO papers(ticket, paper_json, paper_hash) VALUES (?, ?, ?)",
+                     (ticket, json.dumps({"questions": qs}, ensure_ascii=False), paper_hash(qs)))
+        conn.execute("INSERT INTO paper_keys(ticket, key_json, points) VALUES (?, ?, ?)",
+                     (ticket, json.dumps(keys[ticket]), points))
+    for name, data in media.items():
+        ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        conn.execute("INSERT OR IGNORE INTO media(name, content_type, data) VALUES (?, ?, ?)", (name, ctype, data))

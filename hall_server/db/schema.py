@@ -60,6 +60,13 @@ CREATE TABLE IF NOT EXISTS papers (
     paper_json TEXT NOT NULL,
     paper_hash TEXT NOT NULL
 );
+-- Papers still sealed in the bundle: opened with the sitting's release code at start.
+CREATE TABLE IF NOT EXISTS sealed_sittings (
+    sitting_id  TEXT PRIMARY KEY REFERENCES sittings(sitting_id),
+    sealed      TEXT NOT NULL,
+    released_at REAL,
+    released_by TEXT
+);
 CREATE TABLE IF NOT EXISTS paper_keys (
     ticket   TEXT PRIMARY KEY REFERENCES candidates(ticket),
     key_json TEXT NOT NULL,

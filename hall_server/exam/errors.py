@@ -27,8 +27,8 @@ MESSAGES = {
     "forbidden": "无权操作",
     "unknown_sitting": "场次不存在",
     "bad_state": "当前状态下不能进行此操作",
-    "paper_sealed": "试卷尚未解封，请输入本场次的解封码",
-    "bad_release_code": "解封码不正确",
+    "paper_sealed": "本场次试卷尚未解封：开考时请输入区县定考办提供的放行码",
+    "bad_release_code": "放行码不正确，请核对后重新输入",
     "awaiting_approval": "您已在另一台设备登录。请举手，由监考老师在控制台确认更换设备后继续答题",
     "device_rejected": "监考老师未同意更换设备，请使用原设备答题或联系监考老师",
 }

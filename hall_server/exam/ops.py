@@ -190,10 +190,23 @@ def record_focus(conn, ticket: str, hidden: bool, ms: int, now: float) -> None:
 
 # -- staff --------------------------------------------------------------------------
 
-def start_sitting(conn, sitting_id: str, now: float, staff: str) -> dict:
+def start_sitting(conn, sitting_id: str, now: float, staff: str, released: dict | None = None) -> dict:
+    """Start a room's sitting; `released` carries its papers when they were sealed."""
     s = _sitting(conn, sitting_id)
     if s["status"] != "planned":
         return s
+    sealed = conn.execute("SELECT released_at FROM sealed_sittings WHERE sitting_id = ?", (sitting_id,)).fetchone()
+    if sealed is not None and sealed[0] is None:
+        if released is None:
+            raise ExamError("paper_sealed")
+        from ..importer import insert_papers
+
+        points = float(conn.execute("SELECT value FROM meta WHERE key = 'points_per_question'").fetchone()[0])
+        insert_papers(conn, released["papers"], released["keys"], released["media"], points)
+        conn.execute("UPDATE sealed_sittings SET released_at = ?, released_by = ? WHERE sitting_id = ?",
+                     (now, staff, sitting_id))
+        audit.append(conn, now, f"staff:{staff}", "release_papers", sitting_id, None,
+                     {"papers": len(released["papers"])})
     conn.execute("UPDATE sittings SET status = 'started', started_at = ?, started_by = ? WHERE sitting_id = ?",
                  (now, staff, sitting_id))
     audit.append(conn, now, f"staff:{staff}", "start_sitting", sitting_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import mimetypes
 import secrets
 import time
 from typing import Callable
@@ -61,6 +62,7 @@ class ExamService(RoomActions):
         self.presence: dict[str, dict] = {}
         self.media: dict[str, tuple[str, bytes]] = {}
         self.papers_gz: dict[str, bytes] = {}
+        self.sealed: dict[str, str] = {}  # sitting_id -> sealed papers awaiting the release code
         self.pending_devices: dict[str, dict] = {}   # ticket -> {"device", "since"}
         self.violations: dict[str, list[dict]] = {}
         self.focus_stats: dict[str, dict] = {}       # ticket -> {"count", "hidden_ms", "hidden_since"}  # ticket -> {"connected": bool, "last_seen": t}
@@ -78,6 +80,8 @@ class ExamService(RoomActions):
                 self._load_paper(r["ticket"], r["paper_json"], r["paper_hash"])
             self.media = {r["name"]: (r["content_type"], bytes(r["data"]))
                           for r in conn.execute("SELECT name, content_type, data FROM media")}
+            self.sealed = {r["sitting_id"]: r["sealed"] for r in conn.execute(
+                "SELECT sitting_id, sealed FROM sealed_sittings WHERE released_at IS NULL")}
             for r in conn.execute("SELECT ticket, level, facts, ts FROM violations ORDER BY id"):
                 self.violations.setdefault(r["ticket"], []).append(
                     {"level": r["level"], "facts": r["facts"], "ts": r["ts"]})
@@ -195,6 +199,7 @@ class ExamService(RoomActions):
             "late_entry_until": _ms(rules.late_entry_until(ops.sitting_times(s))),
             "submitted": sum(1 for t in tickets if self.attempts.get(t, {}).get("status") in ("submitted", "terminated")),
             "duration_s": s["duration_s"], "question_count": s["question_count"],
+            "sealed": sitting_id in self.sealed,
         }
 
     def tickets_in(self, sitting_id: str) -> list[str]:
@@ -371,11 +376,40 @@ class ExamService(RoomActions):
         return [r["ticket"] for r in rows]
 
     # -- staff actions --------------------------------------------------------------
-    def start_sitting(self, sitting_id: str, staff: str) -> None:
+    def start_sitting(self, sitting_id: str, staff: str, release_code=None) -> None:
         if sitting_id not in self.sittings:
             raise ExamError("unknown_sitting")
-        self.sittings[sitting_id] = self._write(ops.start_sitting, sitting_id, self.clock(), staff)
+        released = None
+        if sitting_id in self.sealed and self.sittings[sitting_id]["status"] == "planned":
+            released = self._open_sealed(sitting_id, release_code)
+        self.sittings[sitting_id] = self._write(ops.start_sitting, sitting_id, self.clock(), staff, released)
+        if released is not None:
+            del self.sealed[sitting_id]
+            self.media.update({k: (mimetypes.guess_type(k)[0] or "application/octet-stream", v)
+                               for k, v in released["media"].items()})
+            from ..importer import paper_hash
+
+            for ticket, paper in released["papers"].items():
+                self._load_paper(ticket, json.dumps({"questions": paper["questions"]}, ensure_ascii=False),
+                                 paper_hash(paper["questions"]))
         self.on_sitting(sitting_id)
+
+    def _open_sealed(self, sitting_id: str, release_code) -> dict:
+        """Decrypt a sitting's papers with its release code (scrypt: off the event loop)."""
+        from provisioning.bundle import BundleError, load_sealed, open_sitting
+
+        from ..blocking import run_blocking
+
+        if not isinstance(release_code, str) or not release_code.strip() or len(release_code) > 64:
+            raise ExamError("paper_sealed")
+        try:
+            opened = run_blocking(open_sitting, load_sealed(self.sealed[sitting_id]), release_code)
+        except BundleError as e:
+            raise ExamError("bad_release_code", str(e)) from None
+        expected = set(self.tickets_in(sitting_id))
+        if set(opened["papers"]) != expected or set(opened["keys"]) != expected:
+            raise ExamError("bad_release_code", "解封的试卷与本场次考生名单不一致")
+        return opened
 
     def end_sitting(self, sitting_id: str, staff: str) -> None:
         if sitting_id not in self.sittings:

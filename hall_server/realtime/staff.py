@@ -75,7 +75,7 @@ class StaffChannel:
         @handler
         def start_sitting(p):
             sitting_id = self.sitting_for(p)
-            svc.start_sitting(sitting_id, self.staff().username)
+            svc.start_sitting(sitting_id, self.staff().username, p.get("release_code"))
             return ok(sitting=svc.sitting_view(sitting_id))
 
         def room_action(name):

@@ -187,8 +187,13 @@
 
   function ask(question) { var v = prompt(question); return v == null ? null : v.trim(); }
   $("start").addEventListener("click", function () {
-    if (!confirm("确认宣布开考？开考后考生可以打开试卷。")) return;
-    emit("start_sitting", {}, function (r, err) { msg(err || "已开考", !!err); });
+    var payload = {};
+    if (sitting && sitting.sealed) {
+      var code = ask("本场次试卷已加密。请输入区县定考办提供的放行码（12位，如 ABCD-EFGH-JKMN）：");
+      if (!code) return;
+      payload.release_code = code;
+    } else if (!confirm("确认宣布开考？开考后考生可以打开试卷。")) return;
+    emit("start_sitting", payload, function (r, err) { msg(err || "已开考", !!err); });
   });
   $("pause").addEventListener("click", function () {
     var reason = ask("暂停原因（如：停电）。暂停期间所有考生计时停止："); if (!reason) return;

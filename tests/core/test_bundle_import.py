@@ -1,0 +1,97 @@
+"""Signed, sealed site bundles on the hall side: verified before import, papers released
+only with the sitting's release code at start."""
+import subprocess
+import sys
+
+import pytest
+
+from factories import make_plan
+from hallproc import REPO, HallProcess, Phone
+
+
+@pytest.fixture
+def bundle(tmp_path):
+    from provisioning.keys import CENTRAL_PRIVATE, CENTRAL_PUBLIC, keygen
+    from provisioning.provision import seal_plan
+
+    keys = tmp_path / "keys"
+    keygen(keys)
+    plan = make_plan(candidates_per_room=4)
+    path = tmp_path / "site_001.hallbundle"
+    manifest, codes = seal_plan(plan, keys / CENTRAL_PRIVATE, path)
+    return path, keys / CENTRAL_PUBLIC, codes, plan
+
+
+def _import(hall_dir, path, key, *extra):
+    return subprocess.run([sys.executable, "-m", "hall_server", "import", str(path), "--central-key", str(key),
+                           "--data-dir", str(hall_dir), *extra], cwd=REPO, capture_output=True, text=True)
+
+
+def test_bundle_import_then_release_at_start(tmp_path, bundle):
+    path, pub, codes, plan = bundle
+    r = _import(tmp_path / "h", path, pub, "--site-no", "1")
+    assert r.returncode == 0, r.stderr
+    assert '"sealed_sittings": 2' in r.stdout
+    hall = HallProcess(tmp_path / "h", plan).start()
+    try:
+        c = plan["candidates"][0]
+        p = Phone(hall, c["ticket"], c["id_number"][-6:]).connect()
+        assert p.login(c["sitting_id"])["ok"] and p.call("confirm")["ok"]
+        staff = hall.staff_socket()
+        start = lambda **kw: staff.call("start_sitting", {"sitting": c["sitting_id"], **kw}, namespace="/staff")
+        assert start()["error"]["code"] == "paper_sealed"
+        wrong = start(release_code="AAAA-BBBB-CCCC")
+        assert wrong["error"]["code"] == "bad_release_code"
+        other_room = codes["D1S1-R02"]
+        assert start(release_code=other_room)["error"]["code"] == "bad_release_code"
+        with hall.db() as db:
+            assert db.execute("SELECT COUNT(*) FROM papers").fetchone()[0] == 0
+            assert db.execute("SELECT status FROM sittings WHERE sitting_id=?", (c["sitting_id"],)).fetchone()[0] == "planned"
+        ok = start(release_code=codes[c["sitting_id"]].lower().replace("-", " "))
+        assert ok["ok"], ok
+        assert ok["sitting"]["sealed"] is False and ok["sitting"]["status"] == "started"
+        assert p.call("open")["ok"]
+        import requests
+
+        paper = requests.get(hall.url + "/api/paper", headers={"Authorization": f"Bearer {p.session}"}).json()
+        assert [q["stem"] for q in paper["questions"]] == [q["stem"] for q in plan["papers"][c["ticket"]]["questions"]]
+        key = plan["keys"][c["ticket"]]
+        for q, k in enumerate(key, start=1):
+            assert p.answer(q, k)["ok"]
+        staff.disconnect()
+    finally:
+        hall.stop()
+    with hall.db() as db:
+        assert db.execute("SELECT COUNT(*) FROM papers").fetchone()[0] == 4  # only the released room
+        assert db.execute("SELECT released_by FROM sealed_sittings WHERE sitting_id='D1S1-R01'").fetchone()[0] == "chief"
+
+
+def test_tampered_truncated_and_foreign_bundles_import_nothing(tmp_path, bundle):
+    path, pub, codes, plan = bundle
+    data = path.read_bytes()
+    cases = {}
+    for i, pos in enumerate([20, len(data) // 2, len(data) - 1]):
+        flipped = bytearray(data)
+        flipped[pos] ^= 0x01
+        cases[f"flip{i}"] = bytes(flipped)
+    cases["truncated"] = data[:-100]
+    for name, blob in cases.items():
+        f = tmp_path / f"{name}.hallbundle"
+        f.write_bytes(blob)
+        r = _import(tmp_path / name, f, pub)
+        assert r.returncode == 2 and "未导入任何数据" in r.stderr, (name, r.stderr)
+        assert not (tmp_path / name / "hall.db").exists() or _site_no(tmp_path / name / "hall.db") is None
+    r = _import(tmp_path / "foreign", path, pub, "--site-no", "7")
+    assert r.returncode == 2 and "不是本考点" in r.stderr
+    from provisioning.keys import keygen
+
+    other_pub = keygen(tmp_path / "other")[1]
+    r = _import(tmp_path / "otherkey", path, other_pub)
+    assert r.returncode == 2 and "签名" in r.stderr
+
+
+def _site_no(db_path):
+    import sqlite3
+
+    row = sqlite3.connect(db_path).execute("SELECT value FROM meta WHERE key='site_no'").fetchone()
+    return row[0] if row else None
