@@ -95,13 +95,14 @@ def planned_hm(planned_start: str) -> str:
     return d.strftime("%H:%M")
 
 
-def mask_id(id_number: str, head: int = 6, tail: int = 4) -> str:
-    """500101199001011234 -> 500101********1234. The last 6 digits are the phone login
-    secret, so never print more than `tail` of them."""
+def mask_id(id_number: str, head: int = 6) -> str:
+    """500101199001011234 -> 500101************. The last 6 characters are the phone login
+    secret and a sign-in sheet lies open at the door, so none of them is ever printed."""
     s = (id_number or "").strip()
-    if len(s) <= head + tail:
-        return "*" * max(len(s) - 2, 0) + s[-2:] if s else ""
-    return s[:head] + "*" * (len(s) - head - tail) + s[-tail:]
+    if not s:
+        return ""
+    head = min(head, max(len(s) - 6, 0))
+    return s[:head] + "*" * (len(s) - head)
 
 
 @dataclass
