@@ -1,0 +1,1 @@
+"""Central provisioning: rosters, item banks, paper assembly, signed and encrypted site bundles."""
