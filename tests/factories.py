@@ -63,3 +63,10 @@ def make_plan(candidates_per_room: int = 10, rooms: int = 2, questions: int = 10
             plan["papers"][ticket] = {"questions": qs}
             plan["keys"][ticket] = key
     return plan
+
+
+def fast_plan(**kw):
+    """Durations short enough to reach every rule within a test."""
+    args = dict(duration_minutes=0.1, earliest_submit_minutes=0.02, late_entry_minutes=10)
+    args.update(kw)
+    return make_plan(**args)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import fast_plan
+from factories import fast_plan
 from hallproc import HallProcess, Phone
 
 pytestmark = pytest.mark.browser

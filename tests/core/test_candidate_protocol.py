@@ -4,7 +4,7 @@ import time
 import pytest
 import requests
 
-from conftest import fast_plan
+from factories import fast_plan
 from hallproc import HallProcess, Phone
 
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import fast_plan
+from factories import fast_plan
 from hallproc import REPO, HallProcess, Phone
 
 S1 = "D1S1-R01"

@@ -7,7 +7,7 @@ import time
 
 import socketio
 
-from conftest import fast_plan
+from factories import fast_plan
 from hallproc import HallProcess, Phone
 
 PHONES = 20
