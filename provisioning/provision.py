@@ -116,6 +116,13 @@ def seal_plan(plan: dict, central_private_key, path: str | Path, kdf: dict | Non
     """Write any site plan (docs/site-plan.md) as a signed bundle with papers sealed per
     sitting under fresh release codes. Returns (manifest, {sitting_id: release code})."""
     public_plan = {k: v for k, v in plan.items() if k not in ("papers", "keys", "media")}
+    # The bundle is signed, not encrypted: staff passwords travel only as scrypt hashes;
+    # the plain text goes on the accounts sheet handed to the chief examiner.
+    from hall_server.auth.passwords import hash_password
+
+    public_plan["staff"] = [{k: v for k, v in s.items() if k != "password"}
+                            | {"password_hash": s.get("password_hash") or hash_password(s["password"])}
+                            for s in plan["staff"]]
     bundle_id = uuid.uuid4().hex
     site_no = plan["site"]["site_no"]
     codes, sealed = {}, []

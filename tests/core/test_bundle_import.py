@@ -66,6 +66,15 @@ def test_bundle_import_then_release_at_start(tmp_path, bundle):
         assert db.execute("SELECT released_by FROM sealed_sittings WHERE sitting_id='D1S1-R01'").fetchone()[0] == "chief"
 
 
+def test_bundle_carries_no_plain_staff_password(bundle):
+    from provisioning.bundle import read_bundle
+
+    path, pub, codes, plan = bundle
+    manifest, _ = read_bundle(path, pub)
+    staff = manifest["plan"]["staff"]
+    assert staff and all("password" not in s and s["password_hash"].startswith("scrypt$") for s in staff)
+
+
 def test_tampered_truncated_and_foreign_bundles_import_nothing(tmp_path, bundle):
     path, pub, codes, plan = bundle
     data = path.read_bytes()

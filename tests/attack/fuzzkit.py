@@ -1,0 +1,257 @@
+"""Shared tools for the attack suite (tests/attack): a raw Socket.IO client that can send
+malformed packets and connect from any 127.x.y.z source address, the ack-shape check,
+database snapshots, and the tally of cases tried/rejected printed at the end of the run.
+
+No conftest.py here on purpose: tests/core does `from factories import fast_plan`, which a
+second conftest module named "conftest" would shadow.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+import requests
+import socketio
+import websocket
+
+from factories import make_plan
+from hallproc import HallProcess, Phone
+
+from hall_server.exam.errors import MESSAGES
+
+REPO = Path(__file__).resolve().parents[2]
+KNOWN_CODES = frozenset(MESSAGES)
+SNAPSHOT_TABLES = ("sittings", "attempts", "answers", "answer_log", "audit_log")
+
+
+def fast_plan(**kw):
+    args = dict(duration_minutes=0.1, earliest_submit_minutes=0.02, late_entry_minutes=10)
+    args.update(kw)
+    return make_plan(**args)
+
+
+def examples(default: int) -> int:
+    """Hypothesis examples per property; HALL_FUZZ_EXAMPLES scales every property (CI: default)."""
+    scale = float(os.environ.get("HALL_FUZZ_SCALE", "1"))
+    return max(5, int(default * scale))
+
+
+# -- the tally ----------------------------------------------------------------------
+
+class Tally:
+    """Cases tried / rejected per surface, printed in the terminal summary and written to
+    test-output/attack-cases.json for the closing note."""
+
+    PLUGIN = "hall-attack-tally"
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+
+    def add(self, surface: str, outcome: str, *tags: str) -> None:
+        """One case: outcome is "rejected" or what else happened; tags are counted alongside."""
+        self.rows[surface]["tried"] += 1
+        self.rows[surface][outcome] += 1
+        for t in tags:
+            self.rows[surface][t] += 1
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if not self.rows:
+            return
+        tr = terminalreporter
+        tr.section("attack suite: cases tried / rejected")
+        tot = defaultdict(int)
+        for surface in sorted(self.rows):
+            r = self.rows[surface]
+            for k, v in r.items():
+                tot[k] += v
+            extra = ", ".join(f"{k}={v}" for k, v in sorted(r.items()) if k not in ("tried", "rejected"))
+            tr.write_line(f"{surface:<34} tried={r['tried']:<6} rejected={r.get('rejected', 0):<6} {extra}")
+        extra = ", ".join(f"{k}={v}" for k, v in sorted(tot.items()) if k not in ("tried", "rejected"))
+        tr.write_line(f"{'TOTAL':<34} tried={tot['tried']:<6} rejected={tot.get('rejected', 0):<6} {extra}")
+        out = REPO / "test-output"
+        out.mkdir(exist_ok=True)
+        (out / "attack-cases.json").write_text(
+            json.dumps({k: dict(v) for k, v in self.rows.items()}, indent=1, sort_keys=True), encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def tally(pytestconfig) -> Tally:
+    pm = pytestconfig.pluginmanager
+    t = pm.get_plugin(Tally.PLUGIN)
+    if t is None:
+        t = Tally()
+        pm.register(t, Tally.PLUGIN)
+    return t
+
+
+# -- acks ---------------------------------------------------------------------------
+
+def check_ack(ack) -> str | None:
+    """Assert the documented ack shape; return the error code, or None for ok."""
+    assert isinstance(ack, dict), ack
+    assert isinstance(ack.get("now"), int) and abs(ack["now"] / 1000 - time.time()) < 60, ack
+    if ack.get("ok") is True:
+        assert "error" not in ack, ack
+        return None
+    assert ack.get("ok") is False, ack
+    err = ack.get("error")
+    assert isinstance(err, dict), ack
+    assert err.get("code") in KNOWN_CODES, ack
+    assert isinstance(err.get("message"), str) and err["message"], ack
+    return err["code"]
+
+
+# -- the database -------------------------------------------------------------------
+
+def snapshot(hall: HallProcess) -> dict:
+    with hall.db() as db:
+        return {t: [tuple(r) for r in db.execute(f"SELECT * FROM {t} ORDER BY rowid")]
+                for t in SNAPSHOT_TABLES if t != "answers"} | {
+            "answers": [tuple(r) for r in db.execute("SELECT * FROM answers ORDER BY ticket, q")]}
+
+
+# -- a raw Socket.IO client -------------------------------------------------------------
+
+class RawSio:
+    """Engine.IO 4 / Socket.IO 5 spoken by hand over a websocket, for packets a real client
+    would never send. `source` picks the local address (any 127.x.y.z on Linux loopback),
+    so one test can look like many phones."""
+
+    def __init__(self, url: str, source: str = "127.0.0.1", cookie: str | None = None, connect_ns: str | None = "/",
+                 timeout: float = 5):
+        host, port = url.split("//")[1].split(":")
+        sock = socket.socket()
+        sock.settimeout(timeout)
+        sock.bind((source, 0))
+        sock.connect((host, int(port)))
+        headers = [f"Cookie: {cookie}"] if cookie else []
+        self.ws = websocket.create_connection(f"ws://{host}:{port}/socket.io/?EIO=4&transport=websocket",
+                                              socket=sock, header=headers, timeout=timeout)
+        first = self.ws.recv()
+        assert first.startswith("0"), first
+        self.handshake = json.loads(first[1:])
+        self.next_id = 1
+        self.closed = False
+        self.backlog: list = []
+        if connect_ns is not None:
+            self.connect_ns(connect_ns)
+
+    def connect_ns(self, ns: str = "/", auth=None) -> str:
+        """'40' packet; returns the server's reply packet ('40{...}' accepted, '44...' refused)."""
+        prefix = "" if ns == "/" else ns + ","
+        self.send("40" + prefix + (json.dumps(auth) if auth is not None else ""))
+        return self.recv_packet(lambda p: p.startswith("40" + prefix) or p.startswith("44" + prefix))
+
+    def send(self, data) -> None:
+        if isinstance(data, bytes):
+            self.ws.send_binary(data)
+        else:
+            self.ws.send(data)
+
+    def emit(self, event: str, *args, ns: str = "/", ack: bool = True) -> int | None:
+        prefix = "" if ns == "/" else ns + ","
+        aid = None
+        if ack:
+            aid = self.next_id
+            self.next_id += 1
+        self.send("42" + prefix + (str(aid) if aid is not None else "") + json.dumps([event, *args]))
+        return aid
+
+    def recv_packet(self, want=lambda p: True, timeout: float = 5):
+        """Next packet matching `want` (answering pings on the way); None on timeout;
+        raises ConnectionError if the server closed the connection."""
+        for i, p in enumerate(self.backlog):
+            if want(p):
+                return self.backlog.pop(i)
+        end = time.time() + timeout
+        while True:
+            left = end - time.time()
+            if left <= 0:
+                return None
+            self.ws.settimeout(left)
+            try:
+                p = self.ws.recv()
+            except websocket.WebSocketTimeoutException:
+                return None
+            except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError) as e:
+                self.closed = True
+                raise ConnectionError("closed by server") from e
+            if p == "":
+                self.closed = True
+                raise ConnectionError("closed by server")
+            if p == "2":
+                self.ws.send("3")
+                continue
+            if want(p):
+                return p
+            self.backlog.append(p)
+
+    def ack(self, aid: int, ns: str = "/", timeout: float = 5):
+        prefix = "43" + ("" if ns == "/" else ns + ",") + str(aid)
+        p = self.recv_packet(lambda p: p.startswith(prefix + "[") or p.startswith(prefix + "{"), timeout)
+        if p is None:
+            return None
+        return json.loads(p[len(prefix):])[0]
+
+    def call(self, event: str, data=None, ns: str = "/", timeout: float = 5):
+        aid = self.emit(event, {} if data is None else data, ns=ns)
+        return self.ack(aid, ns=ns, timeout=timeout)
+
+    def state(self, timeout: float = 1) -> str:
+        """"open" (still answers a request), "stalled" (connected, no answer) or "closed"."""
+        try:
+            a = self.call("sync", {}, timeout=timeout)
+        except (ConnectionError, websocket.WebSocketException, OSError):
+            self.closed = True
+            return "closed"
+        return "open" if a is not None else "stalled"
+
+    def alive(self) -> bool:
+        return self.state(3) == "open"
+
+    def close(self) -> None:
+        try:
+            self.ws.close(timeout=1)
+        except Exception:
+            pass
+
+
+def cookie_header(session: requests.Session) -> str:
+    return "; ".join(f"{k}={v}" for k, v in session.cookies.items())
+
+
+def healthy(hall: HallProcess) -> bool:
+    try:
+        r = requests.get(hall.url + "/healthz", timeout=5)
+        return r.status_code == 200 and r.json()["ok"] is True and hall.proc.poll() is None
+    except requests.RequestException:
+        return False
+
+
+def handler_failures(hall: HallProcess) -> list[str]:
+    """Exceptions the handlers' safety net caught (acks.handler logs them): each one is a
+    hostile input that reached code which did not expect it."""
+    text = hall.log.read_text(errors="replace")
+    return [line for line in text.splitlines() if "handler " in line and " failed" in line]
+
+
+def answering(hall: HallProcess, cand: dict, start: bool = True, device: str | None = None) -> Phone:
+    p = Phone(hall, cand["ticket"], cand["id_number"][-6:], device=device).connect()
+    r = p.login(cand["sitting_id"])
+    assert r["ok"], r
+    assert p.call("confirm")["ok"]
+    if start:
+        hall.start_sitting(cand["sitting_id"])
+    r = p.call("open")
+    assert r["ok"], r
+    return p
+
+
+__all__ = ["HallProcess", "Phone", "RawSio", "Tally", "tally", "check_ack", "snapshot", "fast_plan", "examples",
+           "cookie_header", "healthy", "handler_failures", "answering", "KNOWN_CODES", "socketio", "threading"]

@@ -1,0 +1,158 @@
+"""County office run, USB export/import, the command lines (one real subprocess)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from sync import __main__ as sync_cli
+from sync.central import __main__ as central_cli
+from sync.central.store import Store
+from sync.client import Backoff, county_run, upload_bundle
+from sync.result_bundle import bundle_id, sign_payload
+
+ROOT = Path(__file__).resolve().parents[2]
+FAST = dict(backoff=Backoff(base=0.001, cap=0.01, max_retries=6), sleep=lambda s: None)
+
+
+def test_export_prints_sha_and_is_repeatable(tmp_path, make_hall, capsys):
+    db, _ = make_hall("17")
+    out = tmp_path / "r.hallresult"
+    assert sync_cli.main(["export", "--db", str(db), "--out", str(out)]) == 0
+    sha, path = capsys.readouterr().out.split()
+    assert sha == bundle_id(out.read_bytes()) and Path(path) == out
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    assert sync_cli.main(["export", "--db", str(db), "--out", str(usb)]) == 0
+    sha2, path2 = capsys.readouterr().out.split()
+    assert sha2 == sha and Path(path2).name == f"result-17-all-g{json.loads(out.read_bytes())['payload']['generation']}-{sha[:12]}.hallresult"
+
+
+def test_county_run_mixed_folder(tmp_path, make_hall, start_central, site_keys, proxy):
+    from conftest import cut_each_once
+    usb = tmp_path / "usb"
+    (usb / "sub").mkdir(parents=True)
+    dbs = [make_hall(n)[0] for n in ("1", "2", "3", "42")]
+    from sync.client import export_bundle
+    paths = [export_bundle(db, usb if i % 2 else usb / "sub")[0] for i, db in enumerate(dbs)]
+    central = start_central()
+    # site 3 was already uploaded by the site itself
+    assert upload_bundle(paths[2], central.url).state == "accepted"
+    # a truncated copy and a forged one
+    (usb / "broken.hallresult").write_bytes(paths[0].read_bytes()[:5000])
+    payload = json.loads(paths[1].read_bytes())["payload"]
+    (usb / "forged.hallresult").write_bytes(sign_payload(payload, site_keys["42"][0], "2"))
+    px = proxy(central.port, cut_each_once())
+    out = io.StringIO()
+    report = tmp_path / "summary.csv"
+    s = county_run(usb, px.url, out=out, report_path=report, chunk_size=4096, **FAST)
+    assert len(s["accepted"]) == 3 and len(s["already"]) == 1 and len(s["refused"]) == 2 and not s["pending"]
+    assert {r["reason"]["code"] for r in s["refused"]} == {"malformed", "wrong_key"}
+    text = out.getvalue()
+    assert "新接收 3，中心已有 1，被拒收 2" in text and "#" in text
+    rows = list(csv.reader(open(report, encoding="utf-8-sig")))
+    assert rows[0][0] == "结果" and len(rows) == 7
+    # a second run changes nothing
+    s2 = county_run(usb, central.url, out=io.StringIO(), chunk_size=4096, **FAST)
+    assert len(s2["already"]) == 4 and len(s2["refused"]) == 2
+    assert len(central.store.bundles()) == 4
+
+
+def test_usb_import_uses_the_same_checks(tmp_path, make_hall, public_keys, capsys):
+    db, info = make_hall("17")
+    f = tmp_path / "r.hallresult"
+    sync_cli.main(["export", "--db", str(db), "--out", str(f)])
+    bad = tmp_path / "bad.hallresult"
+    data = bytearray(f.read_bytes())
+    data[-30] ^= 1
+    bad.write_bytes(bytes(data))
+    keys = tmp_path / "site_keys.json"
+    keys.write_text(json.dumps(public_keys))
+    ak = tmp_path / "keys.json"
+    ak.write_text(json.dumps(info["keys"]))
+    capsys.readouterr()
+    cdb = tmp_path / "centre.db"
+    rc = central_cli.main(["import", "--db", str(cdb), "--site-keys", str(keys), "--answer-keys", str(ak),
+                           str(f), str(bad), str(f)])
+    out = capsys.readouterr().out.splitlines()
+    assert rc == 2
+    assert out[0].startswith("已接收") and out[1].startswith("拒收") and out[2].startswith("中心已有")
+    st = Store(cdb)
+    assert len(st.bundles()) == 1 and st.bundles()[0]["source"] == "usb"
+    assert all(r["centre_score"] is not None for r in st.results() if r["status"] not in ("absent",))
+    assert sync_cli.main(["verify", str(f), "--site-keys", str(keys)]) == 0
+    assert sync_cli.main(["verify", str(bad), "--site-keys", str(keys)]) == 2
+
+
+def test_serve_subprocess_and_upload_cli(tmp_path, make_hall, public_keys):
+    db, _ = make_hall("17")
+    keys = tmp_path / "site_keys.json"
+    keys.write_text(json.dumps(public_keys))
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    srv = subprocess.Popen([sys.executable, "-m", "sync.central", "serve", "--db", str(tmp_path / "c.db"),
+                            "--site-keys", str(keys), "--port", str(port)], cwd=ROOT, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                requests.get(url + "/api/health", timeout=0.5)
+                break
+            except requests.RequestException:
+                time.sleep(0.05)
+        r = subprocess.run([sys.executable, "-m", "sync", "hall-sync", "--db", str(db), "--url", url,
+                            "--outbox", str(tmp_path / "outbox")], cwd=ROOT, env=env, capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        res = json.loads(r.stdout)
+        assert res["state"] == "accepted" and not res["duplicate"]
+        from sync.client import last_state
+        st = last_state(tmp_path / "outbox")
+        assert st["state"] == "accepted" and st["receipt"]["site_no"] == "17"
+        f = next((tmp_path / "outbox").glob("*.hallresult"))
+        r = subprocess.run([sys.executable, "-m", "sync", "upload", "--bundle", str(f), "--url", url],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and json.loads(r.stdout)["duplicate"] is True
+    finally:
+        srv.terminate()
+        srv.wait(10)
+
+
+def test_abandoned_uploads_expire(tmp_path):
+    now = [1_000_000.0]
+    st = Store(tmp_path / "c.db", clock=lambda: now[0])
+    a = st.open_upload("a" * 64, 100)
+    st.put_chunk(a["upload_id"], 0, b"x" * 10)
+    assert (st.spool / f"{a['upload_id']}.part").exists()
+    now[0] += 8 * 24 * 3600
+    st.open_upload("b" * 64, 100)
+    assert st.upload_state(a["upload_id"]) is None
+    assert not (st.spool / f"{a['upload_id']}.part").exists()
+
+
+def test_concurrent_finalize_of_one_upload_answers_the_same(tmp_path, make_hall, public_keys):
+    import threading
+    db, _ = make_hall("17")
+    from sync.result_bundle import build_result_bundle
+    data = build_result_bundle(db)
+    st = Store(tmp_path / "c.db", site_keys=public_keys)
+    u = st.open_upload(bundle_id(data), len(data))["upload_id"]
+    st.put_chunk(u, 0, data)
+    out = []
+    ts = [threading.Thread(target=lambda: out.append(st.finalize_upload(u))) for _ in range(5)]
+    [t.start() for t in ts]
+    [t.join(20) for t in ts]
+    assert [o[0] for o in out] == ["accepted"] * 5 and len({o[1]["receipt_no"] for o in out}) == 1
+    assert len(st.bundles()) == 1
