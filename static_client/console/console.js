@@ -228,6 +228,8 @@
   });
   setInterval(function () { text($("clock"), new Date(now()).toTimeString().slice(0, 8)); }, 1000);
   setInterval(render, 30000); // idle times and offline durations age
-  // The QR carries a fresh token; reload it so a rotating token never goes stale on screen.
-  setInterval(function () { $("qr").src = "/console/sitting/" + sittingId + "/qr.png?t=" + Date.now(); }, 60000);
+  // The QR carries a fresh token; with qr_rotate_seconds set, a new code replaces it on
+  // that beat so a photo sent out of the room stops working after the grace period.
+  setInterval(function () { $("qr").src = "/console/sitting/" + sittingId + "/qr.png?t=" + Date.now(); },
+              Number(root.dataset.qrRefresh || 60) * 1000);
 })();

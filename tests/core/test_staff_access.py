@@ -106,3 +106,20 @@ def test_paper_is_served_gzipped_once_per_version(hall, plan):
     r = requests.get(hall.url + "/api/paper", headers={"Authorization": f"Bearer {p.session}",
                                                        "Accept-Encoding": "gzip"})
     assert r.headers["Content-Encoding"] == "gzip" and len(r.json()["questions"]) == 10
+
+
+def test_rotating_qr_old_codes_expire_after_grace(tmp_path, plan):
+    import time as _t
+
+    h = HallProcess(tmp_path / "h", plan,
+                    config_extra='[security]\nqr_rotate_seconds = 1\nqr_grace_seconds = 1\n').start()
+    try:
+        page = h.staff_session().get(h.url + "/console/sitting/D1S1-R01").text
+        assert 'data-qr-refresh="1"' in page
+        c = plan["candidates"][0]
+        old = h.qr_token(c["sitting_id"], issued_at=int(_t.time()) - 5)
+        p = Phone(h, c["ticket"], c["id_number"][-6:]).connect()
+        assert p.login(c["sitting_id"], token=old)["error"]["code"] == "token_expired"
+        assert p.login(c["sitting_id"])["ok"]  # a code shown just now works
+    finally:
+        h.stop()
