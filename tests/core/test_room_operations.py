@@ -81,7 +81,7 @@ def test_device_change_waits_for_approval_then_continues_with_all_answers(room):
 def test_absent_at_late_entry_and_latecomer_admitted_with_reason(room):
     hall, plan, staff, pushed = room
     p0 = answering(hall, plan, 0, staff)  # starts the sitting
-    time.sleep(4.5)  # past start + 3 s: everyone else is 缺考
+    time.sleep(5.5)  # past start + 3 s (and a sweep): everyone else is 缺考
     view = act(staff, "watch")
     rows = {c["ticket"]: c for c in view["candidates"]}
     assert rows[p0.ticket]["status"] == "answering"
@@ -113,12 +113,12 @@ def test_extra_time_and_pause_move_every_deadline(room):
     time.sleep(1.0)
     assert act(staff, "resume")["ok"]
     d2 = {p.ticket: p.call("sync")["state"]["deadline"] for p in (a, b)}
-    for t in d2:
-        assert 950 <= d2[t] - d1[t] <= 2500, (d2[t] - d1[t])  # every deadline moved by the pause
     assert a.answer(1, "A")["ok"]
     with hall.db() as db:
         rows = db.execute("SELECT kind, seconds, reason FROM time_adjustments ORDER BY id").fetchall()
-    assert [r[0] for r in rows] == ["extra", "pause"] and rows[1][1] > 0.9
+    assert [r[0] for r in rows] == ["extra", "pause"] and rows[1][1] >= 1.0
+    for t in d2:  # every deadline moved by exactly the pause's length
+        assert abs((d2[t] - d1[t]) - rows[1][1] * 1000) <= 2, (d2[t] - d1[t], rows[1][1])
 
 
 def test_cheating_terminates_and_minor_violation_warns(room):
