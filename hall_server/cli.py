@@ -141,7 +141,11 @@ def cmd_import(args) -> int:
                 print("需要市定考办公钥: --central-key 或配置 bundle.central_public_key", file=sys.stderr)
                 return 2
             site_no = args.site_no or cfg["bundle"]["site_no"] or None
-            summary = import_bundle(cfg.db_path, path, Path(key), site_no, cfg["writer"]["synchronous"])
+            activation = args.activation_code
+            if activation is None and sys.stdin.isatty():
+                activation = input("数据包激活码（账号单上；未加密的数据包直接回车）: ").strip() or None
+            summary = import_bundle(cfg.db_path, path, Path(key), site_no, cfg["writer"]["synchronous"],
+                                    activation)
     except (OSError, ValueError, ImportError_) as e:
         print(f"导入失败（未导入任何数据）: {e}", file=sys.stderr)
         return 2
@@ -215,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("plan", help="the .hallbundle file (or a .json site plan for development)")
     p.add_argument("--central-key", help="the city office's public key file")
     p.add_argument("--site-no", help="refuse a bundle of another site")
+    p.add_argument("--activation-code", help="the bundle's activation code (accounts sheet)")
     p.add_argument("--data-dir")
     p = sub.add_parser("audit")
     p.add_argument("action", choices=["verify"])

@@ -23,13 +23,14 @@ def paper_hash(questions: list) -> str:
 
 
 def import_bundle(db_path: str | Path, bundle_path: str | Path, central_public_key,
-                  expected_site_no: str | None = None, synchronous: str = "FULL") -> dict:
+                  expected_site_no: str | None = None, synchronous: str = "FULL",
+                  activation_code: str | None = None) -> dict:
     """Verify a signed site bundle and import it; papers stay sealed until each sitting's
     release code is entered at its start. Nothing is imported from a refused bundle."""
     from provisioning.bundle import BundleError, bundle_to_plan, dump_sealed, read_bundle
 
     try:
-        manifest, sealed = read_bundle(bundle_path, central_public_key, expected_site_no)
+        manifest, sealed = read_bundle(bundle_path, central_public_key, expected_site_no, activation_code)
         plan = bundle_to_plan(manifest, {})
     except BundleError as e:
         raise ImportError_(str(e)) from None

@@ -67,24 +67,24 @@ def new_release_code() -> str:
     return "-".join(code[i:i + 4] for i in range(0, CODE_LEN, 4))
 
 
-def normalize_code(code: str) -> str:
+def normalize_code(code: str, label: str = "放行码") -> str:
     """Accepts lower case, spaces and dashes; refuses typos the check character catches."""
     c = "".join(ch for ch in str(code).upper() if ch not in " -_\t")
     if len(c) != CODE_LEN:
-        raise BundleError(f"放行码应为{CODE_LEN}位（如 ABCD-EFGH-JKMN），实际输入了{len(c)}位")
+        raise BundleError(f"{label}应为{CODE_LEN}位（如 ABCD-EFGH-JKMN），实际输入了{len(c)}位")
     bad = sorted({ch for ch in c if ch not in CODE_ALPHABET})
     if bad:
-        raise BundleError(f"放行码中含有不会出现的字符：{' '.join(bad)}（放行码不含 0、O、1、I、L）")
+        raise BundleError(f"{label}中含有不会出现的字符：{' '.join(bad)}（{label}不含 0、O、1、I、L）")
     if _check_char(c[:-1]) != c[-1]:
-        raise BundleError("放行码输入有误（校验位不符），请逐位核对")
+        raise BundleError(f"{label}输入有误（校验位不符），请逐位核对")
     return c
 
 
-def _kdf(code: str, salt: bytes, kdf: dict) -> bytes:
+def _kdf(code: str, salt: bytes, kdf: dict, label: str = "放行码") -> bytes:
     if kdf.get("name") != "scrypt":
         raise BundleError("数据包使用了不支持的密钥派生算法")
     return Scrypt(salt=salt, length=32, n=int(kdf["n"]), r=int(kdf["r"]), p=int(kdf["p"])).derive(
-        normalize_code(code).encode("ascii"))
+        normalize_code(code, label).encode("ascii"))
 
 
 def _aad(bundle_id: str, site_no: str, sitting_id: str) -> bytes:
@@ -108,10 +108,23 @@ def seal_sitting(content: dict, code: str, *, bundle_id: str, site_no: str, sitt
 
 
 def write_bundle(path: str | Path, *, public_plan: dict, sealed: list[tuple[dict, bytes]],
-                 bundle_id: str, central_private_key, created_at: str, extra: dict | None = None) -> dict:
-    """Assemble and sign the bundle file. ``public_plan`` is the plan without papers/keys/media."""
+                 bundle_id: str, central_private_key, created_at: str, extra: dict | None = None,
+                 activation_code: str | None = None, kdf: dict | None = None) -> dict:
+    """Assemble and sign the bundle file. ``public_plan`` is the plan without papers/keys/media.
+
+    With ``activation_code`` the plan member (roster with ID numbers, staff, the site's private
+    key) is encrypted too, so a copied bundle reveals nothing without the code, which travels
+    apart from the bundle on the accounts sheet."""
     central = load_private(central_private_key)
-    members: list[tuple[dict, bytes]] = [({"name": "plan"}, zlib.compress(canonical(public_plan), 6))]
+    plan_blob = zlib.compress(canonical(public_plan), 6)
+    if activation_code is None:
+        members: list[tuple[dict, bytes]] = [({"name": "plan"}, plan_blob)]
+    else:
+        kdf = dict(kdf or KDF_DEFAULT)
+        salt, nonce = os.urandom(16), os.urandom(12)
+        ct = AESGCM(_kdf(activation_code, salt, kdf)).encrypt(
+            nonce, plan_blob, _aad(bundle_id, public_plan["site"]["site_no"], "plan"))
+        members = [({"name": "plan", "sealed": True, "kdf": kdf, "salt": salt.hex(), "nonce": nonce.hex()}, ct)]
     members += sealed
     body, listing, offset = [], [], 0
     for meta, data in members:
@@ -153,8 +166,8 @@ def write_bundle(path: str | Path, *, public_plan: dict, sealed: list[tuple[dict
 
 # ---------------------------------------------------------------- reading (hall)
 
-def read_bundle(path: str | Path | bytes, central_public_key, expected_site_no: str | None = None
-                ) -> tuple[dict, dict]:
+def read_bundle(path: str | Path | bytes, central_public_key, expected_site_no: str | None = None,
+                activation_code: str | None = None) -> tuple[dict, dict]:
     """Verify a bundle and return (manifest, sealed).
 
     ``manifest`` is the signed manifest plus ``manifest["plan"]``: the public part of the site
@@ -187,14 +200,14 @@ def read_bundle(path: str | Path | bytes, central_public_key, expected_site_no: 
         raise BundleError("数据包签名校验失败：文件已被篡改，或不是由市定考办签发（与本机的市定考办公钥不符）") from None
     try:
         manifest = json.loads(data[hstart:hstart + hlen].decode("utf-8"))
-        return _unpack(manifest, data[hstart + hlen + SIG_LEN:], pub, expected_site_no)
+        return _unpack(manifest, data[hstart + hlen + SIG_LEN:], pub, expected_site_no, activation_code)
     except BundleError:
         raise
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise BundleError(f"数据包结构异常，无法读取（{type(e).__name__}）") from e
 
 
-def _unpack(manifest: dict, body: bytes, pub, expected_site_no) -> tuple[dict, dict]:
+def _unpack(manifest: dict, body: bytes, pub, expected_site_no, activation_code=None) -> tuple[dict, dict]:
     if manifest.get("format") != FORMAT:
         raise BundleError(f"不支持的数据包版本：{manifest.get('format')}")
     if manifest.get("central_key_id") != key_id(public_raw(pub)):
@@ -218,8 +231,19 @@ def _unpack(manifest: dict, body: bytes, pub, expected_site_no) -> tuple[dict, d
         pos += m["length"]
     if pos != len(body):
         raise BundleError("数据包结构异常（长度不符）")
+    plan_meta = next((m for m in manifest["members"] if m["name"] == "plan"), {})
+    plan_blob = blobs.get("plan", b"")
+    if plan_meta.get("sealed"):
+        if not activation_code:
+            raise BundleError("此数据包的考生名单与考点密钥已加密：请输入随账号单下发的激活码")
+        key = _kdf(activation_code, bytes.fromhex(plan_meta["salt"]), plan_meta["kdf"], "激活码")
+        try:
+            plan_blob = AESGCM(key).decrypt(bytes.fromhex(plan_meta["nonce"]), plan_blob,
+                                            _aad(manifest["bundle_id"], manifest["site_no"], "plan"))
+        except InvalidTag:
+            raise BundleError("激活码不正确，请核对账号单上的激活码") from None
     try:
-        plan = json.loads(zlib.decompress(blobs["plan"]).decode("utf-8"))
+        plan = json.loads(zlib.decompress(plan_blob).decode("utf-8"))
     except (KeyError, zlib.error, ValueError) as e:
         raise BundleError("数据包中的考点计划无法读取") from e
     if plan["site"]["site_no"] != manifest["site_no"]:

@@ -114,7 +114,7 @@ def cmd_build(a) -> int:
 def cmd_verify(a) -> int:
     from .bundle import BundleError, bundle_to_plan, open_sitting, read_bundle
     try:
-        manifest, sealed = read_bundle(a.bundle, a.pub, a.site)
+        manifest, sealed = read_bundle(a.bundle, a.pub, a.site, a.activation)
         print(f"签名有效：考点{manifest['site_no']} {manifest['site_name']}（{manifest['district']}），"
               f"{manifest['candidate_count']}名考生，场次 {', '.join(manifest['sittings'])}")
         opened = {}
@@ -147,9 +147,13 @@ def cmd_demo(a) -> int:
     site = Site(plan["site"]["site_no"], plan["site"]["district"], plan["site"]["name"],
                 tuple(plan["site"]["exam_dates"]))
     path = out / f"demo_site_{site.site_no}.hallbundle"
-    manifest, codes = seal_plan(plan, keys / CENTRAL_PRIVATE, path)
-    _write_sheets(path, site, plan, codes, {s["username"]: s["password"] for s in plan["staff"]})
+    from .bundle import new_release_code
+
+    activation = new_release_code()
+    manifest, codes = seal_plan(plan, keys / CENTRAL_PRIVATE, path, activation_code=activation)
+    _write_sheets(path, site, plan, codes, {s["username"]: s["password"] for s in plan["staff"]}, activation)
     print(f"演示数据包：{path}（{path.stat().st_size / 1e3:.0f} KB），公钥：{keys / CENTRAL_PUBLIC}")
+    print(f"  激活码 {activation}")
     for sid, code in codes.items():
         print(f"  {sid}  放行码 {code}")
     return 0
@@ -211,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--pub", required=True, help="市定考办公钥文件")
     v.add_argument("--site", help="本考点编号：数据包属于别的考点则拒绝")
     v.add_argument("--code", action="append", help="场次=放行码，如 D1S1-R01=ABCD-EFGH-JKMN")
+    v.add_argument("--activation", help="数据包激活码（账号单上）：加密的数据包需要它才能读取考生名单")
     v.set_defaults(fn=cmd_verify)
 
     m = sub.add_parser("demo", help="把演示考点计划（make demo 同款）封装成真实数据包，便于联调导入")

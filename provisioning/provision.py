@@ -95,9 +95,11 @@ def build_site_bundle(site: Site, candidates: list[dict], bank: Bank, blueprint:
     district_dir = out_dir / site.district
     path = district_dir / (f"site_{int(site.site_no):03d}.hallbundle" if site.site_no.isdigit()
                            else f"site_{site.site_no}.hallbundle")
-    manifest, codes = seal_plan(plan, central_private_key, path, kdf=opts.kdf, extra={"seed": opts.seed})
+    activation = new_release_code()
+    manifest, codes = seal_plan(plan, central_private_key, path, kdf=opts.kdf, extra={"seed": opts.seed},
+                                activation_code=activation)
     bundle_id = manifest["bundle_id"]
-    _write_sheets(path, site, plan, codes, passwords)
+    _write_sheets(path, site, plan, codes, passwords, activation)
     centre = out_dir / "centre" / "papers"
     centre.mkdir(parents=True, exist_ok=True)
     (centre / f"{path.stem}.json").write_text(json.dumps(
@@ -107,12 +109,13 @@ def build_site_bundle(site: Site, candidates: list[dict], bank: Bank, blueprint:
             "bundle": str(path), "bytes": path.stat().st_size, "bundle_id": bundle_id,
             "candidates": len(plan["candidates"]), "sittings": len(plan["sittings"]),
             "rooms": len(plan["rooms"]), "release_codes": codes, "passwords": passwords,
+            "activation_code": activation,
             "site_public_key": site_key["public"],
             "sitting_times": {s["sitting_id"]: s["planned_start"] for s in plan["sittings"]}}
 
 
 def seal_plan(plan: dict, central_private_key, path: str | Path, kdf: dict | None = None,
-              extra: dict | None = None) -> tuple[dict, dict[str, str]]:
+              extra: dict | None = None, activation_code: str | None = None) -> tuple[dict, dict[str, str]]:
     """Write any site plan (docs/site-plan.md) as a signed bundle with papers sealed per
     sitting under fresh release codes. Returns (manifest, {sitting_id: release code})."""
     public_plan = {k: v for k, v in plan.items() if k not in ("papers", "keys", "media")}
@@ -139,11 +142,13 @@ def seal_plan(plan: dict, central_private_key, path: str | Path, kdf: dict | Non
                                    sitting_id=sid, kdf=kdf or KDF_DEFAULT))
     created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     manifest = write_bundle(path, public_plan=public_plan, sealed=sealed, bundle_id=bundle_id,
-                            central_private_key=central_private_key, created_at=created, extra=extra)
+                            central_private_key=central_private_key, created_at=created, extra=extra,
+                            activation_code=activation_code, kdf=kdf)
     return manifest, codes
 
 
-def _write_sheets(bundle_path: Path, site: Site, plan: dict, codes: dict, passwords: dict) -> None:
+def _write_sheets(bundle_path: Path, site: Site, plan: dict, codes: dict, passwords: dict,
+                  activation: str | None = None) -> None:
     """Two printable sheets for the county office: release codes (hand out at sitting start
     only) and the site's initial accounts (hand out with the bundle)."""
     stem = bundle_path.with_suffix("")
@@ -154,8 +159,10 @@ def _write_sheets(bundle_path: Path, site: Site, plan: dict, codes: dict, passwo
         lines.append(f"{s['sitting_id']:<12}{room_name[s['room_id']]:<8}{s['planned_start']:<28}"
                      f"{codes[s['sitting_id']]}")
     stem.with_name(stem.name + "_放行码.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    acc = [f"考点初始账号（随数据包交主考，首次登录后请修改密码） 考点{site.site_no} {site.name}", "",
-           f"{'用户名':<10}{'角色':<16}密码"]
+    acc = [f"考点初始账号（随数据包交主考，首次登录后请修改密码） 考点{site.site_no} {site.name}", ""]
+    if activation:
+        acc += [f"数据包激活码（导入数据包时输入；请勿与数据包存放在同一U盘）：{activation}", ""]
+    acc += [f"{'用户名':<10}{'角色':<16}密码"]
     for st in plan["staff"]:
         acc.append(f"{st['username']:<10}{st['display_name']:<16}{passwords[st['username']]}")
     stem.with_name(stem.name + "_账号.txt").write_text("\n".join(acc) + "\n", encoding="utf-8")
@@ -207,6 +214,7 @@ def provision_all(sites: list[Site], by_site: dict[str, list[dict]], bank: Bank,
         w = csv.writer(f)
         w.writerow(["考点编号", "区县", "考点名称", "场次", "开考时间", "放行码"])
         for r in results:
+            w.writerow([r["site_no"], r["district"], r["name"], "激活码", "", r["activation_code"]])
             for sid, code in r["release_codes"].items():
                 w.writerow([r["site_no"], r["district"], r["name"], sid, r["sitting_times"][sid], code])
     (centre / "blueprint.json").write_text(json.dumps(blueprint.to_json(), ensure_ascii=False, indent=1),
@@ -218,7 +226,7 @@ def provision_all(sites: list[Site], by_site: dict[str, list[dict]], bank: Bank,
                "bytes_max": max(sizes, default=0),
                "bytes_mean": round(sum(sizes) / len(sizes)) if sizes else 0}
     (centre / "summary.json").write_text(json.dumps(
-        {"summary": summary, "sites": [{k: v for k, v in r.items() if k not in ("release_codes", "passwords")}
+        {"summary": summary, "sites": [{k: v for k, v in r.items() if k not in ("release_codes", "passwords", "activation_code")}
                                        for r in results]}, ensure_ascii=False, indent=1), encoding="utf-8")
     return {"summary": summary, "results": results}
 

@@ -104,3 +104,29 @@ def _site_no(db_path):
 
     row = sqlite3.connect(db_path).execute("SELECT value FROM meta WHERE key='site_no'").fetchone()
     return row[0] if row else None
+
+
+def test_activation_code_protects_the_roster(tmp_path):
+    from provisioning.bundle import BundleError, read_bundle
+    from provisioning.keys import CENTRAL_PRIVATE, CENTRAL_PUBLIC, keygen
+    from provisioning.provision import seal_plan
+
+    keygen(tmp_path / "keys")
+    plan = make_plan(candidates_per_room=3)
+    path = tmp_path / "b.hallbundle"
+    code = "23456789ABC" + "D"
+    from provisioning.bundle import _check_char
+
+    code = code[:11] + _check_char(code[:11])
+    seal_plan(plan, tmp_path / "keys" / CENTRAL_PRIVATE, path, activation_code=code)
+    pub = tmp_path / "keys" / CENTRAL_PUBLIC
+    with pytest.raises(BundleError, match="激活码"):
+        read_bundle(path, pub)
+    wrong = "ZZZZZZZZZZZ"
+    wrong += _check_char(wrong)
+    r = _import(tmp_path / "h1", path, pub, "--activation-code", wrong)
+    assert r.returncode == 2 and "激活码不正确" in r.stderr
+    r = _import(tmp_path / "h1", path, pub, "--activation-code", "2345-6789-ABCE")  # a typo
+    assert r.returncode == 2 and "激活码输入有误" in r.stderr
+    r = _import(tmp_path / "h2", path, pub, "--activation-code", code)
+    assert r.returncode == 0, r.stderr

@@ -38,7 +38,7 @@ def world(tmp_path_factory, sites_csv):
 
 def test_round_trip(world):
     r = world["small"]
-    manifest, sealed = read_bundle(r["bundle"], world["pub"], expected_site_no="1")
+    manifest, sealed = read_bundle(r["bundle"], world["pub"], activation_code=r["activation_code"], expected_site_no="1")
     assert manifest["site_no"] == "1" and set(sealed) == set(r["release_codes"])
     assert len(sealed) >= 2                    # 8 candidates, 2 rooms x 3 seats
     plan0 = bundle_to_plan(manifest, {})
@@ -67,19 +67,21 @@ def test_site_keys_file_and_sheets(world):
     for sid, code in r["release_codes"].items():
         assert sid in sheet and code in sheet
     acc = Path(r["bundle"]).with_name("site_001_账号.txt").read_text(encoding="utf-8")
-    assert r["passwords"]["chief"] in acc
+    assert r["passwords"]["chief"] in acc and r["activation_code"] in acc
+    assert r["activation_code"] not in sheet  # the two sheets travel apart
 
 
 def test_every_flipped_byte_refused(world):
     data = open(world["small"]["bundle"], "rb").read()
     pub = world["pub"]
-    read_bundle(data, pub)
+    code = world["small"]["activation_code"]
+    read_bundle(data, pub, activation_code=code)
     assert len(data) < 40000                   # keep this exhaustive test fast
     for i in range(len(data)):                 # every byte, a different bit each time
         bad = bytearray(data)
         bad[i] ^= 1 << (i % 8)
         with pytest.raises(BundleError):
-            read_bundle(bytes(bad), pub)
+            read_bundle(bytes(bad), pub, activation_code=code)
 
 
 def test_truncated_or_extended_refused(world):
@@ -113,9 +115,16 @@ def test_foreign_authority_refused(world, tmp_path):
         read_bundle(world["small"]["bundle"], other_pub)
 
 
+def test_roster_unreadable_without_activation_code(world):
+    with pytest.raises(BundleError, match="激活码"):
+        read_bundle(world["small"]["bundle"], world["pub"])
+    with pytest.raises(BundleError, match="激活码不正确"):
+        read_bundle(world["small"]["bundle"], world["pub"], activation_code=world["other"]["activation_code"])
+
+
 def test_wrong_release_code(world):
     r = world["small"]
-    _, sealed = read_bundle(r["bundle"], world["pub"])
+    _, sealed = read_bundle(r["bundle"], world["pub"], activation_code=r["activation_code"])
     sids = sorted(sealed)
     with pytest.raises(BundleError, match="放行码不正确"):
         open_sitting(sealed[sids[0]], r["release_codes"][sids[1]])
@@ -145,8 +154,8 @@ def test_release_codes():
 
 def test_bundle_to_plan_rejects_foreign_papers(world):
     r, o = world["small"], world["other"]
-    m1, s1 = read_bundle(r["bundle"], world["pub"])
-    m2, s2 = read_bundle(o["bundle"], world["pub"])
+    m1, s1 = read_bundle(r["bundle"], world["pub"], activation_code=r["activation_code"])
+    m2, s2 = read_bundle(o["bundle"], world["pub"], activation_code=o["activation_code"])
     sid = sorted(s2)[0]
     opened = open_sitting(s2[sid], o["release_codes"][sid])
     with pytest.raises(BundleError):
@@ -177,7 +186,7 @@ def test_site_keypair():
 def test_sealed_entry_survives_storage(world):
     from provisioning.bundle import dump_sealed, load_sealed
     r = world["small"]
-    _, sealed = read_bundle(r["bundle"], world["pub"])
+    _, sealed = read_bundle(r["bundle"], world["pub"], activation_code=r["activation_code"])
     sid = sorted(sealed)[0]
     text = dump_sealed(sealed[sid])
     assert isinstance(text, str)
@@ -190,7 +199,7 @@ def test_sealed_entry_survives_storage(world):
 
 def test_bundle_to_plan_requires_complete_sitting(world):
     r = world["small"]
-    m, sealed = read_bundle(r["bundle"], world["pub"])
+    m, sealed = read_bundle(r["bundle"], world["pub"], activation_code=r["activation_code"])
     sid = sorted(sealed)[0]
     opened = open_sitting(sealed[sid], r["release_codes"][sid])
     t = next(iter(opened["papers"]))

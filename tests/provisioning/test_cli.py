@@ -21,17 +21,20 @@ def test_cli_end_to_end(tmp_path, sites_csv, capsys):
     assert set(keys) == {"1", "2"}
     bundle = tmp_path / "out" / "市直属" / "site_001.hallbundle"
     pub = tmp_path / "k" / "central_ed25519.pub"
-    manifest, sealed = read_bundle(bundle, pub, "1")
+    acc = (tmp_path / "out" / "市直属" / "site_001_账号.txt").read_text(encoding="utf-8")
+    activation = acc.split("激活码", 1)[1].split("：", 1)[1].split()[0]
+    manifest, sealed = read_bundle(bundle, pub, "1", activation)
     assert manifest["site_public_key"] == keys["1"]["public"]
     import csv
     rows = list(csv.DictReader(open(tmp_path / "out" / "centre" / "release_codes.csv", encoding="utf-8-sig")))
-    codes = {r["场次"]: r["放行码"] for r in rows if r["考点编号"] == "1"}
+    codes = {r["场次"]: r["放行码"] for r in rows if r["考点编号"] == "1" and r["场次"] != "激活码"}
     assert set(codes) == set(sealed)
     plan = bundle_to_plan(manifest, {sid: open_sitting(e, codes[sid]) for sid, e in sealed.items()})
     assert all(len(p["questions"]) == 10 for p in plan["papers"].values())
     sid = sorted(codes)[0]
     capsys.readouterr()
-    assert main(["verify", str(bundle), "--pub", str(pub), "--site", "1", "--code", f"{sid}={codes[sid]}"]) == 0
+    assert main(["verify", str(bundle), "--pub", str(pub), "--site", "1", "--code", f"{sid}={codes[sid]}",
+                 "--activation", activation]) == 0
     assert main(["verify", str(bundle), "--pub", str(pub), "--site", "2"]) == 2
     assert "不是本考点" in capsys.readouterr().err
 
@@ -48,8 +51,9 @@ def test_cli_demo_bundle(tmp_path, sites_csv, capsys):
     assert main(["demo", "--sites", str(sites_csv), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     codes = dict(line.split("  放行码 ") for line in (l.strip() for l in out.splitlines()) if "放行码 " in line)
+    activation = [l.split()[-1] for l in out.splitlines() if "激活码" in l][0]
     manifest, sealed = read_bundle(tmp_path / "demo_site_1.hallbundle",
-                                   tmp_path / "keys" / "central_ed25519.pub", "1")
+                                   tmp_path / "keys" / "central_ed25519.pub", "1", activation)
     assert manifest["demo"] is True and set(codes) == set(sealed) == {"D1S1-R01", "D1S1-R02"}
     plan = bundle_to_plan(manifest, {s: open_sitting(sealed[s], codes[s]) for s in sealed})
     from provisioning.demo import build_demo_plan
