@@ -5,6 +5,7 @@
     hall import BUNDLE    verify and import a signed site bundle into an empty database
     hall audit verify     check the audit log's hash chain
     hall staff add NAME   add a staff account (password from a prompt or --password-stdin)
+    hall sync             export the signed result bundle and upload it (or --export to USB)
     hall print DOC ...    print a form as PDF (see docs/printing.md)
 
 eventlet must monkey-patch before anything imports socket or threading, so the heavy
@@ -168,6 +169,26 @@ def cmd_audit(args) -> int:
     return 1
 
 
+def cmd_sync(args) -> int:
+    """Export the signed result bundle; upload it when the centre is reachable."""
+    cfg = _load_config(args)
+    from sync.client import export_bundle, sync_now
+
+    outbox = cfg.data_dir / cfg["sync"]["outbox"]
+    if args.export:
+        path, sha = export_bundle(cfg.db_path, args.export)
+        print(f"已导出成绩包: {path}\nsha256: {sha}\n（请将 sha256 抄写在交接单上）")
+        return 0
+    url = args.url or cfg["sync"]["central_url"]
+    if not url:
+        print("未配置市定考办地址（sync.central_url 或 --url）；无网络时请用 hall sync --export 导出到U盘",
+              file=sys.stderr)
+        return 2
+    result = sync_now(cfg.db_path, url, outbox)
+    print(json.dumps(getattr(result, "__dict__", result), ensure_ascii=False, default=str))
+    return 0 if getattr(result, "state", "") == "accepted" else 1
+
+
 def cmd_staff(args) -> int:
     """Add a staff account or reset a password on the laptop (the bundle brings the rest)."""
     import getpass
@@ -232,6 +253,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", help="display name")
     p.add_argument("--password-stdin", action="store_true")
     p.add_argument("--data-dir")
+    p = sub.add_parser("sync", help="export the signed result bundle and upload it to the centre")
+    p.add_argument("--url", help="the centre's ingest URL (default: sync.central_url)")
+    p.add_argument("--export", metavar="PATH", help="only write the bundle here (USB stick), print its sha256")
+    p.add_argument("--data-dir")
     args, rest = ap.parse_known_args(argv)
     if args.cmd == "serve":
         return cmd_serve(args)
@@ -243,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_audit(args)
     if args.cmd == "staff":
         return cmd_staff(args)
+    if args.cmd == "sync":
+        return cmd_sync(args)
     return 2
 
 

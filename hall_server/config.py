@@ -41,6 +41,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "site": {"wifi_ssid": "", "wifi_password": ""},
     "bundle": {"central_public_key": "", "site_no": ""},
+    "sync": {"central_url": "", "outbox": "outbox"},
 }
 
 ASYNC_MODES = ("eventlet", "threading")

@@ -75,7 +75,10 @@ def home():
     svc, staff = _svc(), current_staff()
     sittings = [svc.sitting_view(sid) for sid in sorted(svc.sittings)
                 if staff.may_run(svc.sittings[sid]["room_id"])]
-    return render_template("console_home.html", staff=staff, sittings=sittings, svc=svc)
+    return render_template("console_home.html", staff=staff, sittings=sittings, svc=svc,
+                           sync=sync_state() if staff.role == "chief" else None,
+                           central_url=current_app.config["HALL"]["sync"]["central_url"],
+                           syncing=request.args.get("syncing"))
 
 
 def _sitting_or_404(sitting_id: str) -> dict:
@@ -162,3 +165,70 @@ def print_site_report():
     if current_staff().role != "chief":
         abort(403, "考点报告仅限主考打印")
     return _pdf(run_blocking(_render, "site-report", current_app.extensions["hall.db_path"]), "考点报告.pdf")
+
+
+# -- results to the centre ------------------------------------------------------------
+
+def _outbox():
+    from pathlib import Path
+
+    cfg = current_app.config["HALL"]
+    return Path(current_app.extensions["hall.db_path"]).parent / cfg["sync"]["outbox"]
+
+
+def _chief_only():
+    if current_staff().role != "chief":
+        abort(403, "成绩同步仅限主考操作")
+
+
+@bp.post("/sync")
+@staff_required
+def sync_start():
+    """Upload in a separate process: a slow or absent network never touches the exam loop."""
+    import subprocess
+    import sys
+
+    _chief_only()
+    url = current_app.config["HALL"]["sync"]["central_url"]
+    if not url:
+        abort(409, "未配置市定考办地址（sync.central_url）。无网络时请使用“导出到U盘”。")
+    outbox = _outbox()
+    outbox.mkdir(parents=True, exist_ok=True)
+    log = open(outbox / "sync.log", "ab")
+    subprocess.Popen([sys.executable, "-m", "sync", "hall-sync", "--db", str(current_app.extensions["hall.db_path"]),
+                      "--url", url, "--outbox", str(outbox)], stdout=log, stderr=subprocess.STDOUT,
+                     start_new_session=True)
+    _audit_staff("sync_upload", {"url": url})
+    return redirect(url_for("console.home", syncing=1))
+
+
+@bp.get("/export.hallresult")
+@staff_required
+def export_results():
+    """The USB fallback: the signed result bundle as a download, its sha256 in the name."""
+    from flask import send_file
+    from sync.client import export_bundle
+
+    _chief_only()
+    path, sha = run_blocking(export_bundle, current_app.extensions["hall.db_path"], _outbox())
+    _audit_staff("export_results", {"sha256": sha, "file": path.name})
+    resp = send_file(path, as_attachment=True, download_name=path.name, mimetype="application/octet-stream")
+    resp.headers["X-Bundle-SHA256"] = sha
+    return resp
+
+
+def sync_state() -> dict | None:
+    from sync.client import last_state
+
+    try:
+        return last_state(_outbox())
+    except OSError:
+        return None
+
+
+def _audit_staff(action: str, data: dict) -> None:
+    from ..exam import audit
+
+    svc = _svc()
+    actor, now = f"staff:{current_staff().username}", svc.clock()  # the writer thread has no request
+    svc._write(lambda conn: audit.append(conn, now, actor, action, None, None, data))

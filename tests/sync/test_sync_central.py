@@ -10,7 +10,7 @@ import threading
 import pytest
 import requests
 
-from conftest import cut_each_once
+from sync_proxy import cut_each_once
 from sync import client
 from sync.client import Backoff, upload_bundle, verify_receipt
 from sync.result_bundle import build_result_bundle, bundle_id

@@ -37,7 +37,7 @@ def test_export_prints_sha_and_is_repeatable(tmp_path, make_hall, capsys):
 
 
 def test_county_run_mixed_folder(tmp_path, make_hall, start_central, site_keys, proxy):
-    from conftest import cut_each_once
+    from sync_proxy import cut_each_once
     usb = tmp_path / "usb"
     (usb / "sub").mkdir(parents=True)
     dbs = [make_hall(n)[0] for n in ("1", "2", "3", "42")]
@@ -156,3 +156,34 @@ def test_concurrent_finalize_of_one_upload_answers_the_same(tmp_path, make_hall,
     [t.join(20) for t in ts]
     assert [o[0] for o in out] == ["accepted"] * 5 and len({o[1]["receipt_no"] for o in out}) == 1
     assert len(st.bundles()) == 1
+
+
+def test_provisioning_shaped_inputs(tmp_path, make_hall, start_central, public_keys):
+    """site_keys.json as provisioning writes it ({site_no: {public, bundle_id, name}}) and the
+    answer keys straight from provisioning's out/centre/papers/ folder."""
+    import sqlite3
+    (db1, i1), (db2, i2) = make_hall("1"), make_hall("2")
+    for db, plan in ((db1, "plan-one"), (db2, "plan-two")):
+        c = sqlite3.connect(db)
+        c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('bundle_id', ?)", (plan,))
+        c.commit()
+        c.close()
+    reg = {k: {"public": v, "bundle_id": {"1": "plan-one", "2": "plan-NEW"}.get(k, ""), "name": f"考点{k}"}
+           for k, v in public_keys.items()}
+    keys_file = tmp_path / "site_keys.json"
+    keys_file.write_text(json.dumps(reg, ensure_ascii=False))
+    papers = tmp_path / "centre" / "papers"
+    papers.mkdir(parents=True)
+    for no, info in (("1", i1), ("2", i2)):
+        (papers / f"site_{int(no):03d}.json").write_text(json.dumps(
+            {"site_no": no, "bundle_id": "x", "seed": 1, "items": {}, "keys": info["keys"]}))
+    central = start_central(site_keys=keys_file, answer_keys=papers)
+    for db in (db1, db2):
+        from sync.client import export_bundle
+        p, _ = export_bundle(db, tmp_path)
+        assert upload_bundle(p, central.url).state == "accepted"
+    assert all(r["centre_score"] is not None for r in central.store.results() if r["status"] != "absent")
+    st = requests.get(central.url + "/api/status").json()
+    probs = {s["site_no"]: s["problems"] for s in st["sites"]}
+    assert not any("签发的不同" in p for p in probs["1"])
+    assert any("签发的不同" in p for p in probs["2"])

@@ -1,0 +1,96 @@
+"""Measure the sync path at city scale on loopback:
+python -m sync.bench --sites 343 --candidates 74 --workdir /tmp/syncbench
+
+Builds N demo hall DBs (DEMO data), exports their bundles to a folder, starts the central
+service on loopback, runs the county-office upload over that folder, then times the
+status page and the exports. Prints one JSON line of figures."""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import requests
+from werkzeug.serving import make_server
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sites", type=int, default=343)
+    ap.add_argument("--candidates", type=int, default=74)
+    ap.add_argument("--questions", type=int, default=100)
+    ap.add_argument("--workdir", default="/tmp/syncbench")
+    ap.add_argument("--chunk", type=int, default=256 * 1024)
+    a = ap.parse_args(argv)
+    import logging
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    from .central.app import create_app
+    from .client import county_run, export_bundle
+    from .demo import make_demo_hall, new_site_key
+    from .result_bundle import build_result_bundle, verify_result_bundle
+
+    w = Path(a.workdir)
+    shutil.rmtree(w, ignore_errors=True)
+    (w / "halls").mkdir(parents=True)
+    (w / "usb").mkdir()
+    keys, answer_keys = {}, {}
+    f: dict = {}
+    t = time.perf_counter()
+    for n in range(1, a.sites + 1):
+        priv, pub = new_site_key()
+        keys[str(n)] = pub
+        info = make_demo_hall(w / "halls" / f"{n}.db", str(n), priv, n_candidates=a.candidates,
+                              questions=a.questions, rooms=3)
+        answer_keys.update(info["keys"])
+    f["make_halls_s"] = round(time.perf_counter() - t, 2)
+    t = time.perf_counter()
+    sizes = []
+    for n in range(1, a.sites + 1):
+        p, _ = export_bundle(w / "halls" / f"{n}.db", w / "usb")
+        sizes.append(p.stat().st_size)
+    f["export_all_s"] = round(time.perf_counter() - t, 2)
+    f["bundle_bytes_mean"] = int(sum(sizes) / len(sizes))
+    f["bundle_bytes_total"] = sum(sizes)
+    one = w / "halls" / "1.db"
+    t = time.perf_counter()
+    data = build_result_bundle(one)
+    f["build_one_ms"] = round((time.perf_counter() - t) * 1000, 1)
+    t = time.perf_counter()
+    verify_result_bundle(data, keys)
+    f["verify_one_ms"] = round((time.perf_counter() - t) * 1000, 1)
+
+    app = create_app({"db": w / "centre.db", "site_keys": keys, "answer_keys": answer_keys})
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    th = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    th.start()
+    url = f"http://127.0.0.1:{srv.server_port}"
+    t = time.perf_counter()
+    s = county_run(w / "usb", url, out=io.StringIO(), chunk_size=a.chunk)
+    f["county_run_s"] = round(time.perf_counter() - t, 2)
+    f["accepted"] = len(s["accepted"])
+    f["refused"] = len(s["refused"])
+    f["upload_MBps"] = round(f["bundle_bytes_total"] / 1e6 / f["county_run_s"], 1)
+    t = time.perf_counter()
+    s2 = county_run(w / "usb", url, out=io.StringIO(), chunk_size=a.chunk)
+    f["county_rerun_all_already_s"] = round(time.perf_counter() - t, 2)
+    f["rerun_already"] = len(s2["already"])
+    for path in ("/", "/api/status", "/export/results.xlsx", "/export/progress.csv", "/export/candidates.xlsx"):
+        t = time.perf_counter()
+        r = requests.get(url + path)
+        r.raise_for_status()
+        f[f"GET {path} ms"] = round((time.perf_counter() - t) * 1000, 1)
+    st = requests.get(url + "/api/status").json()["totals"]
+    f["status_totals"] = st
+    f["centre_db_bytes"] = (w / "centre.db").stat().st_size
+    srv.shutdown()
+    print(json.dumps(f, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

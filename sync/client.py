@@ -1,0 +1,327 @@
+"""Upload client: resumable chunked upload with bounded, jittered backoff; the county
+office batch run; USB export. Protocol: docs/sync.md.
+
+States reported to ``on_state`` (and written to ``<bundle>.sync.json`` for the console):
+  pending    – not sent yet / centre unreachable, waiting ``retry_in`` seconds
+  uploading  – ``percent`` of the bytes committed at the centre
+  accepted   – ``receipt`` from the centre (``duplicate`` true when it already had it)
+  rejected   – ``reason`` {code, message} from the centre; final, retrying will not help
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import requests
+
+from .audit_chain import canonical_json
+
+BUNDLE_SUFFIX = ".hallresult"
+DEFAULT_CHUNK = 256 * 1024
+
+
+class Retryable(Exception):
+    pass
+
+
+@dataclass
+class UploadResult:
+    state: str                      # accepted | rejected | pending (gave up for now)
+    bundle_id: str
+    duplicate: bool = False
+    receipt: dict | None = None
+    reason: dict | None = None
+    retries: int = 0
+    seconds: float = 0.0
+    path: str | None = None
+    site_no: str = ""
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+@dataclass
+class Backoff:
+    """Full-jitter exponential backoff: delay_n = U(0, min(cap, base * 2**n)), n counting
+    consecutive failures without progress; give up after ``max_retries`` of them."""
+    base: float = 0.5
+    cap: float = 30.0
+    max_retries: int = 12
+    rng: random.Random = field(default_factory=random.Random)
+
+    def delay(self, n: int) -> float:
+        return self.rng.uniform(0, min(self.cap, self.base * (2 ** min(n, 30))))
+
+
+def reachable(url: str, timeout: float = 3.0, session: requests.Session | None = None) -> bool:
+    try:
+        r = (session or requests).get(url.rstrip("/") + "/api/health", timeout=timeout)
+        return r.status_code == 200 and r.json().get("ok") is True
+    except (requests.RequestException, ValueError):
+        return False
+
+
+def verify_receipt(receipt: dict, centre_public_key_b64: str) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    body = {k: v for k, v in receipt.items() if k != "signature"}
+    try:
+        Ed25519PublicKey.from_public_bytes(base64.b64decode(centre_public_key_b64)).verify(
+            base64.b64decode(receipt["signature"]["value"]), canonical_json(body))
+        return True
+    except (InvalidSignature, KeyError, ValueError, TypeError):
+        return False
+
+
+def _json(r: requests.Response) -> dict:
+    try:
+        d = r.json()
+        return d if isinstance(d, dict) else {}
+    except ValueError:
+        return {}
+
+
+def upload_bundle(data: bytes | str | Path, url: str, *, chunk_size: int = DEFAULT_CHUNK,
+                  session: requests.Session | None = None, on_state: Callable[[dict], None] | None = None,
+                  backoff: Backoff | None = None, sleep: Callable[[float], None] = time.sleep,
+                  timeout: tuple[float, float] = (3.0, 60.0), centre_public_key: str | None = None,
+                  deadline_s: float | None = None) -> UploadResult:
+    """Upload one bundle; resumes after any cut; harmless to repeat. Never raises for
+    network trouble: returns state 'pending' when retries are exhausted."""
+    path = None
+    if isinstance(data, (str, Path)):
+        path = Path(data)
+        data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    size = len(data)
+    base = url.rstrip("/")
+    s = session or requests.Session()
+    bo = backoff or Backoff()
+    t0 = time.monotonic()
+    state_file = path.with_name(path.name + ".sync.json") if path else None
+
+    def report(state: str, **kw):
+        info = {"state": state, "bundle_id": sha, "size": size, **kw}
+        if state_file is not None:
+            try:
+                state_file.write_text(json.dumps({**info, "at": time.time()}, ensure_ascii=False), encoding="utf-8")
+            except OSError:
+                pass
+        if on_state:
+            on_state(info)
+
+    def done(res: UploadResult) -> UploadResult:
+        res.seconds = time.monotonic() - t0
+        res.path = str(path) if path else None
+        if res.state == "accepted":
+            if centre_public_key and not verify_receipt(res.receipt or {}, centre_public_key):
+                res.state, res.reason = "rejected", {"code": "bad_receipt", "message": "中心回执签名无效"}
+            elif (res.receipt or {}).get("bundle_id") != sha:
+                res.state, res.reason = "rejected", {"code": "bad_receipt", "message": "中心回执与成绩包不符"}
+        if res.state == "accepted":
+            res.site_no = str(res.receipt.get("site_no", ""))
+            if path is not None:
+                path.with_name(path.name + ".receipt.json").write_text(
+                    json.dumps(res.receipt, ensure_ascii=False, indent=1), encoding="utf-8")
+            report("accepted", percent=100, receipt=res.receipt, duplicate=res.duplicate)
+        elif res.state == "rejected":
+            report("rejected", reason=res.reason)
+        else:
+            report("pending", reason=res.reason)
+        return res
+
+    upload_id: str | None = None
+    offset = 0
+    failures = 0
+    retries = 0
+    need_sync = False
+    report("pending", percent=0)
+    while True:
+        try:
+            if upload_id is None:
+                r = s.post(f"{base}/api/uploads", json={"sha256": sha, "size": size}, timeout=timeout)
+                d = _json(r)
+                if r.status_code == 200 and d.get("status") == "duplicate":
+                    return done(UploadResult("accepted", sha, duplicate=True, receipt=d["receipt"], retries=retries))
+                if r.status_code == 201:
+                    upload_id, offset, need_sync = d["upload_id"], int(d["offset"]), False
+                elif r.status_code >= 500 or r.status_code == 429:
+                    raise Retryable(f"HTTP {r.status_code}")
+                else:
+                    return done(UploadResult("rejected", sha, reason=d.get("error") or
+                                             {"code": f"http_{r.status_code}", "message": r.text[:200]}, retries=retries))
+            if need_sync:
+                r = s.get(f"{base}/api/uploads/{upload_id}", timeout=timeout)
+                if r.status_code == 404:
+                    upload_id = None
+                    continue
+                if r.status_code != 200:
+                    raise Retryable(f"HTTP {r.status_code}")
+                offset, need_sync = int(_json(r)["offset"]), False
+            while offset < size:
+                report("uploading", percent=round(offset * 100 / size, 1))
+                chunk = data[offset: offset + chunk_size]
+                r = s.put(f"{base}/api/uploads/{upload_id}", params={"offset": offset}, data=chunk,
+                          headers={"Content-Type": "application/octet-stream"}, timeout=timeout)
+                d = _json(r)
+                if r.status_code == 200:
+                    new = int(d["offset"])
+                    if new > offset:
+                        failures = 0          # progress: the retry budget starts again
+                    offset = new
+                elif r.status_code == 409:
+                    offset = int(d.get("error", {}).get("offset", offset))
+                elif r.status_code == 404:
+                    upload_id = None
+                    break
+                elif r.status_code >= 500 or r.status_code == 429:
+                    raise Retryable(f"HTTP {r.status_code}")
+                else:
+                    return done(UploadResult("rejected", sha, reason=d.get("error"), retries=retries))
+            if upload_id is None:
+                continue
+            report("uploading", percent=100.0)
+            r = s.post(f"{base}/api/uploads/{upload_id}/finalize", timeout=timeout)
+            d = _json(r)
+            if r.status_code == 200:
+                return done(UploadResult("accepted", sha, duplicate=bool(d.get("duplicate")),
+                                         receipt=d["receipt"], retries=retries))
+            if r.status_code == 409:
+                offset = int(d.get("error", {}).get("offset", 0))
+                continue
+            if r.status_code == 404:
+                upload_id = None
+                continue
+            if r.status_code == 422:
+                err = d.get("error") or {}
+                if err.get("code") == "hash_mismatch" and failures < bo.max_retries:
+                    upload_id, failures = None, failures + 1   # bytes got damaged: send them again
+                    continue
+                return done(UploadResult("rejected", sha, reason=err, retries=retries))
+            if r.status_code >= 500 or r.status_code == 429:
+                raise Retryable(f"HTTP {r.status_code}")
+            return done(UploadResult("rejected", sha, reason=d.get("error") or
+                                     {"code": f"http_{r.status_code}", "message": r.text[:200]}, retries=retries))
+        except (requests.RequestException, Retryable, KeyError, ValueError) as e:
+            failures += 1
+            retries += 1
+            need_sync = upload_id is not None
+            if failures > bo.max_retries or (deadline_s is not None and time.monotonic() - t0 > deadline_s):
+                return done(UploadResult("pending", sha, retries=retries,
+                                         reason={"code": "unreachable", "message": f"中心暂时无法连接: {type(e).__name__}"}))
+            wait = bo.delay(failures)
+            report("pending", percent=round(offset * 100 / size, 1), retry_in=round(wait, 2),
+                   reason={"code": "unreachable", "message": f"连接中断，{wait:.1f} 秒后重试"})
+            sleep(wait)
+
+
+# ---------------------------------------------------------------------- USB export
+
+def export_bundle(db_path: str | Path, out: str | Path, sitting_id: str | None = None) -> tuple[Path, str]:
+    """Write the bundle file (atomic) and return (path, sha256). ``out`` may be a folder:
+    the file is then named result-<site>-<scope>-g<generation>-<sha12>.hallresult."""
+    from .result_bundle import build_result_bundle
+    data = build_result_bundle(db_path, sitting_id)
+    sha = hashlib.sha256(data).hexdigest()
+    out = Path(out)
+    if out.is_dir():
+        p = json.loads(data)["payload"]
+        scope = "all" if p["scope"] == "*" else p["scope"]
+        out = out / f"result-{p['site']['site_no']}-{scope}-g{p['generation']}-{sha[:12]}{BUNDLE_SUFFIX}"
+    tmp = out.with_name(out.name + ".part")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        import os
+        os.fsync(f.fileno())
+    tmp.replace(out)
+    return out, sha
+
+
+def sync_now(db_path: str | Path, url: str, outbox: str | Path, **kw) -> UploadResult:
+    """`hall sync` / the console button: export into ``outbox`` then upload (with retries)."""
+    Path(outbox).mkdir(parents=True, exist_ok=True)
+    path, _ = export_bundle(db_path, outbox)
+    return upload_bundle(path, url, **kw)
+
+
+def last_state(outbox: str | Path) -> dict | None:
+    """For the chief's console: the state of the newest bundle in ``outbox``
+    ({state, percent, receipt | reason, bundle_id, at}), or None before any sync."""
+    files = sorted(Path(outbox).glob(f"*{BUNDLE_SUFFIX}.sync.json"), key=lambda p: p.stat().st_mtime)
+    if not files:
+        return None
+    try:
+        return json.loads(files[-1].read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------------- county office run
+
+def find_bundles(folder: str | Path) -> list[Path]:
+    return sorted(p for p in Path(folder).rglob(f"*{BUNDLE_SUFFIX}") if p.is_file())
+
+
+def _site_of(path: Path) -> str:
+    try:
+        return str(json.loads(path.read_bytes())["payload"]["site"]["site_no"])
+    except Exception:
+        return "?"
+
+
+def county_run(folder: str | Path, url: str, *, out=sys.stderr, report_path: str | Path | None = None,
+               **kw) -> dict:
+    """Upload every *.hallresult under ``folder``; progress bar on ``out``; returns the
+    summary {accepted: [...], already: [...], refused: [...], pending: [...]}."""
+    files = find_bundles(folder)
+    total_bytes = sum(p.stat().st_size for p in files) or 1
+    done_bytes = 0
+    summary: dict[str, list] = {"accepted": [], "already": [], "refused": [], "pending": []}
+
+    def bar(i: int, name: str, pct: float):
+        frac = (done_bytes + pct / 100 * files[i].stat().st_size) / total_bytes
+        n = int(frac * 30)
+        out.write(f"\r[{'#' * n}{'.' * (30 - n)}] {frac * 100:5.1f}%  {i + 1}/{len(files)}  {name[:40]:<40}")
+        out.flush()
+
+    for i, p in enumerate(files):
+        bar(i, p.name, 0)
+        res = upload_bundle(p, url, on_state=lambda st, i=i, p=p: bar(i, p.name, st.get("percent") or 0), **kw)
+        res.site_no = res.site_no or _site_of(p)
+        done_bytes += p.stat().st_size
+        row = {"file": str(p), "site_no": res.site_no, "bundle_id": res.bundle_id,
+               "receipt_no": (res.receipt or {}).get("receipt_no"), "reason": res.reason}
+        if res.state == "accepted":
+            summary["already" if res.duplicate else "accepted"].append(row)
+        elif res.state == "rejected":
+            summary["refused"].append(row)
+        else:
+            summary["pending"].append(row)
+    out.write("\n")
+    lines = [f"共 {len(files)} 个成绩包：新接收 {len(summary['accepted'])}，中心已有 {len(summary['already'])}，"
+             f"被拒收 {len(summary['refused'])}，未能上传（稍后重试） {len(summary['pending'])}"]
+    for row in summary["refused"]:
+        lines.append(f"  拒收  考点 {row['site_no']}  {Path(row['file']).name}: {row['reason'].get('message')}"
+                     f" [{row['reason'].get('code')}]")
+    for row in summary["pending"]:
+        lines.append(f"  未传  考点 {row['site_no']}  {Path(row['file']).name}: {row['reason'].get('message')}")
+    out.write("\n".join(lines) + "\n")
+    if report_path:
+        import csv
+        with open(report_path, "w", encoding="utf-8-sig", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["结果", "考点编号", "文件", "成绩包哈希", "回执号", "原因"])
+            for k, zh in (("accepted", "新接收"), ("already", "中心已有"), ("refused", "拒收"), ("pending", "未传")):
+                for row in summary[k]:
+                    w.writerow([zh, row["site_no"], Path(row["file"]).name, row["bundle_id"], row["receipt_no"] or "",
+                                (row["reason"] or {}).get("message", "")])
+    summary["text"] = "\n".join(lines)
+    return summary
