@@ -138,6 +138,7 @@ class ExamService(RoomActions):
             "earliest_submit": _ms(rules.earliest_submit(opened, st)) if opened else None,
             "late_entry_until": _ms(rules.late_entry_until(st)),
             "question_count": s["question_count"],
+            "duration_s": s["duration_s"] + (a.get("extra_s") or 0),
             "answered": self.answered_count(ticket),
             "receipt": a.get("receipt"),
             "submitted_at": _ms(a.get("submitted_at")),

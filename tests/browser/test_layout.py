@@ -9,7 +9,7 @@ import os
 import pytest
 from playwright.sync_api import expect
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, RealHall
+from browser_support import CHROMIUM, CHROMIUM_ARGS, RealHall
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(os.environ.get("HALL_BROWSER_FAKE") == "1", reason="real server only")]

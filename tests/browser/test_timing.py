@@ -5,11 +5,12 @@ Real server with a 12-second paper. Screenshots: test-output/browser/3N_*.png
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 from playwright.sync_api import expect
 
-from conftest import RealHall
+from browser_support import RealHall
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(os.environ.get("HALL_BROWSER_FAKE") == "1", reason="real server only")]
@@ -108,6 +109,7 @@ def test_pending_answers_survive_a_reload(quick_submit_hall, phone):
     page.click("#confirm-btn")
     hall.start_sitting()
     page.click("#open-btn")
+    expect(page.locator("#qno")).to_have_text("1")
     hall.stop()
     expect(page.locator("#banner")).to_be_visible()
     page.click(".opt[data-key='A']")
@@ -125,3 +127,23 @@ def test_pending_answers_survive_a_reload(quick_submit_hall, phone):
     with hall.proc.db() as db:
         rows = dict(db.execute("SELECT q, choice FROM answers WHERE ticket=?", (hall.ticket,)).fetchall())
     assert rows == {1: "D", 2: "B"}
+
+
+def test_countdown_ignores_a_wrong_phone_clock(quick_submit_hall, phones):
+    """A phone whose clock is an hour fast (and in another time zone) still counts down
+    the candidate's own 5 minutes: the offset comes from the server's `now`."""
+    hall = quick_submit_hall
+    page = phones()
+    page.add_init_script("(() => { const real = Date.now; Date.now = () => real() + 3600 * 1000; })()")
+    page.goto(hall.qr_url)
+    page.fill("#ticket", hall.ticket)
+    page.fill("#id6", hall.id6)
+    page.click("#login-btn")
+    page.click("#confirm-btn")
+    hall.start_sitting()
+    page.click("#open-btn")
+    expect(page.locator("#clock")).to_contain_text(re.compile(r"0[45]:\d\d"))
+    page.click(".opt[data-key='A']")                       # not locked as "time up"
+    expect(page.locator("#savestate")).to_have_text("✓ 已保存")
+    skew = page.evaluate("window.hallApp.S.offset")
+    assert abs(skew + 3600 * 1000) < 5000, skew

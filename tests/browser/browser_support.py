@@ -1,0 +1,126 @@
+"""Servers and constants for the browser tests (imported by conftest.py and tests).
+
+`phone_hall` gives the browser tests one small interface over the server:
+    base_url, qr_url, ticket, id6, start_sitting(), stop(), start(), allow_submit()
+It runs the real appliance (tests/hallproc.py, eventlet, real SQLite). With
+HALL_BROWSER_FAKE=1 it runs tests/browser/fake_hall.py instead, a stand-in written from
+docs/protocol.md for working on the phone app alone.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "test-output" / "browser"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-gpu"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class FakeHall:
+    def __init__(self, tmp: Path):
+        self.port = _free_port()
+        self.data = tmp / "fake_hall.json"
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.qr_url = f"{self.base_url}/r/demo-room-1"
+        self.ticket = "5001012023000001"
+        self.id6 = "12345X"
+        self.proc = None
+        self.log = open(tmp / "fake_hall.log", "ab")
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("fake_hall.py")), "--port", str(self.port),
+             "--data", str(self.data)], stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            try:
+                if requests.get(self.base_url + "/healthz", timeout=0.5).ok:
+                    return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError("fake hall did not start")
+
+    def stop(self):
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def start_sitting(self):
+        requests.post(self.base_url + "/_fake/start_sitting", timeout=5).raise_for_status()
+
+    def allow_submit(self):
+        requests.post(self.base_url + "/_fake/earliest_now", timeout=5).raise_for_status()
+
+
+class RealHall:
+    """The real appliance (tests/hallproc.py) with a small 100-question plan.
+
+    Submission opens 15 s after the paper is opened, so the test sees both the
+    "not yet" state and the real submit.
+    """
+
+    def __init__(self, tmp: Path, **plan_kw):
+        from factories import make_plan
+        from hallproc import HallProcess
+
+        kw = dict(candidates_per_room=3, rooms=1, questions=100, earliest_submit_minutes=0.25)
+        kw.update(plan_kw)
+        self.plan = make_plan(**kw)
+        self.proc = HallProcess(tmp / "hall", self.plan)
+        c = self.plan["candidates"][0]
+        self.ticket, self.id6, self.sitting = c["ticket"], c["id_number"][-6:], c["sitting_id"]
+        self.candidate = c
+        self.base_url = self.proc.url
+        self.qr_url = None
+
+    def start(self):
+        self.proc.start()
+        if self.qr_url is None:
+            self.qr_url = f"{self.base_url}/r/{self.proc.qr_token(self.sitting)}"
+
+    def stop(self):
+        self.proc.kill()   # like pulling the laptop's plug
+
+    def close(self):
+        self.proc.stop()
+
+    def start_sitting(self):
+        r = self.proc.start_sitting(self.sitting)
+        assert r.get("ok"), r
+
+    def allow_submit(self):
+        pass  # earliest_submit is 15 s into the paper in this plan
+
+    def staff(self, event: str, **payload) -> dict:
+        sio = self.proc.staff_socket()
+        try:
+            r = sio.call(event, {"sitting": self.sitting, **payload}, namespace="/staff", timeout=10)
+        finally:
+            sio.disconnect()
+        assert r.get("ok"), r
+        return r
+
+    def focus_events(self) -> list:
+        with self.proc.db() as db:
+            return [dict(r) for r in db.execute(
+                "SELECT kind, data FROM device_events WHERE ticket=? AND kind LIKE '%focus%' ORDER BY id", (self.ticket,))]
+
+    def approve_device(self):
+        self.staff("approve_device", ticket=self.ticket)
+
+
