@@ -2,13 +2,10 @@
 
 `phone_hall` gives the browser tests one small interface over the server:
     base_url, qr_url, ticket, id6, start_sitting(), stop(), start(), allow_submit()
-It runs the real appliance (tests/hallproc.py, eventlet, real SQLite). With
-HALL_BROWSER_FAKE=1 it runs tests/browser/fake_hall.py instead, a stand-in written from
-docs/protocol.md for working on the phone app alone.
+It runs the real appliance (tests/hallproc.py, eventlet, real SQLite).
 """
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -28,43 +25,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-class FakeHall:
-    def __init__(self, tmp: Path):
-        self.port = _free_port()
-        self.data = tmp / "fake_hall.json"
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.qr_url = f"{self.base_url}/r/demo-room-1"
-        self.ticket = "5001012023000001"
-        self.id6 = "12345X"
-        self.proc = None
-        self.log = open(tmp / "fake_hall.log", "ab")
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("fake_hall.py")), "--port", str(self.port),
-             "--data", str(self.data)], stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            try:
-                if requests.get(self.base_url + "/healthz", timeout=0.5).ok:
-                    return
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError("fake hall did not start")
-
-    def stop(self):
-        if self.proc:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
-
-    def start_sitting(self):
-        requests.post(self.base_url + "/_fake/start_sitting", timeout=5).raise_for_status()
-
-    def allow_submit(self):
-        requests.post(self.base_url + "/_fake/earliest_now", timeout=5).raise_for_status()
 
 
 class RealHall:

@@ -2,22 +2,14 @@
 at a phone viewport), `shots` (test-output/browser/). See browser_support.py."""
 from __future__ import annotations
 
-import os
 
 import pytest
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, SHOTS, FakeHall, RealHall
+from browser_support import CHROMIUM, CHROMIUM_ARGS, SHOTS, RealHall
 
 
 @pytest.fixture
 def phone_hall(tmp_path):
-    """Set HALL_BROWSER_FAKE=1 to develop the phone app against fake_hall.py instead."""
-    if os.environ.get("HALL_BROWSER_FAKE") == "1":
-        h = FakeHall(tmp_path)
-        h.start()
-        yield h
-        h.stop()
-        return
     h = RealHall(tmp_path)
     h.start()
     try:

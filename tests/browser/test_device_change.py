@@ -7,15 +7,12 @@ seq counter above the server's (so its changes win), and A stops with the
 """
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 from playwright.sync_api import expect
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(os.environ.get("HALL_BROWSER_FAKE") == "1",
-                                 reason="device approval is a real-server feature")]
+pytestmark = [pytest.mark.browser]
 
 
 def snap(page, shots, name):

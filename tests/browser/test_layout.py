@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 
 import pytest
 from playwright.sync_api import expect
 
 from browser_support import CHROMIUM, CHROMIUM_ARGS, RealHall
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(os.environ.get("HALL_BROWSER_FAKE") == "1", reason="real server only")]
+pytestmark = [pytest.mark.browser]
 
 LONG_STEM = ("患者，女，62岁。反复活动后胸闷、气促3年，加重伴双下肢水肿1周。既往高血压病史20年，"
              "糖尿病病史10年，规律服药。查体：BP 150/90 mmHg，颈静脉怒张，双肺底可闻及湿啰音，心界向左下扩大，"

@@ -1,13 +1,11 @@
 """Login refusals as a candidate sees them: a garbled QR code, wrong digits, lock-out."""
 from __future__ import annotations
 
-import os
 
 import pytest
 from playwright.sync_api import expect
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(os.environ.get("HALL_BROWSER_FAKE") == "1", reason="real server only")]
+pytestmark = [pytest.mark.browser]
 
 
 def test_login_refusals_are_clear(phone_hall, phone, shots):

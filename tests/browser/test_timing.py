@@ -4,7 +4,6 @@ Real server with a 12-second paper. Screenshots: test-output/browser/3N_*.png
 """
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
@@ -12,8 +11,7 @@ from playwright.sync_api import expect
 
 from browser_support import RealHall
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(os.environ.get("HALL_BROWSER_FAKE") == "1", reason="real server only")]
+pytestmark = [pytest.mark.browser]
 
 
 @pytest.fixture
