@@ -70,7 +70,9 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
     app = Flask(__name__)
     app.config.update(SECRET_KEY=secret, HALL=cfg.data, SESSION_COOKIE_SAMESITE="Strict",
                       SESSION_COOKIE_HTTPONLY=True, MAX_CONTENT_LENGTH=64 * 1024)
-    socketio = SocketIO(app, async_mode=mode, ping_interval=cfg["server"]["ping_interval"],
+    # Websocket only: long-polling's error paths in engineio can pin a server slot (a DoS from
+    # one phone), and every browser a candidate brings speaks websocket on a local WiFi.
+    socketio = SocketIO(app, async_mode=mode, transports=["websocket"], ping_interval=cfg["server"]["ping_interval"],
                         ping_timeout=cfg["server"]["ping_timeout"], max_http_buffer_size=64 * 1024,
                         logger=False, engineio_logger=False)
 

@@ -76,7 +76,12 @@ def cmd_serve(args, banner_extra=None) -> int:
             print(f"\n!!! 无法启动: {e}\n", file=sys.stderr, flush=True)
             return 3
         print(f"listening on {srv['host']}:{srv['port']}", flush=True)
-        serve_eventlet(sock, hall.app, srv["max_connections"])
+        from .auth.staff import address_allowed
+
+        allow = cfg["security"]["staff_allowlist"]
+        serve_eventlet(sock, hall.app, srv["max_connections"], srv["max_connections_per_address"],
+                       lambda ip: address_allowed(ip, allow),
+                       socket_timeout=srv["ping_interval"] + srv["ping_timeout"] + 15)
     else:
         hall.socketio.run(hall.app, host=srv["host"], port=srv["port"], allow_unsafe_werkzeug=True)
     return 0

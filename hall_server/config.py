@@ -18,6 +18,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "public_url": "",
         "async_mode": "eventlet",
         "max_connections": 4096,
+        "max_connections_per_address": 16,
         "data_dir": "var/hall",
         "ping_interval": 25,
         "ping_timeout": 20,

@@ -175,11 +175,17 @@ def submit(conn, ticket: str, answers: list[tuple[int, object, int]], received_a
     return _finalize(conn, a, received_at, "candidate", receipt_key, f"candidate:{ticket}")
 
 
-def finalize_due(conn, now: float, receipt_key: bytes) -> list[dict]:
-    """The time-up sweep: submit every attempt whose deadline has passed."""
+def finalize_due(conn, now: float, receipt_key: bytes, late: list[tuple] = ()) -> list[dict]:
+    """The time-up sweep: submit every attempt whose deadline has passed, first saving the
+    answers that reached the laptop before the deadline but could not be saved then
+    (`late`: (ticket, q, choice, seq, received_at), from a storage fault)."""
     due = conn.execute(
         "SELECT a.* FROM attempts a JOIN sittings s USING (sitting_id)"
         " WHERE a.status = 'answering' AND a.deadline_at <= ? AND s.status != 'paused'", (now,)).fetchall()
+    for a in due:
+        for ticket, q, choice, seq, received_at in late:
+            if ticket == a["ticket"] and received_at <= a["deadline_at"]:
+                _store_answer(conn, dict(a), q, choice, seq, received_at, None)
     return [_finalize(conn, dict(a), a["deadline_at"], "time_up", receipt_key, "system") for a in due]
 
 

@@ -85,7 +85,7 @@ class RoomActions:
     # -- violations and incidents -------------------------------------------------------
     def violation(self, ticket, level, facts, staff: str) -> None:
         self._candidate(ticket)
-        if level not in room_ops.VIOLATION_LEVELS:
+        if not isinstance(level, str) or level not in room_ops.VIOLATION_LEVELS:
             raise ExamError("bad_request", "违纪类别不正确")
         facts = _text(facts, "违纪事实")
         row = self._write(room_ops.violation, ticket, level, facts, self.clock(), staff, self.receipt_key)
@@ -96,7 +96,7 @@ class RoomActions:
             self.on_attempt(ticket)
 
     def incident(self, sitting_id: str | None, kind, text, staff: str) -> None:
-        if kind not in room_ops.INCIDENT_KINDS:
+        if not isinstance(kind, str) or kind not in room_ops.INCIDENT_KINDS:
             raise ExamError("bad_request", "情况类别不正确")
         text = _text(text, "情况说明")
         self._write(room_ops.incident, sitting_id, kind, text, self.clock(), staff)
@@ -131,7 +131,7 @@ class RoomActions:
     # -- paper fallback -----------------------------------------------------------------
     def paper_entry(self, ticket, pass_no, answers, staff: str) -> dict:
         c = self._candidate(ticket)
-        if pass_no not in (1, 2) or not isinstance(answers, str):
+        if type(pass_no) is not int or pass_no not in (1, 2) or not isinstance(answers, str) or len(answers) > 1000:
             raise ExamError("bad_request")
         answers = answers.strip().upper().replace(" ", "")
         keys = self.papers[ticket][2] if ticket in self.papers else None

@@ -64,6 +64,8 @@ class ExamService(RoomActions):
         self.papers_gz: dict[str, bytes] = {}
         self.sealed: dict[str, str] = {}  # sitting_id -> sealed papers awaiting the release code
         self.pending_devices: dict[str, dict] = {}   # ticket -> {"device", "since"}
+        self.storage_refused: dict[tuple, tuple] = {}  # (ticket, q, seq) -> (choice, first received_at)
+        self.storage_settled: dict[tuple, str | None] = {}  # those the time-up sweep saved -> choice
         self.violations: dict[str, list[dict]] = {}
         self.focus_stats: dict[str, dict] = {}       # ticket -> {"count", "hidden_ms", "hidden_since"}  # ticket -> {"connected": bool, "last_seen": t}
 
@@ -308,13 +310,26 @@ class ExamService(RoomActions):
         now = self.clock()
         a = self.attempts[ticket]
         s = self.sittings[a["sitting_id"]]
-        refusal = rules.answer_refusal(a["status"], now, a["deadline_at"], s["status"])
+        stored = self.answers.get(ticket, {}).get(q)
+        settled = self.storage_settled.get((ticket, q, seq))
+        if settled is not None and settled == choice:
+            return stored  # saved by the time-up sweep after a storage fault: tell the phone
+        # An answer the laptop failed to save (disk full) is judged, when the phone retries
+        # it, at the moment it first arrived: the fault was ours, not the candidate's.
+        first = self.storage_refused.get((ticket, q, seq))
+        received = first[1] if first and first[0] == choice else now
+        refusal = rules.answer_refusal(a["status"], received, a["deadline_at"], s["status"])
         if refusal:
             raise ExamError(refusal)
-        stored = self.answers.get(ticket, {}).get(q)
         if stored is not None and not rules.newer(seq, stored[1]):
             return stored  # replay: already durable, no write needed
-        choice, seq = self._write(ops.answer, ticket, q, choice, seq, now, device)
+        try:
+            choice, seq = self._write(ops.answer, ticket, q, choice, seq, received, device)
+        except ExamError as e:
+            if e.code == "storage":
+                self.storage_refused.setdefault((ticket, q, seq), (choice, received))
+            raise
+        self.storage_refused.pop((ticket, q, seq), None)
         self._mirror_answer(ticket, q, choice, seq)
         self.presence.setdefault(ticket, {})["last_answer"] = now
         self.on_attempt(ticket)
@@ -331,7 +346,8 @@ class ExamService(RoomActions):
             if not isinstance(answers, dict) or len(answers) > 1000:
                 raise ExamError("bad_request")
             for k, v in answers.items():
-                if not isinstance(k, str) or not k.isdigit() or len(k) > 4 or not isinstance(v, list) or len(v) != 2:
+                if (not isinstance(k, str) or not (k.isascii() and k.isdigit()) or len(k) > 4
+                        or not isinstance(v, list) or len(v) != 2):
                     raise ExamError("bad_request")
                 parsed.append(self._parse_answer(ticket, int(k), v[0], v[1]))
         a = self.attempts[ticket]
@@ -370,7 +386,12 @@ class ExamService(RoomActions):
                and self.sittings[a["sitting_id"]]["status"] != "paused"]
         if not due:
             return []
-        rows = self._write(ops.finalize_due, now, self.receipt_key)
+        late = [(t, q, c, seq, at) for (t, q, seq), (c, at) in self.storage_refused.items() if t in due]
+        rows = self._write(ops.finalize_due, now, self.receipt_key, late)
+        for t, q, c, seq, _ in late:
+            self._mirror_answer(t, q, c, seq)
+            self.storage_refused.pop((t, q, seq), None)
+            self.storage_settled[(t, q, seq)] = c
         for row in rows:
             self.attempts[row["ticket"]] = row
             self.on_attempt(row["ticket"])

@@ -30,9 +30,62 @@ def listen(host: str, port: int, backlog: int = 2048):
         raise PortInUse(f"端口 {port} 已被占用（是否已有一个 hall 在运行？）: {e}") from None
 
 
-def serve_eventlet(sock, wsgi_app, max_connections: int) -> None:
+class _Counted:
+    """A client socket that gives its address's slot back exactly once when closed."""
+
+    def __init__(self, sock, release):
+        self._sock = sock
+        self._release = release
+
+    def close(self):
+        release, self._release = self._release, None
+        if release:
+            release()
+        self._sock.close()
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+class CappedListener:
+    """Caps concurrent connections per client address, so one device holding idle sockets
+    (slowloris) cannot use up the server's slots and lock every other phone out. A phone
+    needs one websocket plus the odd HTTP request; staff addresses are exempt."""
+
+    def __init__(self, sock, per_address: int, exempt):
+        self._sock = sock
+        self.per_address = per_address
+        self.exempt = exempt
+        self.counts: dict[str, int] = {}
+
+    def accept(self):
+        while True:
+            conn, addr = self._sock.accept()
+            ip = addr[0]
+            if self.per_address and not self.exempt(ip) and self.counts.get(ip, 0) >= self.per_address:
+                conn.close()
+                continue
+            self.counts[ip] = self.counts.get(ip, 0) + 1
+            return _Counted(conn, lambda ip=ip: self._release(ip)), addr
+
+    def _release(self, ip: str) -> None:
+        n = self.counts.get(ip, 1) - 1
+        if n <= 0:
+            self.counts.pop(ip, None)
+        else:
+            self.counts[ip] = n
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+def serve_eventlet(sock, wsgi_app, max_connections: int, per_address: int = 0, exempt=lambda ip: False,
+                   socket_timeout: float | None = None) -> None:
     import eventlet.wsgi
 
     raise_fd_limit(max_connections + 256)
-    eventlet.wsgi.server(sock, wsgi_app, max_size=max_connections, log_output=False,
-                         keepalive=True, socket_timeout=None)
+    # debug=False: an exception escaping the app must not send its traceback to a phone.
+    # socket_timeout: a socket that sends nothing for this long is closed; websockets carry
+    # a ping every ping_interval, so a live phone never hits it.
+    eventlet.wsgi.server(CappedListener(sock, per_address, exempt), wsgi_app, max_size=max_connections,
+                         log_output=False, keepalive=True, socket_timeout=socket_timeout, debug=False)

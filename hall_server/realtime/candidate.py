@@ -75,6 +75,9 @@ class CandidateChannel:
 
         @sio.on("disconnect")
         def on_disconnect(*_):
+            # A phone can emit an event named "disconnect"; only a real one unbinds.
+            if sio.server.manager.is_connected(request.sid, "/"):
+                return
             self.unbind(request.sid)
 
         @sio.on("login")

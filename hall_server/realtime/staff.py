@@ -39,6 +39,9 @@ class StaffChannel:
         if c:
             self.sio.emit("candidate", self.svc.staff_row(ticket), to=f"watch:{c['sitting_id']}", namespace=NS)
 
+    def fault_now(self) -> str | None:
+        return self.svc.writer.fault
+
     on_device_approved = staticmethod(lambda ticket, session: None)
     on_device_rejected = staticmethod(lambda ticket: None)
 
@@ -58,9 +61,13 @@ class StaffChannel:
             if not address_allowed(request.remote_addr, allow) or self.directory.get(username) is None:
                 return False  # refuses the connection
             self.sid_staff[request.sid] = username
+            if self.fault_now():
+                sio.emit("fault", {"fault": self.fault_now()}, to=request.sid, namespace=NS)
 
         @sio.on("disconnect", namespace=NS)
         def disconnect(*_):
+            if sio.server.manager.is_connected(request.sid, NS):
+                return  # an emitted "disconnect" event, not the socket going away
             self.sid_staff.pop(request.sid, None)
 
         @sio.on("watch", namespace=NS)
@@ -68,7 +75,7 @@ class StaffChannel:
         def watch(p):
             sitting_id = self.sitting_for(p)
             join_room(f"watch:{sitting_id}")
-            return ok(sitting=svc.sitting_view(sitting_id),
+            return ok(sitting=svc.sitting_view(sitting_id), fault=self.fault_now(),
                       candidates=[svc.staff_row(t) for t in svc.tickets_in(sitting_id)])
 
         @sio.on("start_sitting", namespace=NS)

@@ -291,7 +291,7 @@
     if (S.socket) return;
     if (typeof window.io !== 'function') { showFatal('页面组件加载失败，请刷新页面。'); return; }
     var sock = window.io({
-      transports: ['websocket', 'polling'],
+      transports: ['websocket'],
       tryAllTransports: true,
       reconnection: true,
       reconnectionAttempts: Infinity,

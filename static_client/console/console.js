@@ -13,7 +13,7 @@
                  submitted: "已交卷", terminated: "已终止", absent: "缺考" };
   var SITTING = { planned: "未开考", started: "考试中", paused: "暂停中", ended: "已结束" };
   var LEVEL = { minor: "一般违纪", cheating: "考试作弊", serious: "严重违纪" };
-  var socket = io("/staff", { transports: ["websocket", "polling"] });
+  var socket = io("/staff", { transports: ["websocket"] });
 
   function $(id) { return document.getElementById(id); }
   function text(el, t) { el.textContent = t == null ? "" : String(t); }
@@ -172,6 +172,7 @@
       if (err) { msg(err, true); return; }
       rows = {};
       r.candidates.forEach(function (c) { rows[c.ticket] = c; });
+      showFault(r.fault);
       render();
       msg("已连接");
     });
@@ -179,11 +180,13 @@
   socket.on("disconnect", function () { msg("与考场服务器的连接已断开，正在重连…", true); });
   socket.on("candidate", function (c) { rows[c.ticket] = c; render(); });
   socket.on("sitting", function (s) { renderSitting(s); });
-  socket.on("fault", function (d) {
+  socket.on("fault", function (d) { showFault(d.fault); });
+  function showFault(fault) {
+    var d = { fault: fault };
     var el = $("fault");
     el.hidden = !d.fault;
     text(el, d.fault ? "⚠ 服务器无法保存数据：" + d.fault + "。考生答案暂存在手机上。请立即检查电脑磁盘空间，并联系技术支持。" : "");
-  });
+  }
 
   function ask(question) { var v = prompt(question); return v == null ? null : v.trim(); }
   $("start").addEventListener("click", function () {
