@@ -25,6 +25,7 @@ class Hall:
 
     def __init__(self, app: Flask, socketio: SocketIO, service: ExamService, writer: Writer):
         self.app, self.socketio, self.service, self.writer = app, socketio, service, writer
+        self.dirty: set[str] = set()  # tickets whose progress the console has not seen yet
 
     def qr_url(self, sitting_id: str) -> str:
         return self.app.extensions["hall.qr_url"](sitting_id)
@@ -37,6 +38,11 @@ class Hall:
         last_fault = None
         while True:
             self.socketio.sleep(every)
+            staff = self.app.extensions["hall.staff_channel"]
+            dirty = list(self.dirty)
+            self.dirty.clear()  # no yield between the copy and the clear: nothing is lost
+            for ticket in dirty:
+                staff.push_candidate(ticket)
             try:
                 self.service.sweep_timeups()
                 self.service.sweep_absent()
@@ -76,6 +82,7 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
                         ping_timeout=cfg["server"]["ping_timeout"], max_http_buffer_size=64 * 1024,
                         logger=False, engineio_logger=False)
 
+    hall = Hall(app, socketio, service, writer)
     base = public_base_url(cfg)
     app.extensions["hall.service"] = service
     app.extensions["hall.writer"] = writer
@@ -106,9 +113,10 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
         staff.push_sitting(sitting_id)
 
     service.on_attempt = attempt_changed
+    service.on_progress = hall.dirty.add
     service.on_sitting = sitting_changed
     service.on_replaced = phones.replaced
     staff.on_device_approved = phones.device_approved
     staff.on_device_rejected = phones.device_rejected
     app.extensions["hall.staff_channel"] = staff
-    return Hall(app, socketio, service, writer)
+    return hall

@@ -48,6 +48,8 @@ class ExamService(RoomActions):
         sec = cfg["security"]
         self.limiter = LoginLimiter(sec["login_max_failures"], sec["login_lockout_seconds"])
         self.on_attempt: Callable[[str], None] = lambda ticket: None
+        # An answer changes only the console's progress column: batched, not pushed per answer.
+        self.on_progress: Callable[[str], None] = lambda ticket: None
         self.on_sitting: Callable[[str], None] = lambda sitting_id: None
         self.on_replaced: Callable[[str, str | None], None] = lambda ticket, old_device: None
         self.meta: dict[str, str] = {}
@@ -332,7 +334,7 @@ class ExamService(RoomActions):
         self.storage_refused.pop((ticket, q, seq), None)
         self._mirror_answer(ticket, q, choice, seq)
         self.presence.setdefault(ticket, {})["last_answer"] = now
-        self.on_attempt(ticket)
+        self.on_progress(ticket)
         return choice, seq
 
     def _mirror_answer(self, ticket: str, q: int, choice, seq: int) -> None:
