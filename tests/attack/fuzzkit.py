@@ -203,7 +203,7 @@ class RawSio:
         aid = self.emit(event, {} if data is None else data, ns=ns)
         return self.ack(aid, ns=ns, timeout=timeout)
 
-    def state(self, timeout: float = 1) -> str:
+    def state(self, timeout: float = 0.5) -> str:
         """"open" (still answers a request), "stalled" (connected, no answer) or "closed"."""
         try:
             a = self.call("sync", {}, timeout=timeout)
@@ -222,6 +222,15 @@ class RawSio:
             pass
 
 
+def hall_with(data_dir, plan, server_extra: str = "", config_extra: str = "") -> HallProcess:
+    """A HallProcess with extra keys in [server] (config_extra cannot add them: TOML
+    forbids a second [server] table). Not started."""
+    h = HallProcess(data_dir, plan, config_extra=config_extra)
+    text = h.config_path.read_text(encoding="utf-8")
+    h.config_path.write_text(text.replace("[server]\n", "[server]\n" + server_extra, 1), encoding="utf-8")
+    return h
+
+
 def cookie_header(session: requests.Session) -> str:
     return "; ".join(f"{k}={v}" for k, v in session.cookies.items())
 
@@ -235,10 +244,22 @@ def healthy(hall: HallProcess) -> bool:
 
 
 def handler_failures(hall: HallProcess) -> list[str]:
-    """Exceptions the handlers' safety net caught (acks.handler logs them): each one is a
-    hostile input that reached code which did not expect it."""
-    text = hall.log.read_text(errors="replace")
-    return [line for line in text.splitlines() if "handler " in line and " failed" in line]
+    """Exceptions the handlers' safety net caught (acks.handler logs them), each as
+    "<last hall_server frame> <exception line>": every one is a hostile input that reached
+    code which did not expect it (the phone still got bad_request)."""
+    lines = hall.log.read_text(errors="replace").splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        if "handler " in line and " failed" in line:
+            frame, exc = "?", "?"
+            for nxt in lines[i + 1:i + 60]:
+                if 'File "' in nxt and "hall_server" in nxt:
+                    frame = nxt.strip().split("hall_server/")[-1]
+                elif nxt and not nxt.startswith(" ") and ("Error" in nxt or "Exception" in nxt):
+                    exc = nxt.strip()
+                    break
+            out.append(f"{frame} -> {exc}")
+    return out
 
 
 def answering(hall: HallProcess, cand: dict, start: bool = True, device: str | None = None) -> Phone:
@@ -253,5 +274,5 @@ def answering(hall: HallProcess, cand: dict, start: bool = True, device: str | N
     return p
 
 
-__all__ = ["HallProcess", "Phone", "RawSio", "Tally", "tally", "check_ack", "snapshot", "fast_plan", "examples",
+__all__ = ["hall_with", "HallProcess", "Phone", "RawSio", "Tally", "tally", "check_ack", "snapshot", "fast_plan", "examples",
            "cookie_header", "healthy", "handler_failures", "answering", "KNOWN_CODES", "socketio", "threading"]

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from fuzzkit import (HallProcess, Phone, answering, check_ack, examples, fast_plan, handler_failures, healthy,
                      snapshot, tally)  # noqa: F401  (tally is a fixture)
 
-PLAN = fast_plan(candidates_per_room=5, duration_minutes=30, earliest_submit_minutes=0.01)
+PLAN = fast_plan(candidates_per_room=5, rooms=3, duration_minutes=30, earliest_submit_minutes=0.01)
 CANDS = PLAN["candidates"]
 TOP_SEQ = 2**53 - 1  # the largest seq the protocol allows: every later answer is a replay
 SETTINGS = settings(max_examples=examples(40), deadline=None, derandomize=False,
@@ -79,10 +79,34 @@ def near_valid(event: str, w) -> st.SearchStrategy:
     if event == "focus":
         return with_extra(st.fixed_dictionaries({"hidden": st.one_of(st.booleans(), scalars),
                                                  "ms": st.one_of(st.integers(min_value=-5, max_value=10**9 + 5), scalars)}))
-    if event in ("watch", "start_sitting", "end_sitting"):
-        return with_extra(st.fixed_dictionaries({"sitting": st.one_of(
-            st.sampled_from(["D1S1-R01", "D1S1-R01 ", "d1s1-r01", "D1S1-R03", "", "*", "%"]), scalars)}))
+    if event in STAFF_EVENTS:
+        return with_extra(st.fixed_dictionaries({
+            "sitting": st.one_of(st.sampled_from(["D1S1-R01", "D1S1-R01 ", "d1s1-r01", "D1S1-R03", "D1S1-R09", "",
+                                                  "*", "%"]), scalars),
+            **{k: st.one_of(v, scalars, json_any) for k, v in staff_fields(w).items()}}))
     return json_any
+
+
+STAFF_EVENTS = ["watch", "start_sitting", "end_sitting", "admit_late", "extra_time", "pause", "resume", "violation",
+                "incident", "approve_device", "reject_device", "paper_entry"]
+
+
+def staff_fields(w) -> dict:
+    """Every field a staff event reads, with near-valid and hostile values."""
+    tickets = [c["ticket"] for c in CANDS if c["sitting_id"] == "D1S1-R03"] + [CANDS[0]["ticket"], "nobody"]
+    return {
+        "ticket": st.sampled_from(tickets),
+        "minutes": st.one_of(st.sampled_from([1, 5, 240, 241, 0, -5, 0.001, 1e308, -1e308, 2**63]),
+                             st.floats(allow_nan=True, allow_infinity=True)),
+        "reason": st.sampled_from(["系统原因", " ", "", "x" * 2001, "<script>", None]),
+        "level": st.sampled_from(["minor", "cheating", "MINOR", "", None]),
+        "facts": st.sampled_from(["看手机", "", "x" * 2001]),
+        "kind": st.sampled_from(["power", "network", "other", "fire", ""]),
+        "text": st.sampled_from(["停电 5 分钟", "", "\u0000" * 10]),
+        "pass": st.sampled_from([1, 2, 3, 0, True, 1.0, "1"]),
+        "answers": st.sampled_from(["ABCDABCDAB", "-" * 10, "abcdabcdab", "A" * 11, "ZZZZZZZZZZ", "", "ＡＢＣＤＡＢＣＤＡＢ"]),
+        "release_code": st.sampled_from(["", "0000", "x" * 100]),
+    }
 
 
 def valid_login(p) -> bool:
@@ -113,10 +137,14 @@ def w(tmp_path_factory):
                         token_expired=hall.qr_token("D1S1-R01", issued_at=now - 100, expires_at=now - 50),
                         token_forged=good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB"))
     w.before = snapshot(hall)
+    w.r03_started, w.r03_cand = False, next(c for c in CANDS if c["sitting_id"] == "D1S1-R03")
     yield w
     for c in (ans, sub, anon):
         c.close()
     staff.disconnect()
+    if w.r03_started:
+        w.r03.close()
+        w.chief.disconnect()
     hall.stop()
 
 
@@ -178,7 +206,7 @@ def test_candidate_event_fuzz(w, tally, who, event):
     assert snapshot(w.hall) == w.before
 
 
-@pytest.mark.parametrize("event", ["watch", "start_sitting", "end_sitting"])
+@pytest.mark.parametrize("event", STAFF_EVENTS)
 def test_staff_event_fuzz(w, tally, event):
     """An invigilator of room 2 fuzzing staff events aimed anywhere but room 2: all refused."""
 
@@ -196,8 +224,8 @@ def test_staff_event_fuzz(w, tally, event):
     assert snapshot(w.hall) == w.before
 
 
-@pytest.mark.parametrize("event", ["watch", "start_sitting", "end_sitting", "state", "replaced", "candidate",
-                                   "sitting", "fault", "message", "*", "__proto__"])
+@pytest.mark.parametrize("event", [e for e in STAFF_EVENTS if e not in CANDIDATE_EVENTS] + ["state", "replaced", "approved", "rejected", "candidate", "sitting",
+                                                  "fault", "message", "*", "__proto__"])
 def test_phone_gets_no_handler_for_staff_or_server_events(w, tally, event):
     """Staff events (and names only the server sends) from a phone on '/' reach no handler:
     no ack, nothing changes."""
@@ -208,10 +236,51 @@ def test_phone_gets_no_handler_for_staff_or_server_events(w, tally, event):
     assert snapshot(w.hall) == w.before
 
 
+CHIEF_EVENTS = ["admit_late", "extra_time", "pause", "resume", "violation", "incident", "approve_device",
+                "reject_device", "paper_entry", "watch", "start_sitting"]
+
+
+@pytest.mark.parametrize("event", CHIEF_EVENTS)
+def test_chief_room_actions_with_hostile_fields(w, tally, event):
+    """The chief, on room 3 (started, one candidate answering), with every field hostile:
+    a documented ack every time, and the room stays consistent. Runs after the tests above,
+    which compare snapshots: this one is allowed to change room 3."""
+    if not w.r03_started:
+        w.hall.start_sitting("D1S1-R03")
+        w.r03 = answering(w.hall, w.r03_cand, start=False)
+        w.r03_started = True
+        w.chief = w.hall.staff_socket()
+
+    @SETTINGS
+    @given(payload=near_valid(event, w))
+    def run(payload):
+        payload = {**payload, "sitting": "D1S1-R03"}
+        ack = w.chief.call(event, payload, namespace="/staff", timeout=10)
+        code = check_ack(ack)
+        tally.add(f"sio chief R03:{event}", "rejected" if code else "accepted")
+
+    run()
+    with w.hall.db() as db:
+        for a in db.execute("SELECT * FROM attempts WHERE sitting_id = 'D1S1-R03'"):
+            if a["deadline_at"] is not None:
+                assert a["deadline_at"] == a["deadline_at"] and a["deadline_at"] > a["opened_at"], dict(a)
+        s = db.execute("SELECT * FROM sittings WHERE sitting_id = 'D1S1-R03'").fetchone()
+        assert s["paused_total_s"] >= 0 and s["status"] in ("started", "paused", "ended"), dict(s)
+        r01 = [tuple(r) for r in db.execute("SELECT * FROM attempts WHERE sitting_id = 'D1S1-R01' ORDER BY ticket")]
+    assert r01 == [a for a in w.before["attempts"] if a[1] == "D1S1-R01"]
+    assert w.r03.call("sync")["ok"]
+
+
 def test_server_survived_the_fuzz(w):
     assert healthy(w.hall)
     assert w.ans.call("sync")["answers"] == {str(q): ["A", TOP_SEQ] for q in range(1, 11)}
     # The handlers' safety net (acks.handler) should never have been needed: each logged
     # failure is hostile input reaching code that did not expect it.
-    unexpected = [line for line in handler_failures(w.hall) if "handler submit failed" not in line]
+    failures = handler_failures(w.hall)
+    print(f"\nhandler safety-net catches during the fuzz: {len(failures)}")
+    for line in sorted(set(failures)):
+        print("  ", line)
+    # Known and reported (xfail in test_targeted.py::test_hostile_field_types_are_refused_before_they_raise).
+    known = ("unhashable type", "invalid literal for int()")
+    unexpected = [line for line in failures if not any(k in line for k in known)]
     assert not unexpected, unexpected[:5]
