@@ -33,6 +33,20 @@ class Hall:
     def start_background(self) -> None:
         sweep = self.app.config["HALL"]["rules"]["timeup_sweep_seconds"]
         self.socketio.start_background_task(self._sweeper, sweep)
+        if self.app.config["HALL"]["server"]["gc_freeze"]:
+            self.socketio.start_background_task(self._freezer, 5.0)
+
+    def _freezer(self, every: float) -> None:
+        """Keep freezing what lives all sitting (connections, sessions, attempts) as it appears:
+        gc.freeze() at start-up only covers the loaded exam, and a full collection otherwise
+        walks every connection's objects (~100 ms at 1,000 phones). collect(1) first, so that
+        young garbage is freed rather than frozen; both are cheap (young generations only)."""
+        import gc
+
+        while True:
+            self.socketio.sleep(every)
+            gc.collect(1)
+            gc.freeze()
 
     def _sweeper(self, every: float) -> None:
         last_fault = None
@@ -53,6 +67,10 @@ class Hall:
             if fault != last_fault:
                 last_fault = fault
                 self.app.extensions["hall.staff_channel"].push_fault(fault)
+
+
+def _never():
+    return "", 404
 
 
 def create_app(cfg: config_mod.Config | None = None) -> Hall:
@@ -96,6 +114,15 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
 
     app.register_blueprint(candidate.bp)
     app.register_blueprint(console.bp)
+    # Flask-SocketIO runs every event handler inside app.request_context() of the connection's
+    # /socket.io/ request. Without a rule for that path, pushing the context raises NotFound
+    # (WebsocketMismatch for websockets) and Flask keeps it in request.routing_exception:
+    # its traceback -> frames -> request context is a reference cycle of ~50 objects per
+    # event that only the cyclic GC frees (100-300 ms full collections at 1,000 phones,
+    # docs/benchmarks.md). These rules are never dispatched: the Socket.IO middleware answers
+    # /socket.io/ before Flask routes.
+    app.add_url_rule("/socket.io/", "socketio_path", _never, methods=["GET", "POST"])
+    app.add_url_rule("/socket.io/", "socketio_path_ws", _never, websocket=True)
 
     phones = CandidateChannel(socketio, service)
     staff = StaffChannel(socketio, service, staff_dir)

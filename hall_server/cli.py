@@ -69,6 +69,10 @@ def cmd_serve(args, banner_extra=None) -> int:
     if srv["gc_freeze"]:
         gc.collect()
         gc.freeze()  # the loaded exam lives all day: keep it out of GC passes
+    # The writer thread takes the GIL back after every SQLite call; while the event loop is
+    # busy it waits up to the switch interval (5 ms) each time, so one group commit of a few
+    # answers can take 10-20 ms at 500 answers/s. 0.5 ms: docs/benchmarks.md ("switch").
+    sys.setswitchinterval(0.0005)
     if srv["async_mode"] == "eventlet":
         try:
             sock = listen(srv["host"], srv["port"])
