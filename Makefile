@@ -16,6 +16,7 @@ test: setup system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup
+	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) -m bench.run $(BENCH_ARGS)
 
 setup: $(STAMP) static_client/node_modules/.package-lock.json

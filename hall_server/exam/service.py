@@ -58,13 +58,12 @@ class ExamService(RoomActions):
         self.sittings: dict[str, dict] = {}
         self.candidates: dict[str, dict] = {}
         self.attempts: dict[str, dict] = {}
-        self.papers: dict[str, tuple[bytes, str, list[tuple[str, ...]]]] = {}
+        self.papers: dict[str, tuple[bytes, str, list[tuple[str, ...]]]] = {}  # ticket -> (gzip body, hash, option keys)
         self.answers: dict[str, dict[int, tuple[str | None, int]]] = {}
         self.sessions: dict[str, str] = {}
         self.retired_sessions: dict[str, str] = {}
         self.presence: dict[str, dict] = {}
         self.media: dict[str, tuple[str, bytes]] = {}
-        self.papers_gz: dict[str, bytes] = {}
         self.sealed: dict[str, str] = {}  # sitting_id -> sealed papers awaiting the release code
         self.pending_devices: dict[str, dict] = {}   # ticket -> {"device", "since"}
         self.storage_refused: dict[tuple, tuple] = {}  # (ticket, q, seq) -> (choice, first received_at)
@@ -123,9 +122,9 @@ class ExamService(RoomActions):
             "questions": paper["questions"],
         }
         body = json.dumps(public, ensure_ascii=False, separators=(",", ":")).encode()
-        self.papers[ticket] = (body, paper_hash, option_keys)
-        # Compressed once here, not per request: a whole room fetches at the same second.
-        self.papers_gz[ticket] = gzip.compress(body, compresslevel=6, mtime=0)
+        # Kept only compressed (a quarter of the memory at 2,000 candidates) and compressed
+        # once here, not per request: a whole room fetches at the same second.
+        self.papers[ticket] = (gzip.compress(body, compresslevel=6, mtime=0), paper_hash, option_keys)
 
     # -- views ----------------------------------------------------------------------
     def sitting_times(self, sitting_id: str) -> rules.SittingTimes:
