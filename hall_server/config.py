@@ -29,7 +29,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "duration_minutes": 60,
         "late_entry_minutes": 10,
         "earliest_submit_minutes": 15,
-        "timeup_sweep_seconds": 1,
+        "timeup_sweep_seconds": 0.25,
     },
     "security": {
         "login_max_failures": 5,
