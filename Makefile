@@ -19,7 +19,7 @@ bench: setup
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) -m bench.run $(BENCH_ARGS)
 
-setup: $(STAMP) static_client/node_modules/.package-lock.json
+setup: $(STAMP) static_client/vendor/node_modules/.package-lock.json
 
 $(STAMP): pyproject.toml
 	@command -v npm >/dev/null || $(MAKE) system-deps
@@ -28,8 +28,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-static_client/node_modules/.package-lock.json: static_client/package.json static_client/package-lock.json
-	cd static_client && npm ci --no-audit --no-fund
+# Third-party browser files live under static_client/vendor/: installed here, never committed.
+static_client/vendor/node_modules/.package-lock.json: static_client/vendor/package.json static_client/vendor/package-lock.json
+	cd static_client/vendor && npm ci --no-audit --no-fund
 	touch $@
 
 # Debian packages: Chromium for the phone tests, the CJK font for PDFs and screenshots,
@@ -45,4 +46,4 @@ system-deps:
 	fi
 
 clean:
-	rm -rf $(VENV) static_client/node_modules var test-output
+	rm -rf $(VENV) static_client/vendor/node_modules var test-output

@@ -6,7 +6,7 @@ from pathlib import Path
 STATIC_ROOT = Path(__file__).resolve().parents[2] / "static_client"
 CANDIDATE_DIR = STATIC_ROOT / "candidate"
 CONSOLE_DIR = STATIC_ROOT / "console"
-SOCKETIO_JS = STATIC_ROOT / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
+SOCKETIO_JS = STATIC_ROOT / "vendor" / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
 
 
 def check() -> list[str]:
