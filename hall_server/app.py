@@ -55,8 +55,8 @@ class Hall:
             staff = self.app.extensions["hall.staff_channel"]
             dirty = list(self.dirty)
             self.dirty.clear()  # no yield between the copy and the clear: nothing is lost
-            for ticket in dirty:
-                staff.push_candidate(ticket)
+            if dirty:
+                staff.push_progress(dirty)
             try:
                 self.service.sweep_timeups()
                 self.service.sweep_absent()

@@ -102,13 +102,17 @@ def _store_answer(conn, a: dict, q: int, choice, seq: int, now: float, device: s
     cur = conn.execute("SELECT choice, seq FROM answers WHERE ticket = ? AND q = ?", (a["ticket"], q)).fetchone()
     if cur is not None and not rules.newer(seq, cur[1]):
         return cur[0], cur[1]
+    _write_answer(conn, a["ticket"], q, choice, seq, now, device)
+    return choice, seq
+
+
+def _write_answer(conn, ticket: str, q: int, choice, seq: int, now: float, device: str | None) -> None:
     conn.execute(
         "INSERT INTO answers (ticket, q, choice, seq, saved_at) VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT (ticket, q) DO UPDATE SET choice = excluded.choice, seq = excluded.seq,"
-        " saved_at = excluded.saved_at", (a["ticket"], q, choice, seq, now))
+        " saved_at = excluded.saved_at", (ticket, q, choice, seq, now))
     conn.execute("INSERT INTO answer_log (ticket, q, choice, seq, saved_at, device_id) VALUES (?, ?, ?, ?, ?, ?)",
-                 (a["ticket"], q, choice, seq, now, device))
-    return choice, seq
+                 (ticket, q, choice, seq, now, device))
 
 
 def _check_answerable(conn, ticket: str, received_at: float) -> dict:
@@ -123,8 +127,22 @@ def _check_answerable(conn, ticket: str, received_at: float) -> dict:
 
 
 def answer(conn, ticket: str, q: int, choice, seq: int, received_at: float, device: str | None) -> tuple:
-    a = _check_answerable(conn, ticket, received_at)
-    return _store_answer(conn, a, q, choice, seq, received_at, device)
+    # The hot path (one per answer): the state it needs in one query, not SELECT * twice.
+    # Every statement releases and re-takes the GIL, and while the event loop is busy each
+    # re-take can wait a switch interval; fewer statements, shorter group commits.
+    row = conn.execute(
+        "SELECT a.status, a.deadline_at, s.status, x.choice, x.seq FROM attempts a"
+        " JOIN sittings s ON s.sitting_id = a.sitting_id"
+        " LEFT JOIN answers x ON x.ticket = a.ticket AND x.q = ? WHERE a.ticket = ?", (q, ticket)).fetchone()
+    if row is None:
+        raise ExamError("not_logged_in")
+    refusal = rules.answer_refusal(row[0], received_at, row[1], row[2])
+    if refusal:
+        raise ExamError(refusal)
+    if row[4] is not None and not rules.newer(seq, row[4]):
+        return row[3], row[4]
+    _write_answer(conn, ticket, q, choice, seq, received_at, device)
+    return choice, seq
 
 
 def _count_answered(conn, ticket: str) -> int:

@@ -147,7 +147,7 @@ class RoomActions:
         if a:
             self.attempts[ticket] = a
             if result["complete"]:
-                self.answers[ticket] = {q: (None if ch == "-" else ch, 0) for q, ch in enumerate(answers, start=1)}
+                self.replace_answers(ticket, {q: (None if ch == "-" else ch, 0) for q, ch in enumerate(answers, start=1)})
         self.on_attempt(ticket)
         self.on_sitting(c["sitting_id"])
         return result

@@ -60,6 +60,7 @@ class ExamService(RoomActions):
         self.attempts: dict[str, dict] = {}
         self.papers: dict[str, tuple[bytes, str, list[tuple[str, ...]]]] = {}  # ticket -> (gzip body, hash, option keys)
         self.answers: dict[str, dict[int, tuple[str | None, int]]] = {}
+        self._answered: dict[str, int] = {}  # ticket -> answered questions, cached for the console
         self.sessions: dict[str, str] = {}
         self.retired_sessions: dict[str, str] = {}
         self.presence: dict[str, dict] = {}
@@ -155,7 +156,18 @@ class ExamService(RoomActions):
         }
 
     def answered_count(self, ticket: str) -> int:
-        return sum(1 for c, _ in self.answers.get(ticket, {}).values() if c is not None)
+        n = self._answered.get(ticket)
+        if n is None:  # counted once, then kept up to date by _mirror_answer
+            n = self._answered[ticket] = sum(1 for c, _ in self.answers.get(ticket, {}).values() if c is not None)
+        return n
+
+    def replace_answers(self, ticket: str, answers: dict[int, tuple[str | None, int]]) -> None:
+        self.answers[ticket] = answers
+        self._answered.pop(ticket, None)
+
+    def progress_row(self, ticket: str) -> list:
+        """What changes on the console with every answer: [ticket, answered, last_answer ms]."""
+        return [ticket, self.answered_count(ticket), _ms(self.presence.get(ticket, {}).get("last_answer"))]
 
     def candidate_view(self, ticket: str) -> dict:
         c = self.candidates[ticket]
@@ -345,6 +357,8 @@ class ExamService(RoomActions):
         cur = self.answers.setdefault(ticket, {}).get(q)
         if cur is None or seq >= cur[1]:
             self.answers[ticket][q] = (choice, seq)
+            if ticket in self._answered:
+                self._answered[ticket] += (choice is not None) - (cur is not None and cur[0] is not None)
 
     def submit(self, ticket: str, answers, device: str | None) -> None:
         parsed = []

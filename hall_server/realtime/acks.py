@@ -41,3 +41,24 @@ def handler(fn):
             return fail("bad_request")
 
     return wrapper
+
+
+def sid_handler(fn):
+    """Like handler, for a raw python-socketio handler called as (sid, payload, ...)."""
+
+    @functools.wraps(fn)
+    def wrapper(sid, *args):
+        payload = args[0] if args else None
+        if payload is None:
+            payload = {}
+        if not isinstance(payload, dict):
+            return fail("bad_request")
+        try:
+            return fn(sid, payload)
+        except ExamError as e:
+            return {"ok": False, "now": now_ms(), "error": e.as_error()}
+        except Exception:  # a bug must not take the connection down with it
+            log.exception("handler %s failed", fn.__name__)
+            return fail("bad_request")
+
+    return wrapper

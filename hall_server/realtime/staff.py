@@ -39,6 +39,17 @@ class StaffChannel:
         if c:
             self.sio.emit("candidate", self.svc.staff_row(ticket), to=f"watch:{c['sitting_id']}", namespace=NS)
 
+    def push_progress(self, tickets) -> None:
+        """Answer progress, batched: one small event per watched room per sweep instead of a
+        full row per answer (at 1,000 phones the rows were a sixth of the server's CPU)."""
+        by_sitting: dict[str, list] = {}
+        for ticket in tickets:
+            c = self.svc.candidates.get(ticket)
+            if c:
+                by_sitting.setdefault(c["sitting_id"], []).append(self.svc.progress_row(ticket))
+        for sitting_id, rows in by_sitting.items():
+            self.sio.emit("progress", {"sitting": sitting_id, "rows": rows}, to=f"watch:{sitting_id}", namespace=NS)
+
     def fault_now(self) -> str | None:
         return self.svc.writer.fault
 

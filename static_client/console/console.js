@@ -179,6 +179,14 @@
   });
   socket.on("disconnect", function () { msg("与考场服务器的连接已断开，正在重连…", true); });
   socket.on("candidate", function (c) { rows[c.ticket] = c; render(); });
+  // Answer progress arrives batched per room: [ticket, answered, last_answer ms].
+  socket.on("progress", function (d) {
+    (d.rows || []).forEach(function (p) {
+      var r = rows[p[0]];
+      if (r) { r.answered = p[1]; r.last_answer = p[2]; }
+    });
+    render();
+  });
   socket.on("sitting", function (s) { renderSitting(s); });
   socket.on("fault", function (d) { showFault(d.fault); });
   function showFault(fault) {

@@ -179,3 +179,32 @@ def test_audit_chain_verifies_and_names_the_first_tampered_entry(room):
     bad = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     assert bad.returncode == 1 and f"第 {bad_id} 条" in bad.stderr
     hall.start()
+
+
+def test_console_sees_answer_progress_batched_per_room(room):
+    """Answers reach the console as one small `progress` event per room per sweep, with the
+    answered count kept right through changes of mind (including back to blank)."""
+    hall, plan, staff, pushed = room
+    progress = []
+    staff.on("progress", lambda d: progress.append(d), namespace="/staff")
+    a, b = answering(hall, plan, 0, staff), answering(hall, plan, 1, staff)
+    for q in (1, 2, 3):
+        assert a.answer(q, "A")["ok"]
+    assert a.answer(2, "B")["ok"]      # a change of mind: still 3 answered
+    assert a.answer(3, None)["ok"]     # back to blank: 2 answered
+    assert b.answer(1, "C")["ok"]
+    latest = {}
+    deadline = time.time() + 5
+    while time.time() < deadline and (latest.get(a.ticket, [None, None])[1] != 2 or b.ticket not in latest):
+        time.sleep(0.05)
+        for d in progress:
+            for row in d["rows"]:
+                latest[row[0]] = row
+    assert latest[a.ticket][1] == 2 and latest[b.ticket][1] == 1
+    assert latest[a.ticket][2] is not None  # last answer time, for the "minutes without answering" cell
+    assert all(d["sitting"] == S1 for d in progress)
+    assert len(progress) < 6, "six answers should arrive in fewer events than answers (batched per sweep)"
+    # The count agrees with the full row the console gets on (re)watch.
+    r = staff.call("watch", {"sitting": S1}, namespace="/staff")
+    row = [c for c in r["candidates"] if c["ticket"] == a.ticket][0]
+    assert row["answered"] == 2
