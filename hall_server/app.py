@@ -13,8 +13,10 @@ from .auth.staff import StaffDirectory
 from .db import schema, waiters
 from .db.writer import Writer
 from .exam.service import ExamService
+from .net import ws_mask
 from .net.lan import public_base_url
 from .realtime.candidate import CandidateChannel
+from .realtime.packets import TextPacket
 from .realtime.staff import StaffChannel
 
 log = logging.getLogger(__name__)
@@ -98,7 +100,9 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
     # one phone), and every browser a candidate brings speaks websocket on a local WiFi.
     socketio = SocketIO(app, async_mode=mode, transports=["websocket"], ping_interval=cfg["server"]["ping_interval"],
                         ping_timeout=cfg["server"]["ping_timeout"], max_http_buffer_size=64 * 1024,
-                        logger=False, engineio_logger=False)
+                        serializer=TextPacket, logger=False, engineio_logger=False)
+    if mode == "eventlet":
+        ws_mask.install()
 
     hall = Hall(app, socketio, service, writer)
     base = public_base_url(cfg)

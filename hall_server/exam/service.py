@@ -80,6 +80,7 @@ class ExamService(RoomActions):
             self.rooms = {r["room_id"]: dict(r) for r in conn.execute("SELECT * FROM rooms")}
             self.sittings = {r["sitting_id"]: dict(r) for r in conn.execute("SELECT * FROM sittings")}
             self.candidates = {r["ticket"]: dict(r) for r in conn.execute("SELECT * FROM candidates")}
+            self._tickets_by_sitting: dict[str, list[str]] | None = None
             self.attempts = {r["ticket"]: dict(r) for r in conn.execute("SELECT * FROM attempts")}
             for r in conn.execute("SELECT ticket, paper_json, paper_hash FROM papers"):
                 self._load_paper(r["ticket"], r["paper_json"], r["paper_hash"])
@@ -208,7 +209,7 @@ class ExamService(RoomActions):
 
     def sitting_view(self, sitting_id: str) -> dict:
         s = self.sittings[sitting_id]
-        tickets = [t for t, c in self.candidates.items() if c["sitting_id"] == sitting_id]
+        tickets = self.tickets_in(sitting_id)
         present = sum(1 for t in tickets if self.attempts.get(t, {}).get("status", "absent") != "absent")
         absent = sum(1 for t in tickets if self.attempts.get(t, {}).get("status") == "absent")
         return {
@@ -224,8 +225,16 @@ class ExamService(RoomActions):
         }
 
     def tickets_in(self, sitting_id: str) -> list[str]:
-        return sorted((t for t, c in self.candidates.items() if c["sitting_id"] == sitting_id),
-                      key=lambda t: (self.candidates[t]["seat_no"] or 0, t))
+        # The roster is fixed once imported; the sweeper asks every 0.25 s for every room.
+        by_sitting = self._tickets_by_sitting
+        if by_sitting is None:
+            by_sitting = {}
+            for t, c in self.candidates.items():
+                by_sitting.setdefault(c["sitting_id"], []).append(t)
+            for ts in by_sitting.values():
+                ts.sort(key=lambda t: (self.candidates[t]["seat_no"] or 0, t))
+            self._tickets_by_sitting = by_sitting
+        return list(by_sitting.get(sitting_id, ()))
 
     # -- QR tokens ------------------------------------------------------------------
     def qr_token(self, sitting_id: str) -> str:
