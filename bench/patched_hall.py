@@ -100,7 +100,7 @@ def _writerlog() -> None:
         t = time.perf_counter()
         orig(self, conn, batch)
         f.write(json.dumps({"t": time.time(), "n": len(batch), "ms": round((time.perf_counter() - t) * 1000, 2),
-                            "q": self._q.qsize()}) + "\n")
+                            "q": len(self._q)}) + "\n")
 
     writer_mod.Writer._commit = _commit
 

@@ -7,6 +7,7 @@ waiters. An operation's result is therefore never seen by a phone before it is d
 """
 from __future__ import annotations
 
+import collections
 import logging
 import sqlite3
 import time
@@ -21,7 +22,7 @@ with warnings.catch_warnings():
 from . import schema
 
 _threading = patcher.original("threading")
-_queue = patcher.original("queue")
+_os = patcher.original("os")
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,55 @@ _STORAGE_MESSAGES = ("disk is full", "readonly", "read-only", "disk i/o", "unabl
 def is_storage_failure(e: BaseException) -> bool:
     """Errors of the machine, not of the operation: no op in the batch can succeed."""
     return isinstance(e, sqlite3.OperationalError) and any(m in str(e).lower() for m in _STORAGE_MESSAGES)
+
+
+class Inbox:
+    """Operations waiting for the writer: a deque plus a pipe that wakes the writer when idle.
+
+    queue.Queue would take a real mutex and notify a condition on every put, from the event
+    loop's thread: the loop then contends with the writer for that mutex and the GIL on every
+    answer (6 % of the loop's CPU at 200 phones in a closed loop). deque.append is atomic
+    under the GIL, and the pipe is written only when the writer has said it is going to sleep.
+    """
+
+    def __init__(self) -> None:
+        self._items: collections.deque = collections.deque()
+        self._r, self._w = _os.pipe()
+        _os.set_blocking(self._w, False)
+        self._sleeping = False
+
+    def put(self, item) -> None:
+        self._items.append(item)
+        if self._sleeping:
+            self._sleeping = False
+            try:
+                _os.write(self._w, b"x")
+            except BlockingIOError:
+                pass  # the pipe is full of wake-ups already
+
+    def get_batch(self, limit: int) -> list:
+        """Block (in the writer's OS thread, without the GIL) until there is work."""
+        items = self._items
+        while not items:
+            self._sleeping = True
+            if items:  # a put between the check and the flag: do not sleep on it
+                break
+            _os.read(self._r, 4096)
+        self._sleeping = False
+        batch = []
+        while items and len(batch) < limit:
+            batch.append(items.popleft())
+        return batch
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def close(self) -> None:
+        for fd in (self._r, self._w):
+            try:
+                _os.close(fd)
+            except OSError:
+                pass
 
 
 class Pending:
@@ -60,7 +110,7 @@ class Writer:
         self.max_batch = max_batch
         self.on_fault = on_fault or (lambda msg: None)
         self.fault: str | None = None
-        self._q: _queue.Queue = _queue.Queue()
+        self._q = Inbox()
         self._thread = _threading.Thread(target=self._run, name="hall-writer", daemon=True)
         self._conn: sqlite3.Connection | None = None
         self.stats = {"batches": 0, "ops": 0, "max_batch_seen": 0}
@@ -88,30 +138,21 @@ class Writer:
         if self._thread.is_alive():
             self._q.put(None)
             self._thread.join(10)
+        self._q.close()
 
     # -- the OS thread ------------------------------------------------------------
     def _run(self) -> None:
         conn = self._conn
         assert conn is not None
-        while True:
-            first = self._q.get()
-            if first is None:
-                break
-            batch = [first]
-            stop = False
-            while len(batch) < self.max_batch:
-                try:
-                    nxt = self._q.get_nowait()
-                except _queue.Empty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                batch.append(nxt)
-            self._commit(conn, batch)
-            self.waiters.fire(batch)
-            if stop:
-                break
+        stop = False
+        while not stop:
+            batch = self._q.get_batch(self.max_batch)
+            if None in batch:
+                stop = True
+                batch = batch[:batch.index(None)]
+            if batch:
+                self._commit(conn, batch)
+                self.waiters.fire(batch)
         conn.close()
 
     def _commit(self, conn: sqlite3.Connection, batch: list[Pending]) -> None:
