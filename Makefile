@@ -4,7 +4,9 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-APT_PACKAGES := chromium fonts-wqy-microhei poppler-utils
+# postgresql: the server binaries (/usr/lib/postgresql/*/bin) for the central store's tests,
+# which start their own throw-away server on a free port (never the package's own cluster).
+APT_PACKAGES := chromium fonts-wqy-microhei poppler-utils postgresql
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo test bench setup system-deps clean
@@ -34,7 +36,8 @@ static_client/vendor/node_modules/.package-lock.json: static_client/vendor/packa
 	touch $@
 
 # Debian packages: Chromium for the phone tests, the CJK font for PDFs and screenshots,
-# poppler for rendering PDFs back to PNG, Node for installing socket.io-client.
+# poppler for rendering PDFs back to PNG, PostgreSQL for the central store's tests,
+# Node for installing socket.io-client.
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \

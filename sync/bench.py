@@ -1,5 +1,5 @@
 """Measure the sync path at city scale on loopback:
-python -m sync.bench --sites 343 --candidates 74 --workdir /tmp/syncbench
+python -m sync.bench --sites 343 --candidates 74 --workdir /tmp/syncbench [--db postgresql://…/emptydb]
 
 Builds N demo hall DBs (DEMO data), exports their bundles to a folder, starts the central
 service on loopback, runs the county-office upload over that folder, then times the
@@ -25,6 +25,8 @@ def main(argv=None) -> int:
     ap.add_argument("--questions", type=int, default=100)
     ap.add_argument("--workdir", default="/tmp/syncbench")
     ap.add_argument("--chunk", type=int, default=256 * 1024)
+    ap.add_argument("--db", help="the centre's database: default WORKDIR/centre.db; or an empty PostgreSQL "
+                                 "database's URL")
     a = ap.parse_args(argv)
     import logging
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -64,7 +66,14 @@ def main(argv=None) -> int:
     verify_result_bundle(data, keys)
     f["verify_one_ms"] = round((time.perf_counter() - t) * 1000, 1)
 
-    app = create_app({"db": w / "centre.db", "site_keys": keys, "answer_keys": answer_keys})
+    import secrets
+    from .central.dbconn import is_postgres_url
+    token = secrets.token_urlsafe(16)
+    admin = {"Authorization": f"Bearer {token}"}
+    db = a.db or w / "centre.db"
+    app = create_app({"db": db, "spool_dir": w / "spool", "site_keys": keys, "answer_keys": answer_keys,
+                      "admin_token": token})
+    f["centre_db"] = "postgres" if is_postgres_url(db) else "sqlite"
     srv = make_server("127.0.0.1", 0, app, threaded=True)
     th = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     th.start()
@@ -81,12 +90,14 @@ def main(argv=None) -> int:
     f["rerun_already"] = len(s2["already"])
     for path in ("/", "/api/status", "/export/results.xlsx", "/export/progress.csv", "/export/candidates.xlsx"):
         t = time.perf_counter()
-        r = requests.get(url + path)
+        r = requests.get(url + path, headers=admin)
         r.raise_for_status()
         f[f"GET {path} ms"] = round((time.perf_counter() - t) * 1000, 1)
-    st = requests.get(url + "/api/status").json()["totals"]
+    st = requests.get(url + "/api/status", headers=admin).json()["totals"]
     f["status_totals"] = st
-    f["centre_db_bytes"] = (w / "centre.db").stat().st_size
+    store = app.extensions["hall_store"]
+    f["centre_db_bytes"] = (int(store.db.query("SELECT pg_database_size(current_database())")[0][0])
+                            if store.kind == "postgres" else Path(db).stat().st_size)
     srv.shutdown()
     print(json.dumps(f, ensure_ascii=False))
     return 0

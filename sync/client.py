@@ -164,7 +164,10 @@ def upload_bundle(data: bytes | str | Path, url: str, *, chunk_size: int = DEFAU
                     continue
                 if r.status_code != 200:
                     raise Retryable(f"HTTP {r.status_code}")
-                offset, need_sync = int(_json(r)["offset"]), False
+                committed = int(_json(r)["offset"])
+                if committed > offset:
+                    failures = 0              # the lost answer had committed: that is progress too
+                offset, need_sync = committed, False
             while offset < size:
                 report("uploading", percent=round(offset * 100 / size, 1))
                 chunk = data[offset: offset + chunk_size]

@@ -1,19 +1,24 @@
 """Central ingest service (Flask application factory). Protocol: docs/sync.md.
 
 config keys:
-  db            path of the centre's SQLite file (required)
+  db            the centre's database (required): a SQLite file path, or a PostgreSQL URL
+                postgresql://user:password@host:5432/dbname (a province or the country)
+  spool_dir     where partial uploads wait (default: <db>.spool beside a SQLite file;
+                var/central-spool/<host_port_db> under the working directory for PostgreSQL)
   site_keys     {site_no: public_b64} or a path to site_keys.json (required)
   answer_keys   optional {ticket: [...]} or a path (JSON file, provisioning centre/papers/*.json or that folder)
   roster        optional path to roster CSV (ticket, site_no, name, id_number, category, level, unit, department)
   sites_csv     path of sites.csv (default /work/shared/data/sites.csv)
   centre_key    optional base64 Ed25519 private key for receipts (else generated once, kept in the DB)
-  admin_token   optional; when set, pass-mark changes and /export/* require "Authorization: Bearer <token>"
+  admin_token   the admin token (管理口令). Unset: generated at the first start, only its hash kept
+                in the DB, shown once (app.extensions["central_admin"].new_token; `serve` prints it).
+                The status page, /api/status, pass marks and /export/* always need it (admin.py);
+                the upload routes are authenticated by the bundle's signature, /api/health is open.
   max_chunk     largest accepted chunk in bytes (default 8 MiB)
   fault_hook    tests only: callable(stage, **info) called at defined points
 """
 from __future__ import annotations
 
-import hmac
 import html
 import time
 from pathlib import Path
@@ -22,7 +27,7 @@ from typing import Any
 from flask import Flask, Response, abort, jsonify, request
 
 from ..result_bundle import MAX_BUNDLE_BYTES, BundleRejected
-from . import reports
+from . import admin, reports
 from .store import Store, load_answer_keys, load_site_registry
 
 
@@ -39,7 +44,8 @@ def create_app(config: dict[str, Any]) -> Flask:
         registry = load_site_registry(site_keys)
         site_keys = {k: v["public"] for k, v in registry.items()}
         plan_ids = {k: v["bundle_id"] for k, v in registry.items()}
-    store = Store(config["db"], site_keys=site_keys, centre_key_b64=config.get("centre_key"), plan_ids=plan_ids)
+    store = Store(config["db"], site_keys=site_keys, centre_key_b64=config.get("centre_key"), plan_ids=plan_ids,
+                  spool_dir=config.get("spool_dir"))
     if config.get("roster"):
         store.load_roster_csv(config["roster"])
     ak = config.get("answer_keys")
@@ -49,9 +55,11 @@ def create_app(config: dict[str, Any]) -> Flask:
     sites_csv = config.get("sites_csv")
     max_chunk = int(config.get("max_chunk", 8 * 1024 * 1024))
     hook = config.get("fault_hook") or (lambda stage, **kw: None)
-    admin_token = config.get("admin_token")
+    auth = admin.AdminAuth(store, config.get("admin_token"))
+    admin_only = admin.install(app, auth)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BUNDLE_BYTES + 1024
     app.extensions["hall_store"] = store
+    app.extensions["central_admin"] = auth
 
     def outcome(status: str, receipt: dict):
         return jsonify({"ok": True, "status": status, "duplicate": status == "duplicate",
@@ -59,14 +67,6 @@ def create_app(config: dict[str, Any]) -> Flask:
 
     def rejected(e: BundleRejected):
         return _err(422, e.code, e.message_zh, **e.extra)
-
-    def require_admin():
-        if admin_token:
-            got = request.headers.get("Authorization", "")
-            if not hmac.compare_digest(got, f"Bearer {admin_token}"):
-                resp, code = _err(401, "unauthorized", "需要管理口令")
-                resp.status_code = code
-                abort(resp)
 
     @app.get("/api/health")
     def health():
@@ -156,27 +156,32 @@ def create_app(config: dict[str, Any]) -> Flask:
         return jsonify({"ok": True, "receipt": rec})
 
     @app.get("/api/status")
+    @admin_only
     def status_json():
         return jsonify(reports.site_status(store, sites_csv))
 
-    @app.get("/api/pass-marks")
-    def get_marks():
+    def marks_json():
         return jsonify({"ok": True, "pass_marks": [{"category": c, "level": l, "mark": m}
                                                    for (c, l), m in sorted(store.pass_marks().items())]})
 
+    @app.get("/api/pass-marks")
+    @admin_only
+    def get_marks():
+        return marks_json()
+
     @app.post("/api/pass-marks")
+    @admin_only
     def set_mark():
-        require_admin()
         body = request.get_json(silent=True)
         try:
             store.set_pass_mark(str(body["category"]), str(body["level"]), float(body["mark"]))
         except (TypeError, KeyError, ValueError):
             return _err(400, "bad_request", "需要 category, level, mark")
-        return get_marks()
+        return marks_json()
 
     @app.get("/export/<name>.<ext>")
+    @admin_only
     def export(name, ext):
-        require_admin()          # names and ID numbers: only with the admin token (when one is set)
         tables = {"progress": ("考核进度统计", reports.progress_table),
                   "results": ("考核结果统计", reports.results_table),
                   "candidates": ("考核结果名单", reports.candidates_table)}
@@ -196,6 +201,7 @@ def create_app(config: dict[str, Any]) -> Flask:
             "Content-Disposition": f"attachment; filename=\"{name}.{ext}\"; filename*=UTF-8''{quote(fname)}"})
 
     @app.get("/")
+    @admin_only
     def status_page():
         st = reports.site_status(store, sites_csv)
         t = st["totals"]
@@ -227,6 +233,7 @@ def create_app(config: dict[str, Any]) -> Flask:
 <style>body{{font-family:sans-serif;margin:1em}}table{{border-collapse:collapse;font-size:13px}}
 td,th{{border:1px solid #ccc;padding:2px 6px}}tr.none td{{color:#888}}tr.bad{{background:#fee}}
 tr.ok{{background:#efe}}</style></head><body>
+<form method="post" action="/logout" style="float:right"><button>退出登录</button></form>
 <h1>医师定期考核 成绩包接收情况</h1>
 <p>考点 {t['sites']} 个；已上报 {t['synced']}；未上报 {t['not_synced']}；成绩包 {t['bundles']} 个；
 考生 已收到 {t['received']} / 应考 {t['expected']}{'' if t['roster_loaded'] else '（未导入名单，应考人数取自成绩包）'}；

@@ -1,7 +1,11 @@
-"""Central storage (SQLite, WAL): bundles, chunked uploads, per-candidate results,
-answer keys, pass marks, rejections. One Store per process; thread-safe via a lock and
-short transactions (the ingest path is serialized: it is cheap and correctness matters
-more than parallel writes).
+"""Central storage: bundles, chunked uploads, per-candidate results, answer keys, pass
+marks, rejections. SQLite (WAL, synchronous=FULL) for a city, PostgreSQL for a province or
+the country: ``db`` is a file path or a ``postgresql://`` URL (``dbconn`` hides the
+differences). One Store per process, thread-safe. Exactly-once ingest rests on the unique
+bundle_id (``INSERT … ON CONFLICT DO NOTHING``), not on a check before the insert; the
+replay check runs under a per-site lock, receipt numbers come from a counter row.
+Partial uploads live as files in the spool folder (``<db>.spool`` next to a SQLite file;
+``spool_dir``, default ``var/central-spool/<database>``, for PostgreSQL).
 """
 from __future__ import annotations
 
@@ -10,47 +14,52 @@ import csv
 import hashlib
 import json
 import os
+import re
 import secrets
-import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping
+from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..audit_chain import canonical_json
 from ..result_bundle import MAX_BUNDLE_BYTES, BundleRejected, bundle_id, verify_result_bundle
+from .dbconn import Tx, is_postgres_url, open_database
 
 RECEIPT_FORMAT = "hall-receipt/1"
 WATERMARK_KEYS = ("audit_log", "answer_log", "device_events", "violations", "incidents", "time_adjustments")
 MAX_OPEN_UPLOADS = 2000
 MAX_SPOOL_BYTES = 4 * 1024 ** 3       # declared sizes of all open uploads together
 UPLOAD_TTL_S = 7 * 24 * 3600          # an open upload untouched this long is dropped
+DEFAULT_PG_SPOOL = Path("var/central-spool")
 
+# {ID} {INT} {REAL} {BLOB}: per-dialect types (dbconn). On SQLite this is the earlier
+# schema plus `counters`, so existing centre files open as they are.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS bundles (
     bundle_id   TEXT PRIMARY KEY,
     site_no     TEXT NOT NULL,
     scope       TEXT NOT NULL,
-    generation  INTEGER NOT NULL,
+    generation  {INT} NOT NULL,
     watermarks  TEXT NOT NULL,
-    size        INTEGER NOT NULL,
-    received_at REAL NOT NULL,
+    size        {INT} NOT NULL,
+    received_at {REAL} NOT NULL,
     receipt     TEXT NOT NULL,
     counts      TEXT NOT NULL,
     source      TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS bundles_site ON bundles(site_no);
-CREATE TABLE IF NOT EXISTS bundle_blobs (bundle_id TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS bundle_blobs (bundle_id TEXT PRIMARY KEY, data {BLOB} NOT NULL);
 CREATE TABLE IF NOT EXISTS uploads (
     upload_id  TEXT PRIMARY KEY,
     sha256     TEXT NOT NULL,
-    size       INTEGER NOT NULL,
-    received   INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
+    size       {INT} NOT NULL,
+    received   {INT} NOT NULL DEFAULT 0,
+    created_at {REAL} NOT NULL,
+    updated_at {REAL} NOT NULL,
     status     TEXT NOT NULL CHECK (status IN ('open', 'done')),
     outcome    TEXT,                     -- accepted | duplicate: what the first finalize answered
     error      TEXT                      -- JSON of the rejection, when finalize refused it
@@ -67,45 +76,49 @@ CREATE TABLE IF NOT EXISTS results (
     unit          TEXT NOT NULL DEFAULT '',
     department    TEXT NOT NULL DEFAULT '',
     sitting_id    TEXT,
-    expected      INTEGER NOT NULL DEFAULT 0,   -- on the centre's roster
-    in_bundle     INTEGER NOT NULL DEFAULT 0,   -- reported by a site bundle
+    expected      {INT} NOT NULL DEFAULT 0,   -- on the centre's roster
+    in_bundle     {INT} NOT NULL DEFAULT 0,   -- reported by a site bundle
     bundle_id     TEXT,
-    generation    INTEGER,
+    generation    {INT},
     status        TEXT,                         -- attempt status, or 'absent'
-    opened_at     REAL,
-    submitted_at  REAL,
-    deadline_at   REAL,
+    opened_at     {REAL},
+    submitted_at  {REAL},
+    deadline_at   {REAL},
     submit_reason TEXT,
-    device_changes INTEGER,
+    device_changes {INT},
     violation     TEXT,                         -- worst: minor | cheating | serious
     answers       TEXT,                         -- JSON [[q, choice], ...]
-    site_score    REAL,
-    centre_score  REAL,
-    correct       INTEGER,
+    site_score    {REAL},
+    centre_score  {REAL},
+    correct       {INT},
     score_note    TEXT
 );
 CREATE INDEX IF NOT EXISTS results_site ON results(site_no);
 CREATE TABLE IF NOT EXISTS answer_keys (
     ticket   TEXT PRIMARY KEY,
     key_json TEXT NOT NULL,
-    points   REAL NOT NULL DEFAULT 1
+    points   {REAL} NOT NULL DEFAULT 1
 );
 CREATE TABLE IF NOT EXISTS pass_marks (
     category TEXT NOT NULL,
     level    TEXT NOT NULL,
-    mark     REAL NOT NULL,
-    set_at   REAL NOT NULL,
+    mark     {REAL} NOT NULL,
+    set_at   {REAL} NOT NULL,
     PRIMARY KEY (category, level)
 );
 CREATE TABLE IF NOT EXISTS rejections (
-    id        INTEGER PRIMARY KEY,
-    ts        REAL NOT NULL,
+    id        {ID},
+    ts        {REAL} NOT NULL,
     site_no   TEXT,
     bundle_id TEXT,
     code      TEXT NOT NULL,
     message   TEXT NOT NULL,
     source    TEXT NOT NULL
 );
+-- Receipt numbers: the row lock makes them unique and gapless across processes too.
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value {INT} NOT NULL);
+INSERT INTO counters(name, value) SELECT 'receipt_no', COUNT(*) FROM bundles WHERE true
+    ON CONFLICT(name) DO NOTHING;
 """
 
 VIOLATION_RANK = {None: 0, "minor": 1, "cheating": 2, "serious": 3}
@@ -168,81 +181,82 @@ def _compare(a: Mapping[str, int], b: Mapping[str, int]) -> str:
     return "lt" if le else "gt" if ge else "incomparable"
 
 
+def default_spool(db: str | Path) -> Path:
+    """Where partial uploads wait: next to a SQLite file; for PostgreSQL a folder under the
+    working directory named after the server and database (several centres may share a cwd)."""
+    if not is_postgres_url(db):
+        p = Path(db)
+        return p.with_name(p.name + ".spool")
+    u = urlsplit(str(db))
+    name = f"{u.hostname or 'local'}_{u.port or 5432}_{u.path.lstrip('/') or 'postgres'}"
+    return DEFAULT_PG_SPOOL / re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
+class _AlreadyStored(Exception):
+    """The same bytes were stored meanwhile: roll back, answer with the stored receipt."""
+
+
 class Store:
-    def __init__(self, db_path: str | Path, site_keys: Mapping[str, str] | None = None,
+    def __init__(self, db: str | Path, site_keys: Mapping[str, str] | None = None,
                  centre_key_b64: str | None = None, clock=time.time,
-                 plan_ids: Mapping[str, str] | None = None):
-        self.path = Path(db_path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.spool = self.path.with_name(self.path.name + ".spool")
-        self.spool.mkdir(exist_ok=True)
+                 plan_ids: Mapping[str, str] | None = None, spool_dir: str | Path | None = None):
+        self.db = open_database(db)
+        self.kind = self.db.kind
+        self.spool = Path(spool_dir) if spool_dir else default_spool(db)
         self.clock = clock
-        self.lock = threading.RLock()
+        self.lock = threading.Lock()
         self._finalizing: dict[str, threading.Lock] = {}
-        self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode = WAL")
-        self.conn.execute("PRAGMA synchronous = FULL")
-        self.conn.execute("PRAGMA busy_timeout = 10000")
-        self.conn.executescript(SCHEMA)
+        self.db.create_schema(SCHEMA)
         self.site_keys: dict[str, str] = dict(site_keys or {})
         self.plan_ids: dict[str, str] = {k: v for k, v in (plan_ids or {}).items() if v}  # site_no -> issued plan
         if centre_key_b64 is None:
-            centre_key_b64 = self._meta("centre_key_private")
-            if centre_key_b64 is None:
-                centre_key_b64 = _b64(Ed25519PrivateKey.generate().private_bytes_raw())
-                self._set_meta("centre_key_private", centre_key_b64)
+            centre_key_b64 = self.meta_setdefault(
+                "centre_key_private", _b64(Ed25519PrivateKey.generate().private_bytes_raw()))
         self.centre_key = Ed25519PrivateKey.from_private_bytes(base64.b64decode(centre_key_b64))
         self.centre_public_b64 = _b64(self.centre_key.public_key().public_bytes_raw())
 
     # ------------------------------------------------------------------ helpers
-    def _meta(self, key: str) -> str | None:
+    def meta(self, key: str) -> str | None:
         r = self._q("SELECT value FROM meta WHERE key = ?", (key,))
         return r[0][0] if r else None
 
-    def _set_meta(self, key: str, value: str) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+    def set_meta(self, key: str, value: str) -> None:
+        with self.tx() as c:
+            c.execute("INSERT INTO meta(key, value) VALUES (?, ?)"
+                      " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
 
-    def _q(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
-        """A read under the lock (the connection is shared: never read mid-transaction)."""
-        with self.lock:
-            return self.conn.execute(sql, args).fetchall()
+    def meta_setdefault(self, key: str, value: str) -> str:
+        """Store ``value`` unless the key is set; return what is stored (two processes
+        starting at once agree on one value)."""
+        with self.tx() as c:
+            c.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING", (key, value))
+            return c.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
+
+    def _q(self, sql: str, args: tuple = ()) -> list:
+        return self.db.query(sql, args)
+
+    def count(self, table: str) -> int:
+        assert table.isidentifier()
+        return int(self._q(f"SELECT COUNT(*) FROM {table}")[0][0])
 
     def close(self) -> None:
-        self.conn.close()
-
-    class _Tx:
-        def __init__(self, store):
-            self.s = store
-
-        def __enter__(self):
-            self.s.lock.acquire()
-            self.s.conn.execute("BEGIN IMMEDIATE")
-            return self.s.conn
-
-        def __exit__(self, et, e, tb):
-            try:
-                self.s.conn.execute("COMMIT" if et is None else "ROLLBACK")
-            finally:
-                self.s.lock.release()
+        self.db.close()
 
     def tx(self):
-        return Store._Tx(self)
+        return self.db.tx()
 
     # ------------------------------------------------------------------ roster / keys / marks
     def load_roster(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Candidates the centre expects: dicts with ticket, site_no, name, id_number,
         category, level, unit, department."""
-        n = 0
+        vals = sorted((str(r["ticket"]), str(r["site_no"]), r.get("name", ""), r.get("id_number", ""),
+                       r.get("category", ""), r.get("level", ""), r.get("unit", ""), r.get("department", ""))
+                      for r in rows)          # ticket order everywhere: no lock-order deadlocks
         with self.tx() as c:
-            for r in rows:
-                c.execute("""INSERT INTO results(ticket, site_no, name, id_number, category, level, unit,
+            c.executemany("""INSERT INTO results(ticket, site_no, name, id_number, category, level, unit,
                              department, expected) VALUES (?,?,?,?,?,?,?,?,1)
-                             ON CONFLICT(ticket) DO UPDATE SET expected = 1, site_no = excluded.site_no""",
-                          (str(r["ticket"]), str(r["site_no"]), r.get("name", ""), r.get("id_number", ""),
-                           r.get("category", ""), r.get("level", ""), r.get("unit", ""), r.get("department", "")))
-                n += 1
-        return n
+                             ON CONFLICT(ticket) DO UPDATE SET expected = 1, site_no = excluded.site_no""", vals)
+        return len(vals)
 
     def load_roster_csv(self, path: str | Path) -> int:
         with open(path, encoding="utf-8-sig", newline="") as f:
@@ -250,15 +264,18 @@ class Store:
 
     def load_answer_keys(self, keys: Mapping[str, Mapping]) -> int:
         with self.tx() as c:
-            for t, v in keys.items():
-                c.execute("INSERT OR REPLACE INTO answer_keys(ticket, key_json, points) VALUES (?,?,?)",
-                          (str(t), json.dumps(list(v["key"]), ensure_ascii=False), float(v.get("points", 1))))
+            c.executemany("INSERT INTO answer_keys(ticket, key_json, points) VALUES (?,?,?)"
+                          " ON CONFLICT(ticket) DO UPDATE SET key_json = excluded.key_json,"
+                          " points = excluded.points",
+                          sorted((str(t), json.dumps(list(v["key"]), ensure_ascii=False), float(v.get("points", 1)))
+                                 for t, v in keys.items()))
         self.rescore()
         return len(keys)
 
     def set_pass_mark(self, category: str, level: str, mark: float) -> None:
         with self.tx() as c:
-            c.execute("INSERT OR REPLACE INTO pass_marks(category, level, mark, set_at) VALUES (?,?,?,?)",
+            c.execute("INSERT INTO pass_marks(category, level, mark, set_at) VALUES (?,?,?,?)"
+                      " ON CONFLICT(category, level) DO UPDATE SET mark = excluded.mark, set_at = excluded.set_at",
                       (category, level, float(mark), self.clock()))
 
     def pass_marks(self) -> dict[tuple[str, str], float]:
@@ -267,34 +284,36 @@ class Store:
     def rescore(self, tickets: Iterable[str] | None = None) -> int:
         """Recompute centre_score from the stored raw answers and the centre's keys."""
         with self.tx() as c:
-            if tickets is None:
-                rows = c.execute("SELECT ticket, answers, status FROM results WHERE in_bundle = 1").fetchall()
-                keyrows = c.execute("SELECT ticket, key_json, points FROM answer_keys").fetchall()
+            return self._rescore(c, tickets)
+
+    def _rescore(self, c: Tx, tickets: Iterable[str] | None) -> int:
+        if tickets is None:
+            rows = c.execute("SELECT ticket, answers, status FROM results WHERE in_bundle = 1").fetchall()
+            keyrows = c.execute("SELECT ticket, key_json, points FROM answer_keys").fetchall()
+        else:
+            tl = sorted(set(tickets))
+            rows, keyrows = [], []
+            for i in range(0, len(tl), 500):      # only the keys we need (SQLite variable limit)
+                part = tl[i:i + 500]
+                qm = ",".join("?" * len(part))
+                rows += c.execute(f"SELECT ticket, answers, status FROM results WHERE ticket IN ({qm})",
+                                  part).fetchall()
+                keyrows += c.execute(f"SELECT ticket, key_json, points FROM answer_keys WHERE ticket IN ({qm})",
+                                     part).fetchall()
+        keys = {r[0]: (json.loads(r[1]), r[2]) for r in keyrows}
+        updates = []
+        for t, ans, status in rows:
+            if status == "absent" or ans is None:
+                updates.append((None, None, None, t))
+            elif t not in keys:
+                updates.append((None, None, "no_key", t))
             else:
-                tl = list(tickets)
-                rows, keyrows = [], []
-                for i in range(0, len(tl), 500):      # only the keys we need (SQLite variable limit)
-                    part = tl[i:i + 500]
-                    qm = ",".join("?" * len(part))
-                    rows += c.execute(f"SELECT ticket, answers, status FROM results WHERE ticket IN ({qm})",
-                                      part).fetchall()
-                    keyrows += c.execute(f"SELECT ticket, key_json, points FROM answer_keys WHERE ticket IN ({qm})",
-                                         part).fetchall()
-            keys = {r[0]: (json.loads(r[1]), r[2]) for r in keyrows}
-            for t, ans, status in rows:
-                if status == "absent" or ans is None:
-                    c.execute("UPDATE results SET centre_score = NULL, correct = NULL, score_note = NULL"
-                              " WHERE ticket = ?", (t,))
-                    continue
-                if t not in keys:
-                    c.execute("UPDATE results SET centre_score = NULL, correct = NULL, score_note = 'no_key'"
-                              " WHERE ticket = ?", (t,))
-                    continue
                 key, pts = keys[t]
                 score, correct = score_answers(json.loads(ans), key, pts)
-                c.execute("UPDATE results SET centre_score = ?, correct = ?, score_note = NULL WHERE ticket = ?",
-                          (score, correct, t))
-            return len(rows)
+                updates.append((score, correct, None, t))
+        updates.sort(key=lambda u: u[3])
+        c.executemany("UPDATE results SET centre_score = ?, correct = ?, score_note = ? WHERE ticket = ?", updates)
+        return len(rows)
 
     # ------------------------------------------------------------------ ingest
     def _receipt(self, payload: dict, bid: str, size: int, received_at: float, receipt_no: int) -> dict:
@@ -323,40 +342,54 @@ class Store:
         if old is not None:
             return "duplicate", old
         try:
-            payload = verify_result_bundle(data, self.site_keys)
+            payload = verify_result_bundle(data, self.site_keys)    # outside any transaction: the slow part
+            receipt = self._store_bundle(data, bid, payload, source)
         except BundleRejected as e:
             self.record_rejection(e, bid, source)
             raise
-        try:
-            with self.tx() as c:
-                # Re-check under the write lock: a concurrent upload of the same bytes.
-                r = c.execute("SELECT receipt FROM bundles WHERE bundle_id = ?", (bid,)).fetchone()
-                if r is not None:
-                    return "duplicate", json.loads(r[0])
-                self._check_not_stale(c, payload)
-                now = self.clock()
-                receipt_no = int(c.execute("SELECT COUNT(*) FROM bundles").fetchone()[0]) + 1
-                receipt = self._receipt(payload, bid, len(data), now, receipt_no)
-                c.execute("INSERT INTO bundles(bundle_id, site_no, scope, generation, watermarks, size, received_at,"
-                          " receipt, counts, source) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                          (bid, payload["site"]["site_no"], payload["scope"], payload["generation"],
-                           json.dumps(payload["watermarks"], sort_keys=True), len(data), now,
-                           json.dumps(receipt, ensure_ascii=False, sort_keys=True),
-                           json.dumps({**payload.get("counts", {}), "demo": bool(payload["site"].get("demo")),
-                                       "plan_bundle_id": str(payload["site"].get("plan_bundle_id") or "")},
-                                      sort_keys=True), source))
-                c.execute("INSERT INTO bundle_blobs(bundle_id, data) VALUES (?, ?)", (bid, data))
-                tickets = self._store_results(c, payload, bid)
-        except BundleRejected as e:
-            self.record_rejection(e, bid, source)
-            raise
-        self.rescore(tickets)
+        if receipt is None:
+            return "duplicate", self.existing_receipt(bid)
         return "accepted", receipt
 
-    def _check_not_stale(self, c, payload: dict) -> None:
+    def _store_bundle(self, data: bytes, bid: str, payload: dict, source: str) -> dict | None:
+        """One transaction: replay check, results, re-score, receipt, bundle. None when the
+        same bytes were stored first by a concurrent upload (everything here rolled back)."""
+        try:
+            with self.tx() as c:
+                # Bundles of one site one at a time (the replay check reads what the others wrote).
+                c.lock(f"hall-central:site:{payload['site']['site_no']}")
+                if c.execute("SELECT 1 FROM bundles WHERE bundle_id = ?", (bid,)).fetchone():
+                    raise _AlreadyStored      # before the replay check, which would call it a conflict
+                self._check_not_stale(c, payload)
+                tickets = self._store_results(c, payload, bid)
+                self._rescore(c, tickets)
+                now = self.clock()
+                # Last: the counter row stays locked until commit, keep that short.
+                receipt_no = int(c.execute("UPDATE counters SET value = value + 1 WHERE name = 'receipt_no'"
+                                           " RETURNING value").fetchone()[0])
+                receipt = self._receipt(payload, bid, len(data), now, receipt_no)
+                stored = c.execute(
+                    "INSERT INTO bundles(bundle_id, site_no, scope, generation, watermarks, size, received_at,"
+                    " receipt, counts, source) VALUES (?,?,?,?,?,?,?,?,?,?)"
+                    " ON CONFLICT(bundle_id) DO NOTHING RETURNING bundle_id",
+                    (bid, payload["site"]["site_no"], payload["scope"], payload["generation"],
+                     json.dumps(payload["watermarks"], sort_keys=True), len(data), now,
+                     json.dumps(receipt, ensure_ascii=False, sort_keys=True),
+                     json.dumps({**payload.get("counts", {}), "demo": bool(payload["site"].get("demo")),
+                                 "plan_bundle_id": str(payload["site"].get("plan_bundle_id") or "")},
+                                sort_keys=True), source)).fetchone()
+                if stored is None:
+                    raise _AlreadyStored
+                c.execute("INSERT INTO bundle_blobs(bundle_id, data) VALUES (?, ?)", (bid, data))
+        except _AlreadyStored:
+            return None
+        return receipt
+
+    def _check_not_stale(self, c: Tx, payload: dict) -> None:
         site, scope = payload["site"]["site_no"], payload["scope"]
         new_w = payload["watermarks"]
-        for r in c.execute("SELECT bundle_id, scope, generation, watermarks FROM bundles WHERE site_no = ?", (site,)):
+        for r in c.execute("SELECT bundle_id, scope, generation, watermarks FROM bundles WHERE site_no = ?"
+                           " ORDER BY received_at, bundle_id", (site,)).fetchall():
             if not (r["scope"] == scope or r["scope"] == "*" or scope == "*"):
                 continue
             order = _compare(new_w, json.loads(r["watermarks"]))
@@ -370,7 +403,11 @@ class Store:
                     "conflict", f"考点 {site} 的成绩包与已收到的成绩包（{r['bundle_id'][:12]}）内容矛盾，"
                     "请联系市定考办核查", site_no=site, other_bundle_id=r["bundle_id"])
 
-    def _store_results(self, c, payload: dict, bid: str) -> list[str]:
+    RESULT_FIELDS = ("ticket", "site_no", "name", "id_number", "category", "level", "unit", "department",
+                     "sitting_id", "bundle_id", "generation", "status", "opened_at", "submitted_at",
+                     "deadline_at", "submit_reason", "device_changes", "violation", "answers", "site_score")
+
+    def _store_results(self, c: Tx, payload: dict, bid: str) -> list[str]:
         site = payload["site"]["site_no"]
         gen = int(payload["generation"])
         attempts = {a["ticket"]: a for a in payload["attempts"]}
@@ -379,13 +416,9 @@ class Store:
             t = v.get("ticket")
             if VIOLATION_RANK.get(v.get("level"), 0) > VIOLATION_RANK.get(worst.get(t), 0):
                 worst[t] = v["level"]
-        touched = []
+        rows = []
         for cand in payload["candidates"]:
             t = cand["ticket"]
-            cur = c.execute("SELECT generation, site_no FROM results WHERE ticket = ?", (t,)).fetchone()
-            if cur is not None and cur["generation"] is not None and int(cur["generation"]) > gen \
-                    and cur["site_no"] == site:
-                continue  # a newer bundle from this site already covers this candidate
             a = attempts.get(t)
             ans = json.dumps([[x[0], x[1]] for x in a.get("answers", [])], ensure_ascii=False) if a else None
             vals = dict(
@@ -397,68 +430,74 @@ class Store:
                 deadline_at=a.get("deadline_at") if a else None, submit_reason=a.get("submit_reason") if a else None,
                 device_changes=a.get("device_changes") if a else None, violation=worst.get(t), answers=ans,
                 site_score=a.get("site_score") if a else None)
-            cols = ",".join(vals)
-            c.execute(f"INSERT INTO results({cols}, in_bundle) VALUES ({','.join('?' * len(vals))}, 1)"
-                      f" ON CONFLICT(ticket) DO UPDATE SET "
-                      + ",".join(f"{k} = excluded.{k}" for k in vals if k != "ticket") + ", in_bundle = 1",
-                      tuple(vals.values()))
-            touched.append(t)
-        return touched
+            rows.append(tuple(vals[k] for k in self.RESULT_FIELDS))
+        rows.sort()
+        cols = ", ".join(self.RESULT_FIELDS)
+        # A row stays when a newer bundle from the same site already covers that candidate.
+        c.executemany(f"INSERT INTO results({cols}, in_bundle) VALUES ({','.join('?' * len(self.RESULT_FIELDS))}, 1)"
+                      " ON CONFLICT(ticket) DO UPDATE SET "
+                      + ", ".join(f"{k} = excluded.{k}" for k in self.RESULT_FIELDS if k != "ticket")
+                      + ", in_bundle = 1 WHERE NOT (results.generation IS NOT NULL"
+                      " AND results.generation > excluded.generation AND results.site_no = excluded.site_no)", rows)
+        return [r[0] for r in rows]
 
     # ------------------------------------------------------------------ chunked uploads
     def _part(self, upload_id: str) -> Path:
         return self.spool / f"{upload_id}.part"
+
+    @staticmethod
+    def _state(r) -> dict:
+        return {"upload_id": r["upload_id"], "sha256": r["sha256"], "size": r["size"],
+                "offset": r["received"], "status": r["status"]}
 
     def open_upload(self, sha256: str, size: int) -> dict:
         """Start or resume an upload of the bundle with this hash. If the centre already
         has it, returns {'status': 'accepted', 'receipt': ...} at once."""
         if not (isinstance(sha256, str) and len(sha256) == 64 and all(ch in "0123456789abcdef" for ch in sha256)):
             raise ValueError("sha256 must be 64 lowercase hex digits")
-        if not isinstance(size, int) or size <= 0 or size > MAX_BUNDLE_BYTES:
+        if not isinstance(size, int) or isinstance(size, bool) or size <= 0 or size > MAX_BUNDLE_BYTES:
             raise ValueError(f"size must be 1..{MAX_BUNDLE_BYTES}")
         rec = self.existing_receipt(sha256)
         if rec is not None:
             return {"status": "accepted", "duplicate": True, "receipt": rec}
+        self.spool.mkdir(parents=True, exist_ok=True)
         with self.tx() as c:
-            r = c.execute("SELECT upload_id FROM uploads WHERE sha256 = ? AND size = ? AND status = 'open'"
+            c.lock(f"hall-central:upload:{sha256}")      # two opens of one bundle resume one upload
+            r = c.execute("SELECT * FROM uploads WHERE sha256 = ? AND size = ? AND status = 'open'"
                           " ORDER BY created_at LIMIT 1", (sha256, size)).fetchone()
             if r is not None:
-                uid = r[0]
-            else:
-                stale = [x[0] for x in c.execute("SELECT upload_id FROM uploads WHERE status = 'open'"
-                                                 " AND updated_at < ?", (self.clock() - UPLOAD_TTL_S,))]
-                for old in stale:
-                    c.execute("DELETE FROM uploads WHERE upload_id = ?", (old,))
-                    self._part(old).unlink(missing_ok=True)
-                n_open, spool = c.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM uploads"
-                                          " WHERE status = 'open'").fetchone()
-                if n_open >= MAX_OPEN_UPLOADS or spool + size > MAX_SPOOL_BYTES:
-                    raise OverflowError("too many open uploads")
-                uid = secrets.token_hex(16)
-                now = self.clock()
-                c.execute("INSERT INTO uploads(upload_id, sha256, size, received, created_at, updated_at, status)"
-                          " VALUES (?,?,?,0,?,?, 'open')", (uid, sha256, size, now, now))
-                self._part(uid).write_bytes(b"")
-        return {"status": "open", **self.upload_state(uid)}
+                return {"status": "open", **self._state(r)}
+            stale = [x[0] for x in c.execute("SELECT upload_id FROM uploads WHERE status = 'open'"
+                                             " AND updated_at < ?", (self.clock() - UPLOAD_TTL_S,)).fetchall()]
+            for old in stale:
+                c.execute("DELETE FROM uploads WHERE upload_id = ?", (old,))
+                self._part(old).unlink(missing_ok=True)
+            n_open, spool = c.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM uploads"
+                                      " WHERE status = 'open'").fetchone()
+            if n_open >= MAX_OPEN_UPLOADS or spool + size > MAX_SPOOL_BYTES:
+                raise OverflowError("too many open uploads")
+            uid = secrets.token_hex(16)
+            now = self.clock()
+            r = c.execute("INSERT INTO uploads(upload_id, sha256, size, received, created_at, updated_at, status)"
+                          " VALUES (?,?,?,0,?,?, 'open') RETURNING *", (uid, sha256, size, now, now)).fetchone()
+            self._part(uid).write_bytes(b"")
+            return {"status": "open", **self._state(r)}
 
     def upload_state(self, upload_id: str) -> dict | None:
         rows = self._q("SELECT * FROM uploads WHERE upload_id = ?", (upload_id,))
-        if not rows:
-            return None
-        r = rows[0]
-        return {"upload_id": r["upload_id"], "sha256": r["sha256"], "size": r["size"],
-                "offset": r["received"], "status": r["status"]}
+        return self._state(rows[0]) if rows else None
 
     def put_chunk(self, upload_id: str, offset: int, chunk: bytes) -> dict:
         """Append a chunk at ``offset``. The committed offset only moves after the bytes
         are on disk (fsync). A chunk at a stale offset that matches what is already there
         is accepted as a harmless repeat; any other offset mismatch -> ('conflict', state)."""
         with self.tx() as c:
-            r = c.execute("SELECT * FROM uploads WHERE upload_id = ?", (upload_id,)).fetchone()
+            r = c.execute("SELECT * FROM uploads WHERE upload_id = ?" + c.for_update, (upload_id,)).fetchone()
             if r is None:
                 raise KeyError(upload_id)
+            st = self._state(r)
             if r["status"] != "open":
-                return {"result": "done", **self.upload_state(upload_id)}
+                return {"result": "done", **st}
             committed, size = int(r["received"]), int(r["size"])
             if offset + len(chunk) > size:
                 raise ValueError("chunk past the declared size")
@@ -467,10 +506,9 @@ class Store:
                     with open(self._part(upload_id), "rb") as f:
                         f.seek(offset)
                         if f.read(len(chunk)) == chunk:
-                            return {"result": "ok", **self.upload_state(upload_id)}
-                return {"result": "conflict", **self.upload_state(upload_id)}
-            p = self._part(upload_id)
-            with open(p, "r+b") as f:
+                            return {"result": "ok", **st}
+                return {"result": "conflict", **st}
+            with open(self._part(upload_id), "r+b") as f:
                 f.truncate(committed)       # drop any torn tail from an earlier crash
                 f.seek(committed)
                 f.write(chunk)
@@ -478,7 +516,7 @@ class Store:
                 os.fsync(f.fileno())
             c.execute("UPDATE uploads SET received = ?, updated_at = ? WHERE upload_id = ?",
                       (committed + len(chunk), self.clock(), upload_id))
-        return {"result": "ok", **self.upload_state(upload_id)}
+        return {"result": "ok", **st, "offset": committed + len(chunk)}
 
     def finalize_upload(self, upload_id: str) -> tuple[str, dict]:
         """('accepted'|'duplicate', receipt) or raise BundleRejected / ('incomplete', state).
@@ -490,17 +528,17 @@ class Store:
             return self._finalize(upload_id)
 
     def _finalize(self, upload_id: str) -> tuple[str, dict]:
-        st = self.upload_state(upload_id)
-        if st is None:
+        rows = self._q("SELECT * FROM uploads WHERE upload_id = ?", (upload_id,))
+        if not rows:
             raise KeyError(upload_id)
+        r = rows[0]
+        st = self._state(r)
         if st["status"] == "done":
             rec = self.existing_receipt(st["sha256"])
             if rec is not None:   # a repeated finalize (the answer was lost): the same answer again
-                outcome = self._q("SELECT outcome FROM uploads WHERE upload_id = ?", (upload_id,))[0][0]
-                return outcome or "duplicate", rec
-            err = self._q("SELECT error FROM uploads WHERE upload_id = ?", (upload_id,))[0][0]
-            if err:   # a repeated finalize of a refused bundle: the same answer again
-                e = json.loads(err)
+                return r["outcome"] or "duplicate", rec
+            if r["error"]:   # a repeated finalize of a refused bundle: the same answer again
+                e = json.loads(r["error"])
                 raise BundleRejected(e.pop("code"), e.pop("message"), **e)
             raise KeyError(upload_id)
         if st["offset"] < st["size"]:
@@ -522,17 +560,14 @@ class Store:
     def _discard(self, upload_id: str, done: bool = False, error: dict | None = None,
                  outcome: str | None = None) -> None:
         with self.tx() as c:
-            if done:
+            if done:   # only the first finalize's answer is kept (another process may have been first)
                 c.execute("UPDATE uploads SET status = 'done', updated_at = ?, error = ?, outcome = ?"
-                          " WHERE upload_id = ?",
+                          " WHERE upload_id = ? AND status = 'open'",
                           (self.clock(), json.dumps(error, ensure_ascii=False) if error else None, outcome,
                            upload_id))
             else:
                 c.execute("DELETE FROM uploads WHERE upload_id = ?", (upload_id,))
-        try:
-            self._part(upload_id).unlink()
-        except FileNotFoundError:
-            pass
+        self._part(upload_id).unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ reading
     def bundle_bytes(self, bid: str) -> bytes | None:
@@ -554,7 +589,8 @@ class Store:
     def results(self, site_no: str | None = None, with_answers: bool = False) -> list[dict]:
         cols = self.RESULT_COLS + (", answers" if with_answers else "")
         if site_no is None:
-            rows = self._q(f"SELECT {cols} FROM results ORDER BY site_no, ticket")
+            rows = self._q(f"SELECT {cols} FROM results")
         else:
-            rows = self._q(f"SELECT {cols} FROM results WHERE site_no = ? ORDER BY ticket", (site_no,))
-        return [dict(r) for r in rows]
+            rows = self._q(f"SELECT {cols} FROM results WHERE site_no = ?", (site_no,))
+        # sorted here: a PostgreSQL database's collation may order text unlike SQLite's bytes
+        return sorted((dict(r) for r in rows), key=lambda r: (r["site_no"], r["ticket"]))

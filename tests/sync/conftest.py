@@ -1,5 +1,5 @@
-"""Fixtures for the sync tests: demo hall DBs, a real central HTTP server on loopback,
-and a connection-cutting HTTP proxy."""
+"""Fixtures for the sync tests: demo hall DBs, a real central HTTP server on loopback
+(on SQLite and on a real PostgreSQL server), and a connection-cutting HTTP proxy."""
 from __future__ import annotations
 
 import threading
@@ -10,9 +10,44 @@ from werkzeug.serving import make_server
 
 from sync.central.app import create_app
 from sync.demo import make_demo_hall, new_site_key
+from pg_server import PgServer, PostgresUnavailable
 from sync_proxy import CuttingProxy
 
 SITES_CSV = Path("/work/shared/data/sites.csv")
+ADMIN_TOKEN = "test-admin-token"     # tests use Central.admin (headers), never import conftest
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One PostgreSQL server for the session (Debian's binaries; missing -> the test fails)."""
+    try:
+        srv = PgServer().start()
+    except PostgresUnavailable as e:
+        pytest.fail(str(e), pytrace=False)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def central_db(request, tmp_path):
+    """new_db(name="centre") -> a fresh, empty centre database: a SQLite path, or the URL of
+    a database created on the session's PostgreSQL server (dropped after the test).
+    ``new_db.kind`` is "sqlite" or "postgres"; ``new_db.spool(db)`` the spool dir to use
+    (PostgreSQL: one in tmp_path, not var/ in the working tree; SQLite: None, the default)."""
+    made = []
+    pg = request.getfixturevalue("pg_server") if request.param == "postgres" else None
+
+    def new_db(name="centre"):
+        if pg is None:
+            return tmp_path / f"{name}.db"
+        dbname = pg.create_db(name)
+        made.append(dbname)
+        return pg.url(dbname)
+    new_db.kind = request.param
+    new_db.spool = lambda db: None if pg is None else tmp_path / f"spool-{str(db).rsplit('/', 1)[-1]}"
+    yield new_db
+    for dbname in made:
+        pg.drop_db(dbname)
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +77,9 @@ class Central:
         self.port = server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
         self.store = app.extensions["hall_store"]
+        auth = app.extensions["central_admin"]
+        token = auth.configured or auth.new_token
+        self.admin = {"Authorization": f"Bearer {token}"} if token else {}
 
     def stop(self):
         self.server.shutdown()
@@ -50,12 +88,15 @@ class Central:
 
 
 @pytest.fixture
-def start_central(tmp_path, public_keys):
+def start_central(central_db, public_keys):
+    """start_central(db=None, **config): the central service on loopback, on a fresh
+    database of the parametrized backend unless ``db`` is given. Admin token: ADMIN_TOKEN."""
     started = []
 
     def _start(db=None, **cfg):
-        config = {"db": db or tmp_path / "centre.db", "site_keys": public_keys,
-                  "sites_csv": SITES_CSV, **cfg}
+        db = db or central_db()
+        config = {"db": db, "spool_dir": central_db.spool(db), "site_keys": public_keys,
+                  "sites_csv": SITES_CSV, "admin_token": ADMIN_TOKEN, **cfg}
         app = create_app(config)
         srv = make_server("127.0.0.1", 0, app, threaded=True)
         t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

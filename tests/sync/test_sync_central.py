@@ -25,8 +25,7 @@ def _bundle_file(tmp_path, db, name="b.hallresult", sitting=None):
 
 
 def _count(store, table):
-    with store.lock:
-        return store.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    return store.count(table)
 
 
 def test_upload_receipt_and_rescoring(tmp_path, make_hall, start_central):
@@ -59,13 +58,13 @@ def test_upload_receipt_and_rescoring(tmp_path, make_hall, start_central):
     assert t0["centre_score"] == sum(1 for q, ch, *_ in a0["answers"] if key[q - 1] == ch)
     assert sum(1 for r in rows.values() if r["status"] == "absent") == 2
     # the status page knows all 343 sites and flags the score mismatch
-    st = requests.get(central.url + "/api/status").json()
+    st = requests.get(central.url + "/api/status", headers=central.admin).json()
     assert st["totals"]["sites"] == 343 and st["totals"]["synced"] == 1 and st["totals"]["not_synced"] == 342
     s17 = next(s for s in st["sites"] if s["site_no"] == "17")
     assert s17["received"] == 8 and s17["bundles"] == 1
     assert any("不一致" in p for p in s17["problems"])
     assert "成绩包为演示数据（DEMO）" in s17["problems"]
-    page = requests.get(central.url + "/").text
+    page = requests.get(central.url + "/", headers=central.admin).text
     assert "成绩包接收情况" in page and "重庆市第十三人民医院" in page
 
 
@@ -116,6 +115,25 @@ def test_finalize_cut_after_commit_gives_original_receipt(tmp_path, make_hall, s
     assert _count(central.store, "bundles") == 1
 
 
+def test_every_answer_lost_after_the_commit_still_completes(tmp_path, make_hall, start_central, proxy):
+    """Each chunk is committed but its answer is lost: the committed offset the client reads
+    back is progress, so the retry budget starts again and the upload is never 'pending'."""
+    db, _ = make_hall("17")
+    central = start_central()
+    seen = set()
+
+    def policy(method, path):
+        if method == "PUT" and path not in seen:
+            seen.add(path)
+            return "after"
+    px = proxy(central.port, policy)
+    f = _bundle_file(tmp_path, db)
+    res = upload_bundle(f, px.url, chunk_size=1000, backoff=Backoff(base=0.001, cap=0.01, max_retries=3),
+                        sleep=lambda s: None)
+    assert res.state == "accepted", res.reason
+    assert len(seen) > 5 and central.store.bundle_bytes(res.bundle_id) == f.read_bytes()
+
+
 def test_two_sites_at_once_through_a_cutting_proxy(tmp_path, make_hall, start_central, proxy):
     (db1, i1), (db2, i2) = make_hall("1"), make_hall("2")
     central = start_central(answer_keys={**i1["keys"], **i2["keys"]})
@@ -128,7 +146,7 @@ def test_two_sites_at_once_through_a_cutting_proxy(tmp_path, make_hall, start_ce
     ts = [threading.Thread(target=go, args=(f,)) for f in files]
     [t.start() for t in ts]
     [t.join(30) for t in ts]
-    assert {r.state for r in out.values()} == {"accepted"}
+    assert {r.state for r in out.values()} == {"accepted"}, {k: (r.state, r.reason, r.retries) for k, r in out.items()}
     assert {r.receipt["site_no"] for r in out.values()} == {"1", "2"}
     assert _count(central.store, "bundles") == 2 and len(central.store.results()) == 16
 
@@ -172,10 +190,10 @@ def test_bad_files_are_refused_with_a_clear_reason(tmp_path, make_hall, start_ce
     assert json.loads((tmp_path / "bad.hallresult.sync.json").read_text())["state"] == "rejected"
     assert _count(central.store, "bundles") == 0 and central.store.results() == []
     assert central.store.rejections()[0]["code"] == res.reason["code"]
-    assert res.reason["code"] in requests.get(central.url + "/").text
+    assert res.reason["code"] in requests.get(central.url + "/", headers=central.admin).text
 
 
-def test_replayed_old_bundle_after_a_newer_one(tmp_path, make_hall, start_central):
+def test_replayed_old_bundle_after_a_newer_one(tmp_path, make_hall, start_central, central_db):
     db, info = make_hall("17")
     central = start_central(answer_keys=info["keys"])
     old = _bundle_file(tmp_path, db, "old.hallresult")
@@ -200,7 +218,7 @@ def test_replayed_old_bundle_after_a_newer_one(tmp_path, make_hall, start_centra
     # the results are those of the newer bundle
     assert {r["bundle_id"] for r in central.store.results()} == {bundle_id(new.read_bytes())}
     # the other order: old first, then new -> both accepted, results move to the newer one
-    central2 = start_central(db=tmp_path / "centre2.db", answer_keys=info["keys"])
+    central2 = start_central(db=central_db("centre2"), answer_keys=info["keys"])
     assert upload_bundle(old, central2.url).state == "accepted"
     assert upload_bundle(new, central2.url).state == "accepted"
     assert {r["generation"] for r in central2.store.results()} == {json.loads(new.read_bytes())["payload"]["generation"]}
@@ -335,10 +353,10 @@ def test_roster_expected_vs_received(tmp_path, make_hall, start_central):
         w.writerow({"ticket": "X2", "site_no": "3", "name": "未上报", "id_number": "", "category": "临床",
                     "level": "执业医师", "unit": "U", "department": ""})
     central = start_central(roster=roster)
-    st = requests.get(central.url + "/api/status").json()
+    st = requests.get(central.url + "/api/status", headers=central.admin).json()
     assert st["totals"]["roster_loaded"] and st["totals"]["expected"] == 10 and st["totals"]["received"] == 0
     upload_bundle(_bundle_file(tmp_path, db), central.url)
-    st = requests.get(central.url + "/api/status").json()
+    st = requests.get(central.url + "/api/status", headers=central.admin).json()
     s17 = next(s for s in st["sites"] if s["site_no"] == "17")
     assert (s17["expected"], s17["received"]) == (9, 8) and any("名单 9 人" in p for p in s17["problems"])
     assert "3" in st["not_synced"]

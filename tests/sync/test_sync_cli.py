@@ -66,7 +66,7 @@ def test_county_run_mixed_folder(tmp_path, make_hall, start_central, site_keys, 
     assert len(central.store.bundles()) == 4
 
 
-def test_usb_import_uses_the_same_checks(tmp_path, make_hall, public_keys, capsys):
+def test_usb_import_uses_the_same_checks(tmp_path, make_hall, public_keys, capsys, central_db):
     db, info = make_hall("17")
     f = tmp_path / "r.hallresult"
     sync_cli.main(["export", "--db", str(db), "--out", str(f)])
@@ -79,20 +79,22 @@ def test_usb_import_uses_the_same_checks(tmp_path, make_hall, public_keys, capsy
     ak = tmp_path / "keys.json"
     ak.write_text(json.dumps(info["keys"]))
     capsys.readouterr()
-    cdb = tmp_path / "centre.db"
-    rc = central_cli.main(["import", "--db", str(cdb), "--site-keys", str(keys), "--answer-keys", str(ak),
+    cdb = central_db()
+    spool = ["--spool-dir", str(central_db.spool(cdb))] if central_db.spool(cdb) else []
+    rc = central_cli.main(["import", "--db", str(cdb), *spool, "--site-keys", str(keys), "--answer-keys", str(ak),
                            str(f), str(bad), str(f)])
     out = capsys.readouterr().out.splitlines()
     assert rc == 2
     assert out[0].startswith("已接收") and out[1].startswith("拒收") and out[2].startswith("中心已有")
-    st = Store(cdb)
+    st = Store(cdb, spool_dir=central_db.spool(cdb))
     assert len(st.bundles()) == 1 and st.bundles()[0]["source"] == "usb"
     assert all(r["centre_score"] is not None for r in st.results() if r["status"] not in ("absent",))
+    st.close()
     assert sync_cli.main(["verify", str(f), "--site-keys", str(keys)]) == 0
     assert sync_cli.main(["verify", str(bad), "--site-keys", str(keys)]) == 2
 
 
-def test_serve_subprocess_and_upload_cli(tmp_path, make_hall, public_keys):
+def test_serve_subprocess_and_upload_cli(tmp_path, make_hall, public_keys, central_db):
     db, _ = make_hall("17")
     keys = tmp_path / "site_keys.json"
     keys.write_text(json.dumps(public_keys))
@@ -101,9 +103,12 @@ def test_serve_subprocess_and_upload_cli(tmp_path, make_hall, public_keys):
     port = s.getsockname()[1]
     s.close()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    srv = subprocess.Popen([sys.executable, "-m", "sync.central", "serve", "--db", str(tmp_path / "c.db"),
+    cdb = central_db()
+    spool = ["--spool-dir", str(central_db.spool(cdb))] if central_db.spool(cdb) else []
+    env.pop("HALL_CENTRAL_ADMIN_TOKEN", None)
+    srv = subprocess.Popen([sys.executable, "-m", "sync.central", "serve", "--db", str(cdb), *spool,
                             "--site-keys", str(keys), "--port", str(port)], cwd=ROOT, env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         url = f"http://127.0.0.1:{port}"
         for _ in range(100):
@@ -125,14 +130,26 @@ def test_serve_subprocess_and_upload_cli(tmp_path, make_hall, public_keys):
         r = subprocess.run([sys.executable, "-m", "sync", "upload", "--bundle", str(f), "--url", url],
                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
         assert r.returncode == 0 and json.loads(r.stdout)["duplicate"] is True
+        # the admin token generated at this first start was printed once on stderr
+        assert requests.get(url + "/api/status").status_code == 401
+        banner = ""
+        while "Bearer" not in banner:
+            line = srv.stderr.readline()
+            assert line, banner            # EOF: the server never printed the token
+            banner += line
+        token = banner.split("Bearer ")[1].split()[0]
+        st = requests.get(url + "/api/status", headers={"Authorization": f"Bearer {token}"}).json()
+        assert st["totals"]["bundles"] == 1
     finally:
         srv.terminate()
         srv.wait(10)
+        srv.stderr.close()
 
 
-def test_abandoned_uploads_expire(tmp_path):
+def test_abandoned_uploads_expire(tmp_path, central_db):
     now = [1_000_000.0]
-    st = Store(tmp_path / "c.db", clock=lambda: now[0])
+    db = central_db()
+    st = Store(db, clock=lambda: now[0], spool_dir=central_db.spool(db))
     a = st.open_upload("a" * 64, 100)
     st.put_chunk(a["upload_id"], 0, b"x" * 10)
     assert (st.spool / f"{a['upload_id']}.part").exists()
@@ -140,14 +157,16 @@ def test_abandoned_uploads_expire(tmp_path):
     st.open_upload("b" * 64, 100)
     assert st.upload_state(a["upload_id"]) is None
     assert not (st.spool / f"{a['upload_id']}.part").exists()
+    st.close()
 
 
-def test_concurrent_finalize_of_one_upload_answers_the_same(tmp_path, make_hall, public_keys):
+def test_concurrent_finalize_of_one_upload_answers_the_same(tmp_path, make_hall, public_keys, central_db):
     import threading
     db, _ = make_hall("17")
     from sync.result_bundle import build_result_bundle
     data = build_result_bundle(db)
-    st = Store(tmp_path / "c.db", site_keys=public_keys)
+    cdb = central_db()
+    st = Store(cdb, site_keys=public_keys, spool_dir=central_db.spool(cdb))
     u = st.open_upload(bundle_id(data), len(data))["upload_id"]
     st.put_chunk(u, 0, data)
     out = []
@@ -156,6 +175,7 @@ def test_concurrent_finalize_of_one_upload_answers_the_same(tmp_path, make_hall,
     [t.join(20) for t in ts]
     assert [o[0] for o in out] == ["accepted"] * 5 and len({o[1]["receipt_no"] for o in out}) == 1
     assert len(st.bundles()) == 1
+    st.close()
 
 
 def test_provisioning_shaped_inputs(tmp_path, make_hall, start_central, public_keys):
@@ -183,7 +203,7 @@ def test_provisioning_shaped_inputs(tmp_path, make_hall, start_central, public_k
         p, _ = export_bundle(db, tmp_path)
         assert upload_bundle(p, central.url).state == "accepted"
     assert all(r["centre_score"] is not None for r in central.store.results() if r["status"] != "absent")
-    st = requests.get(central.url + "/api/status").json()
+    st = requests.get(central.url + "/api/status", headers=central.admin).json()
     probs = {s["site_no"]: s["problems"] for s in st["sites"]}
     assert not any("签发的不同" in p for p in probs["1"])
     assert any("签发的不同" in p for p in probs["2"])

@@ -1,0 +1,156 @@
+"""The centre's admin token (管理口令): results, names, exports and pass marks need it.
+
+* Configured (``admin_token`` / ``--admin-token``): that token.
+* Otherwise the first start generates one and keeps only its sha256 in the store's meta;
+  ``python -m sync.central serve`` prints it once, ``python -m sync.central admin-token``
+  makes a new one (the old one stops working at once: the hash is read per request).
+
+Scripts send ``Authorization: Bearer <token>``. A browser may also log in (form at
+``/login``, or ``?token=`` once) and then carries an HttpOnly cookie that expires and only
+unlocks reading (GET): changes need the header, so a cookie can never be ridden (CSRF).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import html
+import secrets
+import time
+from functools import wraps
+from urllib.parse import urlencode
+
+from flask import Flask, Response, jsonify, redirect, request
+
+META_KEY = "admin_token_sha256"
+COOKIE = "hall_central_admin"
+SESSION_S = 12 * 3600
+# No 0/o, 1/l/i: read aloud or copied from paper without mistakes. 25 of 31 symbols ≈ 124 bits.
+ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def new_token() -> str:
+    return "-".join("".join(secrets.choice(ALPHABET) for _ in range(5)) for _ in range(5))
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.strip().encode("utf-8")).hexdigest()
+
+
+class AdminAuth:
+    def __init__(self, store, configured: str | None = None):
+        self.store = store
+        self.configured = configured.strip() if configured and configured.strip() else None
+        self.new_token: str | None = None       # set when this start generated it: show it once
+        if self.configured is None:
+            token = new_token()
+            if store.meta_setdefault(META_KEY, token_hash(token)) == token_hash(token):
+                self.new_token = token
+
+    @staticmethod
+    def reset(store) -> str:
+        token = new_token()
+        store.set_meta(META_KEY, token_hash(token))
+        return token
+
+    def _hash(self) -> str:
+        return token_hash(self.configured) if self.configured else (self.store.meta(META_KEY) or "")
+
+    def check(self, token: str | None) -> bool:
+        want = self._hash()
+        return bool(want) and hmac.compare_digest(token_hash(token or ""), want)
+
+    def _sig(self, exp: int) -> str:
+        return hmac.new(self._hash().encode(), f"hall-central-session:{exp}".encode(), "sha256").hexdigest()
+
+    def session_cookie(self) -> str:
+        exp = int(time.time()) + SESSION_S
+        return f"{exp}:{self._sig(exp)}"
+
+    def cookie_ok(self, value: str | None) -> bool:
+        exp, _, sig = (value or "").partition(":")
+        return exp.isdigit() and int(exp) > time.time() and hmac.compare_digest(sig, self._sig(int(exp)))
+
+
+def _bearer() -> str | None:
+    h = request.headers.get("Authorization", "")
+    return h[7:] if h[:7].lower() == "bearer " else None
+
+
+def _wants_html() -> bool:
+    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
+
+
+def _safe_next(nxt: str | None) -> str:
+    return nxt if nxt and nxt.startswith("/") and not nxt.startswith("//") and "\\" not in nxt else "/"
+
+
+def login_page(nxt: str, message: str, status: int = 401) -> Response:
+    e = html.escape
+    page = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>需要管理口令</title>
+<style>body{{font-family:sans-serif;font-size:20px;max-width:36em;margin:3em auto;padding:0 1em}}
+input{{font-size:22px;padding:.4em;width:100%;box-sizing:border-box;letter-spacing:.05em}}
+button{{font-size:22px;padding:.4em 2em;margin-top:1em}}.msg{{color:#b00;font-weight:bold}}</style></head><body>
+<h1>医师定期考核 成绩包接收情况</h1>
+<p class="msg">{e(message)}</p>
+<form method="post" action="/login">
+<p><label for="token">请输入管理口令（服务首次启动时显示，由管理员提供）：</label></p>
+<input id="token" name="token" type="password" autocomplete="current-password" autofocus required>
+<input type="hidden" name="next" value="{e(nxt)}">
+<button type="submit">登录</button>
+</form>
+<p style="font-size:16px;color:#555">登录后 12 小时内无需再次输入。忘记口令请联系管理员重新生成。</p>
+</body></html>"""
+    return Response(page, status=status, mimetype="text/html")
+
+
+def install(app: Flask, auth: AdminAuth):
+    """Register /login and /logout; returns the ``admin_only`` view decorator."""
+
+    def deny(message: str = "需要管理口令"):
+        if _wants_html():
+            return login_page(request.full_path.rstrip("?") if request.query_string else request.path, message)
+        return jsonify({"ok": False, "status": "error",
+                        "error": {"code": "unauthorized", "message": message}}), 401
+
+    def logged_in(resp):
+        resp.set_cookie(COOKIE, auth.session_cookie(), max_age=SESSION_S, httponly=True, samesite="Lax",
+                        secure=request.is_secure, path="/")
+        return resp
+
+    def admin_only(view):
+        @wraps(view)
+        def guarded(*a, **kw):
+            token = _bearer()
+            if token is not None:
+                return view(*a, **kw) if auth.check(token) else deny("管理口令不正确")
+            if request.method not in ("GET", "HEAD"):
+                return deny()
+            if "token" in request.args:          # a link with ?token=: set the cookie, drop it from the URL
+                if not auth.check(request.args["token"]):
+                    return deny("管理口令不正确")
+                rest = [(k, v) for k, v in request.args.items(multi=True) if k != "token"]
+                return logged_in(redirect(request.path + ("?" + urlencode(rest) if rest else ""), 303))
+            if auth.cookie_ok(request.cookies.get(COOKIE)):
+                return view(*a, **kw)
+            return deny()
+        return guarded
+
+    @app.get("/login")
+    def login_form():
+        return login_page(_safe_next(request.args.get("next")), "需要管理口令", status=200)
+
+    @app.post("/login")
+    def login():
+        nxt = _safe_next(request.form.get("next"))
+        if not auth.check(request.form.get("token")):
+            return login_page(nxt, "管理口令不正确，请重新输入")
+        return logged_in(redirect(nxt, 303))
+
+    @app.post("/logout")
+    def logout():
+        resp = redirect("/login", 303)
+        resp.delete_cookie(COOKIE, path="/")
+        return resp
+
+    return admin_only
