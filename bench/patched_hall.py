@@ -23,6 +23,7 @@ tuples (bench/proposals/); the switches remain for measuring older trees and var
             HALL_BENCH_GCLOG + ".census" (what makes the full collections long).
   sioroute  a Flask URL rule for /socket.io/, so that the request context Flask-SocketIO pushes
             for every event matches instead of raising NotFound (see _sioroute).
+  looplag   log every event-loop stall > 15 ms (a 5 ms sleep that woke late) to HALL_BENCH_LAGLOG.
   gclog     record every collection taking >= 1 ms, with its generation, to HALL_BENCH_GCLOG
             (one JSON line each: {"t", "gen", "ms", "collected"}).
 """
@@ -85,6 +86,30 @@ def _freeze() -> None:
                 gc.collect(1)     # young generations only: cheap
                 gc.freeze()       # O(1): splices the generations onto the permanent one
         self.socketio.start_background_task(freezer)
+
+    app_mod.Hall.start_background = start_background
+
+
+def _looplag() -> None:
+    """A green thread that sleeps 5 ms in a loop and logs every wake-up later than 15 ms:
+    stalls of the whole event loop, whatever their cause."""
+    from hall_server import app as app_mod
+
+    path = os.environ.get("HALL_BENCH_LAGLOG", "looplag.log")
+    orig = app_mod.Hall.start_background
+
+    def start_background(self):
+        orig(self)
+        f = open(path, "a", buffering=1)
+
+        def monitor():
+            while True:
+                t = time.perf_counter()
+                self.socketio.sleep(0.005)
+                ms = (time.perf_counter() - t) * 1000
+                if ms > 15:
+                    f.write(json.dumps({"t": time.time(), "ms": round(ms, 1)}) + "\n")
+        self.socketio.start_background_task(monitor)
 
     app_mod.Hall.start_background = start_background
 
@@ -197,6 +222,8 @@ def _apply() -> None:
         _gccensus()
     if "sioroute" in PATCHES:
         _sioroute()
+    if "looplag" in PATCHES:
+        _looplag()
 
 
 def main() -> int:

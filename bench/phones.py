@@ -38,6 +38,7 @@ class Stats:
         self.refusals: Counter = Counter()   # expected refusals, e.g. time_up after the deadline
         self.disconnects = 0                 # connections the phone did not close itself
         self.lat: list[float] = []           # answer ack latency, ms, inside the window
+        self.lat_at: list[float] = []        # when each of those answers was sent (epoch s)
         self.durable = 0                     # ok answer acks inside the window
         self.pushes: Counter = Counter()
         self.measuring = False
@@ -288,6 +289,7 @@ class Phone:
             return False
         if st.measuring:
             st.lat.append((time.perf_counter() - t) * 1000)
+            st.lat_at.append(time.time() - st.lat[-1] / 1000)
         if r.get("ok"):
             if r.get("seq", -1) >= seq:
                 if st.measuring:
@@ -476,7 +478,7 @@ class Worker:
         lags = sorted(self.lags) or [0.0]
         return {"loop_lag_p99": lags[int(0.99 * (len(lags) - 1))], "loop_lag_max": lags[-1],
                 "errors": dict(s.errors), "refusals": dict(s.refusals), "disconnects": s.disconnects,
-                "lat": s.lat, "durable": s.durable, "pushes": dict(s.pushes), "t": self.t, **extra}
+                "lat": s.lat, "lat_at": s.lat_at, "durable": s.durable, "pushes": dict(s.pushes), "t": self.t, **extra}
 
     # -- scenarios ---------------------------------------------------------------------
     async def storm(self) -> dict:

@@ -247,7 +247,7 @@ class HallServer(Server):
         self.gclog = data / "gc.log"
         if patches:
             env = dict(os.environ, HALL_BENCH_PATCHES=",".join(patches), HALL_BENCH_GCLOG=str(self.gclog),
-                       HALL_BENCH_WRITERLOG=str(data / "writer.log"))
+                       HALL_BENCH_WRITERLOG=os.environ.get("HALL_BENCH_WRITERLOG", str(data / "writer.log")))
             self.proc = subprocess.Popen([sys.executable, "-m", "bench.patched_hall", "--config",
                                           str(self.hp.config_path), "serve"], cwd=REPO, env=env,
                                          stdout=open(self.hp.log, "ab"), stderr=subprocess.STDOUT)
@@ -357,6 +357,7 @@ def merge(results: list[dict]) -> dict:
                 m[k][code] = m[k].get(code, 0) + n
         m["disconnects"] += r["disconnects"]
         m["lat"] += r["lat"]
+        m.setdefault("lat_at", []).extend(r.get("lat_at", []))
         m["durable"] += r["durable"]
         m["cpu"] += r.get("cpu", 0.0)
         m["loop_lag_p99"] = max(m.get("loop_lag_p99", 0), r.get("loop_lag_p99", 0))
@@ -422,6 +423,9 @@ def run_one(name: str, cfg: dict, kind: str, args, workdir: Path) -> dict:
                    gen_cpu=w.cpu_pct(t0, t1), other_cpu=max(0.0, SYSTEM.busy_pct(t0, t1) - ssamp.cpu_pct(t0, t1) - w.cpu_pct(t0, t1)),
                    gen_cpu_self=100 * res["cpu"] / max(1e-9, t1 - t0), pushes=res["pushes"])
         lat = res["lat"]
+        if os.environ.get("HALL_BENCH_LATDUMP"):
+            with open(f'{os.environ["HALL_BENCH_LATDUMP"]}-{name}-{int(t0)}.json', "w") as f:
+                json.dump({"lat": lat, "at": res.get("lat_at", []), "t0": t0, "t1": t1}, f)
         if name == "storm":
             done = res.get("done", [])
             out.update(all_paper_s=(max(d[1] for d in done) - t0) if len(done) == n else float("nan"),

@@ -89,7 +89,7 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
     db.conn.close()
 
     writer = Writer(db_path, waiters.for_mode(mode), cfg["writer"]["synchronous"],
-                    cfg["writer"]["max_batch"]).start()
+                    cfg["writer"]["max_batch"], checkpoint_seconds=cfg["writer"]["checkpoint_seconds"]).start()
     service = ExamService(cfg, writer).load(db_path)
     staff_dir = StaffDirectory.load(db_path)
 

@@ -24,7 +24,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "ping_timeout": 20,
         "gc_freeze": True,
     },
-    "writer": {"max_batch": 512, "synchronous": "FULL"},
+    "writer": {"max_batch": 512, "synchronous": "FULL", "checkpoint_seconds": 1.0},
     "rules": {
         "duration_minutes": 60,
         "late_entry_minutes": 10,
