@@ -21,6 +21,8 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, jsonify, redirect, request
 
+from hall_server.auth.ratelimit import LoginLimiter
+
 META_KEY = "admin_token_sha256"
 COOKIE = "hall_central_admin"
 SESSION_S = 12 * 3600
@@ -104,8 +106,31 @@ button{{font-size:22px;padding:.4em 2em;margin-top:1em}}.msg{{color:#b00;font-we
     return Response(page, status=status, mimetype="text/html")
 
 
-def install(app: Flask, auth: AdminAuth):
+# Guessing the token: after this many wrong tries an address waits, doubling each time.
+MAX_FAILURES = 10
+LOCKOUT_S = 60
+
+
+def install(app: Flask, auth: AdminAuth, max_failures: int = MAX_FAILURES, lockout_s: float = LOCKOUT_S):
     """Register /login and /logout; returns the ``admin_only`` view decorator."""
+    limiter = LoginLimiter(max_failures, lockout_s)
+
+    def guess(token: str | None) -> bool | Response:
+        """Check a presented token, counting wrong ones per address (a short --admin-token
+        must not be guessable). Returns True, False, or a 429 response while locked out."""
+        key = f"addr:{request.remote_addr}"
+        wait = limiter.retry_after(key)
+        if wait > 0:
+            resp = jsonify({"ok": False, "status": "error", "error": {
+                "code": "too_many_attempts", "message": f"管理口令错误次数过多，请 {int(wait) + 1} 秒后再试"}})
+            resp.status_code = 429
+            resp.headers["Retry-After"] = str(int(wait) + 1)
+            return resp
+        if auth.check(token):
+            limiter.succeeded(key)
+            return True
+        limiter.failed(key)
+        return False
 
     def deny(message: str = "需要管理口令"):
         if _wants_html():
@@ -123,11 +148,17 @@ def install(app: Flask, auth: AdminAuth):
         def guarded(*a, **kw):
             token = _bearer()
             if token is not None:
-                return view(*a, **kw) if auth.check(token) else deny("管理口令不正确")
+                ok = guess(token)
+                if isinstance(ok, Response):
+                    return ok
+                return view(*a, **kw) if ok else deny("管理口令不正确")
             if request.method not in ("GET", "HEAD"):
                 return deny()
             if "token" in request.args:          # a link with ?token=: set the cookie, drop it from the URL
-                if not auth.check(request.args["token"]):
+                ok = guess(request.args["token"])
+                if isinstance(ok, Response):
+                    return ok
+                if not ok:
                     return deny("管理口令不正确")
                 rest = [(k, v) for k, v in request.args.items(multi=True) if k != "token"]
                 return logged_in(redirect(request.path + ("?" + urlencode(rest) if rest else ""), 303))
@@ -143,7 +174,10 @@ def install(app: Flask, auth: AdminAuth):
     @app.post("/login")
     def login():
         nxt = _safe_next(request.form.get("next"))
-        if not auth.check(request.form.get("token")):
+        ok = guess(request.form.get("token"))
+        if isinstance(ok, Response):
+            return login_page(nxt, ok.get_json()["error"]["message"], status=429)
+        if not ok:
             return login_page(nxt, "管理口令不正确，请重新输入")
         return logged_in(redirect(nxt, 303))
 

@@ -114,3 +114,19 @@ def test_without_a_configured_token_one_is_generated_once(tmp_path, start_centra
     newer = out.getvalue().strip()
     assert newer != new
     assert requests.get(c2.url + "/api/status", headers={"Authorization": f"Bearer {newer}"}).status_code == 200
+
+
+def test_guessing_the_token_locks_the_address_out(central):
+    """Ten wrong tokens from one address: the eleventh try is refused with 429 and a
+    Retry-After even with the right token, and nothing is revealed meanwhile."""
+    for i in range(10):
+        r = requests.get(central.url + "/api/status", headers={"Authorization": f"Bearer guess-{i}"})
+        assert r.status_code == 401
+    r = requests.get(central.url + "/api/status", headers={"Authorization": "Bearer test-admin-token"})
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    assert r.json()["error"]["code"] == "too_many_attempts" and "魏" not in r.text
+    form = requests.post(central.url + "/login", data={"token": "test-admin-token", "next": "/"},
+                         allow_redirects=False)
+    assert form.status_code == 429 and "秒后再试" in form.text and COOKIE not in form.cookies
+    r = requests.post(central.url + "/api/pass-marks", json=MARK, headers={"Authorization": "Bearer test-admin-token"})
+    assert r.status_code == 429 and central.store.pass_marks() == {}
