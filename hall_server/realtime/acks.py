@@ -22,43 +22,38 @@ def fail(code: str, **extra) -> dict:
     return {"ok": False, "now": now_ms(), "error": ExamError(code, **extra).as_error()}
 
 
+def _ack(fn, lead: tuple, args: tuple) -> dict:
+    """Call fn(*lead, payload): ExamError becomes an error ack, and a bad payload or a bug
+    never crashes the handler (nor takes the connection down with it)."""
+    payload = args[0] if args else None
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        return fail("bad_request")
+    try:
+        return fn(*lead, payload)
+    except ExamError as e:
+        return {"ok": False, "now": now_ms(), "error": e.as_error()}
+    except Exception:
+        log.exception("handler %s failed", fn.__name__)
+        return fail("bad_request")
+
+
 def handler(fn):
-    """Turn ExamError into an error ack; never let a bad payload crash the handler."""
+    """For Flask-SocketIO handlers, called as (payload, ...)."""
 
     @functools.wraps(fn)
     def wrapper(*args):
-        payload = args[0] if args else None
-        if payload is None:
-            payload = {}
-        if not isinstance(payload, dict):
-            return fail("bad_request")
-        try:
-            return fn(payload)
-        except ExamError as e:
-            return {"ok": False, "now": now_ms(), "error": e.as_error()}
-        except Exception:  # a bug must not take the connection down with it
-            log.exception("handler %s failed", fn.__name__)
-            return fail("bad_request")
+        return _ack(fn, (), args)
 
     return wrapper
 
 
 def sid_handler(fn):
-    """Like handler, for a raw python-socketio handler called as (sid, payload, ...)."""
+    """For raw python-socketio handlers, called as (sid, payload, ...)."""
 
     @functools.wraps(fn)
     def wrapper(sid, *args):
-        payload = args[0] if args else None
-        if payload is None:
-            payload = {}
-        if not isinstance(payload, dict):
-            return fail("bad_request")
-        try:
-            return fn(sid, payload)
-        except ExamError as e:
-            return {"ok": False, "now": now_ms(), "error": e.as_error()}
-        except Exception:  # a bug must not take the connection down with it
-            log.exception("handler %s failed", fn.__name__)
-            return fail("bad_request")
+        return _ack(fn, (sid,), args)
 
     return wrapper
