@@ -12,11 +12,12 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+
+from hallproc import free_port
 
 
 class PostgresUnavailable(RuntimeError):
@@ -36,14 +37,6 @@ def find_bindir() -> Path:
             "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: install Debian's "
             "'postgresql' package (`make system-deps` does it; CI runs it from .ci/run)")
     return max(found)[1]
-
-
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class PgServer:
@@ -78,7 +71,7 @@ class PgServer:
         if r.returncode != 0:
             raise PostgresUnavailable(f"initdb failed: {r.stderr.strip() or r.stdout.strip()}")
         for _ in range(5):                     # the port may be taken between choosing and binding
-            self.port = _free_port()
+            self.port = free_port()
             opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=200"
                     " -c shared_buffers=32MB")
             r = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "-o", opts,
