@@ -61,6 +61,7 @@ class ExamService(RoomActions):
         self.papers: dict[str, tuple[bytes, str, list[tuple[str, ...]]]] = {}  # ticket -> (gzip body, hash, option keys)
         self.answers: dict[str, dict[int, tuple[str | None, int]]] = {}
         self._answered: dict[str, int] = {}  # ticket -> answered questions, cached for the console
+        self._tickets_by_sitting: dict[str, list[str]] | None = None  # built on first use, after load
         self.sessions: dict[str, str] = {}
         self.retired_sessions: dict[str, str] = {}
         self.presence: dict[str, dict] = {}
@@ -80,7 +81,7 @@ class ExamService(RoomActions):
             self.rooms = {r["room_id"]: dict(r) for r in conn.execute("SELECT * FROM rooms")}
             self.sittings = {r["sitting_id"]: dict(r) for r in conn.execute("SELECT * FROM sittings")}
             self.candidates = {r["ticket"]: dict(r) for r in conn.execute("SELECT * FROM candidates")}
-            self._tickets_by_sitting: dict[str, list[str]] | None = None
+            self._tickets_by_sitting = None
             self.attempts = {r["ticket"]: dict(r) for r in conn.execute("SELECT * FROM attempts")}
             for r in conn.execute("SELECT ticket, paper_json, paper_hash FROM papers"):
                 self._load_paper(r["ticket"], r["paper_json"], r["paper_hash"])
