@@ -25,14 +25,24 @@ tuples (bench/proposals/); the switches remain for measuring older trees and var
             for every event matches instead of raising NotFound (see _sioroute).
   looplag   log every event-loop stall > 15 ms (a 5 ms sleep that woke late) to HALL_BENCH_LAGLOG.
   gclog     record every collection taking >= 1 ms, with its generation, to HALL_BENCH_GCLOG
-            (one JSON line each: {"t", "gen", "ms", "collected"}).
+            (one JSON line each: {"t", "gen", "ms", "collected", ...}). With HALL_BENCH_GCSIZES=1
+            each gen-1/2 line also has "sizes" (objects in the collected generations, and their
+            referents) and "big" (the four containers with most referents): what a pause walks.
+            Costly: for finding what is young, not for latency figures.
+  oldtimers the eventlet timers per message that net/heartbeat.py and the writer's wait removed
+            (a socket timeout per recv, a queue timeout per send, an eventlet.Timeout per
+            writer call), to measure the change A/B in one session.
+  gcthreshold gc.set_threshold(HALL_BENCH_GCTHRESHOLD, default 10000,10,10): fewer, larger young
+            collections (tried 2026-11-23: p99 a little lower, max not; not adopted).
 """
 from __future__ import annotations
 
+import collections
 import gc
 import json
 import os
 import sys
+import threading
 import time
 
 PATCHES = {p for p in os.environ.get("HALL_BENCH_PATCHES", "").split(",") if p}
@@ -60,13 +70,21 @@ def _gclog() -> None:
 
     def cb(phase, info):
         if phase == "start":
+            if info["generation"] >= 1 and os.environ.get("HALL_BENCH_GCSIZES"):
+                objs = [o for g in range(info["generation"] + 1) for o in gc.get_objects(g)]
+                started["sizes"] = [len(objs), sum(len(gc.get_referents(o)) for o in objs)]
+                big = sorted(objs, key=lambda o: len(gc.get_referents(o)), reverse=True)[:4]
+                started["big"] = [(type(o).__name__, len(gc.get_referents(o)), repr(o)[:80]) for o in big]
+                started["types"] = collections.Counter(type(o).__name__ for o in objs).most_common(10)
+                del objs, big
             started["t"] = time.perf_counter()
         else:
             ms = (time.perf_counter() - started.get("t", time.perf_counter())) * 1000
             if ms >= 1.0:
                 f.write(json.dumps({"t": time.time(), "gen": info["generation"], "ms": round(ms, 2),
                                     "collected": info["collected"], "frozen": gc.get_freeze_count(),
-                                    "counts": gc.get_count()}) + "\n")
+                                    "counts": gc.get_count(), "sizes": started.pop("sizes", None), "big": started.pop("big", None), "types": started.pop("types", None),
+                                    "thread": threading.current_thread().name}) + "\n")
 
     gc.callbacks.append(cb)
 
@@ -112,6 +130,28 @@ def _looplag() -> None:
         self.socketio.start_background_task(monitor)
 
     app_mod.Hall.start_background = start_background
+
+
+def _oldtimers() -> None:
+    """Undo net/heartbeat.py and the writer's timer-less wait: an eventlet timer per socket read,
+    per websocket send-queue wait and per writer call, as before 2026-11-23 (A/B evidence)."""
+    from hall_server.db import waiters
+    from hall_server.net import heartbeat
+
+    heartbeat.install = lambda: None
+
+    def wait(self, event, timeout=None):
+        import eventlet
+
+        if timeout is None:
+            event.wait()
+            return True
+        with eventlet.Timeout(timeout, False):
+            event.wait()
+            return True
+        return False
+
+    waiters.EventletWaiters.wait = wait
 
 
 def _writerlog() -> None:
@@ -224,6 +264,10 @@ def _apply() -> None:
         _sioroute()
     if "looplag" in PATCHES:
         _looplag()
+    if "oldtimers" in PATCHES:
+        _oldtimers()
+    if "gcthreshold" in PATCHES:
+        gc.set_threshold(*(int(x) for x in os.environ.get("HALL_BENCH_GCTHRESHOLD", "10000,10,10").split(",")))
 
 
 def main() -> int:

@@ -288,13 +288,21 @@ class HallServer(Server):
 
 # -- workers ----------------------------------------------------------------------------
 
+def _sim_idle() -> None:
+    # SCHED_IDLE: the simulator runs only when no ordinary task wants the CPU. Phones bring
+    # their own CPUs; on this 2-core machine the load generator would otherwise take slices
+    # from the server it measures (perf sched, docs/benchmarks.md). Its own lag is printed.
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+
+
 class Workers:
-    def __init__(self, spec: dict, candidates: list[dict], k: int):
+    def __init__(self, spec: dict, candidates: list[dict], k: int, sched: str = "idle"):
         self.procs, self.lines, self.samplers = [], [], []
         for i in range(k):
             s = dict(spec, candidates=candidates[i::k], seed=spec.get("seed", 1) * 100 + i)
             p = subprocess.Popen([sys.executable, "-m", "bench.phones"], cwd=REPO, stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, text=True, bufsize=1)
+                                 stdout=subprocess.PIPE, text=True, bufsize=1,
+                                 preexec_fn=_sim_idle if sched == "idle" else None)
             p.stdin.write(json.dumps(s) + "\n")
             p.stdin.flush()
             q: queue.Queue = queue.Queue()
@@ -408,7 +416,7 @@ def run_one(name: str, cfg: dict, kind: str, args, workdir: Path) -> dict:
     if kind == "hall" and not args.no_console and name in ("steady", "exam", "closed"):
         spec["console"] = server.console()
     k = args.workers or cfg.get("workers", 1)
-    w = Workers(spec, server.candidates(n), k)
+    w = Workers(spec, server.candidates(n), k, args.sim_sched)
     out: dict = {"kind": kind}
     try:
         t0 = w.barrier()
@@ -618,6 +626,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-console", action="store_true", help="no staff console watching the rooms")
     ap.add_argument("--only", choices=["echo", "hall"], help="run one side only (debugging)")
     ap.add_argument("-n", type=int, help="override the number of phones (debugging)")
+    ap.add_argument("--sim-sched", choices=["idle", "normal"], default="idle",
+                    help="scheduling class of the simulator processes (default idle: SCHED_IDLE, "
+                         "so that the load generator never takes the CPU from the server it measures)")
     ap.add_argument("--hall-patch", type=lambda v: [p for p in v.split(",") if p], default=[],
                     help="evidence runs only: nodelay,freeze,gclog (see bench/patched_hall.py)")
     ap.add_argument("--out", default=None, help="Markdown table (default bench/results/latest.md, "
@@ -661,7 +672,8 @@ def main(argv=None) -> int:
     load1 = os.getloadavg()
     patched = f", hall with experimental patches `{','.join(args.hall_patch)}`" if args.hall_patch else ""
     md = [f"Run {started}, `--size {args.size}`{patched}, {version}, on: {machine()}; load average {load0[0]:.1f} at start, "
-          f"{load1[0]:.1f} at end (CPU % is of one core: 200 % = both cores busy)", "",
+          f"{load1[0]:.1f} at end; simulator under SCHED_{args.sim_sched.upper()} "
+          f"(CPU % is of one core: 200 % = both cores busy)", "",
           "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     md += ["| " + " | ".join(r) + " |" for r in table]
     text = "\n".join(md) + "\n"

@@ -13,7 +13,7 @@ from .auth.staff import StaffDirectory
 from .db import schema, waiters
 from .db.writer import Writer
 from .exam.service import ExamService
-from .net import ws_mask
+from .net import heartbeat, ws_mask
 from .net.lan import public_base_url
 from .realtime.candidate import CandidateChannel
 from .realtime.packets import TextPacket
@@ -103,6 +103,7 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
                         serializer=TextPacket, logger=False, engineio_logger=False)
     if mode == "eventlet":
         ws_mask.install()
+        heartbeat.install()
 
     hall = Hall(app, socketio, service, writer)
     base = public_base_url(cfg)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import threading
+import time
 
 
 class ThreadWaiters:
@@ -30,6 +31,8 @@ class ThreadWaiters:
 
 
 class EventletWaiters:
+    REAP_EVERY = 0.5  # seconds: how late past its deadline a timed-out wait may be told
+
     def __init__(self) -> None:
         import eventlet
         from eventlet import patcher
@@ -40,7 +43,9 @@ class EventletWaiters:
         self._os.set_blocking(self._w, False)
         self._done: collections.deque = collections.deque()
         self._closed = False
+        self._deadlines: dict = {}  # event -> monotonic deadline, for the waits that have one
         self._thread = eventlet.spawn(self._dispatch)
+        self._reaper = eventlet.spawn(self._reap)
 
     def new_event(self):
         from eventlet.event import Event
@@ -55,17 +60,27 @@ class EventletWaiters:
         except BlockingIOError:
             pass  # pipe full: the dispatcher has a wake-up pending anyway
 
-    @staticmethod
-    def wait(event, timeout=None) -> bool:
+    def wait(self, event, timeout=None) -> bool:
+        # No eventlet.Timeout per call: each one is a Timer in the hub's heap, cancelled a
+        # millisecond later and left there as young garbage for the GC to walk (see
+        # net/heartbeat.py). One reaper green thread checks the deadlines every REAP_EVERY.
+        if timeout is None:
+            return event.wait()
+        self._deadlines[event] = time.monotonic() + timeout
+        try:
+            return event.wait()
+        finally:
+            self._deadlines.pop(event, None)
+
+    def _reap(self) -> None:
         import eventlet
 
-        if timeout is None:
-            event.wait()
-            return True
-        with eventlet.Timeout(timeout, False):
-            event.wait()
-            return True
-        return False
+        while not self._closed:
+            eventlet.sleep(self.REAP_EVERY)
+            now = time.monotonic()
+            for event, deadline in list(self._deadlines.items()):
+                if deadline <= now and not event.ready():
+                    event.send(False)
 
     def _dispatch(self) -> None:
         from eventlet.hubs import trampoline
@@ -80,12 +95,13 @@ class EventletWaiters:
                 return
             while self._done:
                 p = self._done.popleft()
-                if not p._event.ready():
+                if not p._event.ready():  # a reaped (timed-out) wait has had its answer
                     p._event.send(True)
 
     def close(self) -> None:
         self._closed = True
         self._thread.kill()
+        self._reaper.kill()
         for fd in (self._r, self._w):
             try:
                 self._os.close(fd)

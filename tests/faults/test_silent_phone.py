@@ -1,0 +1,85 @@
+"""Phones that go silent (out of range, battery dead: no FIN, no RST) are reaped by the
+Engine.IO heartbeat alone, now that the server arms no socket timeout per message
+(hall_server/net/heartbeat.py): every dead connection's socket is closed on the server within
+ping_interval + ping_timeout (+ the service task's sweep), its reader and writer green
+threads end, and a phone that keeps answering through the same minutes is untouched."""
+from __future__ import annotations
+
+import os
+import time
+
+import websocket
+
+from faultkit import FaultHall, fast_plan, setup_answering
+from hallproc import Phone
+
+SILENT = 30
+PING = 1  # ping_interval = ping_timeout = 1 s
+
+
+def _open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def _silent_phone(url: str) -> websocket.WebSocket:
+    """A websocket that completes the Engine.IO and Socket.IO handshakes, then never reads
+    or writes again: no pong, no close."""
+    ws = websocket.create_connection(url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket", timeout=5)
+    assert ws.recv().startswith("0{")
+    ws.send("40")
+    assert ws.recv().startswith("40")
+    return ws
+
+
+def test_silent_phones_are_reaped_by_the_heartbeat(tmp_path):
+    plan = fast_plan(candidates_per_room=2, questions=10, duration_minutes=30)
+    hall = FaultHall(tmp_path / "h", plan, server_extra=f"ping_interval = {PING}\nping_timeout = {PING}\n").start()
+    silent: list[websocket.WebSocket] = []
+    live = None
+    try:
+        cand = setup_answering(hall, plan, plan["candidates"][:1])[0]
+        live = Phone(hall, cand["ticket"], "", device=cand["device"]).connect()
+        assert live.call("resume", {"session": cand["session"], "device": cand["device"]})["ok"]
+        time.sleep(0.5)
+        baseline = _open_fds(hall.proc.pid)
+
+        silent = [_silent_phone(hall.url) for _ in range(SILENT)]
+        assert _open_fds(hall.proc.pid) >= baseline + SILENT
+
+        # The live phone answers all along; the silent ones must be gone within the
+        # heartbeat's limit (2 s) plus one sweep of Engine.IO's service task (1 s) and slack.
+        start, reaped_after, seq = time.monotonic(), None, 0
+        while time.monotonic() - start < 2 * PING + 4:
+            seq += 1
+            ack = live.call("answer", {"q": 1 + seq % 10, "choice": "AB"[seq % 2], "seq": seq})
+            assert ack["ok"], ack
+            if reaped_after is None and _open_fds(hall.proc.pid) <= baseline:
+                reaped_after = time.monotonic() - start
+            time.sleep(0.1)
+        assert reaped_after is not None, (baseline, _open_fds(hall.proc.pid))
+        assert reaped_after <= 2 * PING + 2.5, reaped_after
+        assert live.sio.connected
+
+        # Each silent phone was told: the server closed its side (close frame, then EOF).
+        for ws in silent:
+            ws.settimeout(2)
+            got = []
+            try:
+                while True:
+                    frame = ws.recv_data_frame(True)[1]
+                    got.append(frame.opcode)
+                    if frame.opcode == websocket.ABNF.OPCODE_CLOSE:
+                        break
+            except (websocket.WebSocketConnectionClosedException, ConnectionError):
+                pass
+            assert websocket.ABNF.OPCODE_CLOSE in got or not got, got
+        assert "Traceback" not in hall.log.read_text(errors="replace")
+    finally:
+        for ws in silent:
+            try:
+                ws.close(timeout=0.1)
+            except Exception:
+                pass
+        if live is not None:
+            live.close()
+        hall.stop()
