@@ -38,7 +38,7 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 SIZES = {
     "small": {
         "storm": dict(n=1000, spread=1.0),
-        "steady": dict(n=1000, interval=[2.0, 2.0], window=30),
+        "steady": dict(n=1000, interval=[2.0, 2.0], window=30, repeat=3),
         "exam": dict(n=2000, interval=[10, 40], window=50, arrival=15, submit_spread=5,
                      p_reload=0.03, p_device=0.005),
         "closed": dict(n=200, window=15, workers=2),
@@ -47,7 +47,7 @@ SIZES = {
     },
     "full": {
         "storm": dict(n=2000, spread=1.0),
-        "steady": dict(n=1000, interval=[2.0, 2.0], window=60),
+        "steady": dict(n=1000, interval=[2.0, 2.0], window=60, repeat=3),
         "exam": dict(n=2000, interval=[10, 40], window=150, arrival=30, submit_spread=10,
                      p_reload=0.03, p_device=0.005),
         "closed": dict(n=200, window=30, workers=2),
@@ -82,7 +82,7 @@ class SystemCPU(threading.Thread):
     def __init__(self):
         super().__init__(daemon=True)
         self.samples: list[tuple[float, float]] = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     @staticmethod
     def read() -> float:
@@ -92,9 +92,9 @@ class SystemCPU(threading.Thread):
         return (sum(v[:8]) - idle) / CLK
 
     def run(self):
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self.samples.append((time.time(), self.read()))
-            self._stop.wait(0.5)
+            self._halt.wait(0.5)
 
     def busy_pct(self, t0: float, t1: float) -> float:
         inside = [s for s in self.samples if t0 <= s[0] <= t1]
@@ -113,7 +113,7 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid = pid
         self.samples: list[tuple[float, float, int]] = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def read(self):
         try:
@@ -126,14 +126,14 @@ class Sampler(threading.Thread):
             return None
 
     def run(self):
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             s = self.read()
             if s:
                 self.samples.append(s)
-            self._stop.wait(0.2)
+            self._halt.wait(0.2)
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
         s = self.read()
         if s:
             self.samples.append(s)
@@ -288,11 +288,12 @@ class HallServer(Server):
 
 # -- workers ----------------------------------------------------------------------------
 
-def _sim_idle() -> None:
+def _sim_idle(pid: int) -> None:
     # SCHED_IDLE: the simulator runs only when no ordinary task wants the CPU. Phones bring
     # their own CPUs; on this 2-core machine the load generator would otherwise take slices
     # from the server it measures (perf sched, docs/benchmarks.md). Its own lag is printed.
-    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    # Set from outside after the start (not preexec_fn: this process has threads).
+    os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
 
 
 class Workers:
@@ -301,8 +302,9 @@ class Workers:
         for i in range(k):
             s = dict(spec, candidates=candidates[i::k], seed=spec.get("seed", 1) * 100 + i)
             p = subprocess.Popen([sys.executable, "-m", "bench.phones"], cwd=REPO, stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, text=True, bufsize=1,
-                                 preexec_fn=_sim_idle if sched == "idle" else None)
+                                 stdout=subprocess.PIPE, text=True, bufsize=1)
+            if sched == "idle":
+                _sim_idle(p.pid)
             p.stdin.write(json.dumps(s) + "\n")
             p.stdin.flush()
             q: queue.Queue = queue.Queue()
@@ -544,6 +546,12 @@ def rows_for(name: str, cfg: dict, e: dict, h: dict) -> list[list[str]]:
         row("ack latency p50 / p99 / max, ms", f"{f(e.get('p50'))} / {f(e.get('p99'))} / {f(e.get('max'), 0)}",
             f"{f(h.get('p50'))} / {f(h.get('p99'))} / {f(h.get('max'), 0)}", tgt, met, r=False)
         R[-1][5] = "p99 " + ratio(h.get("p99"), e.get("p99"))
+        reps = h.get("repeats")
+        if reps:
+            ok = all((r["p99"] or 1e9) <= 25 and r["errors"] == 0 and r["disconnects"] == 0 for r in reps)
+            row(f"hall, {len(reps)} runs one after another: p99 (max) each, ms", "",
+                ", ".join(f"{f(r['p99'])} ({f(r['max'], 0)})" for r in reps),
+                "every run p99 ≤ 25 ms" if tgt else "", ok if tgt else None, r=False)
         if name in ("steady", "closed"):
             row("server CPU ms per durable answer (echo: per ack)", e.get("cpu_ms_per_answer"),
                 h.get("cpu_ms_per_answer"), nd=2)
@@ -658,11 +666,20 @@ def main(argv=None) -> int:
                 res[kind] = {"kind": kind, "errors": 0, "disconnects": 0, "server_cpu": float("nan"), "rss": float("nan"),
                              "gen_cpu": float("nan")}
                 continue
-            with tempfile.TemporaryDirectory(prefix=f"hall-bench-{name}-{kind}-") as td:
-                t = time.time()
-                res[kind] = run_one(name, cfg, kind, args, Path(td))
-                show = {k: v for k, v in res[kind].items() if k not in ("pushes",)}
-                print(f"[{name}/{kind}] {time.time() - t:.0f}s {json.dumps(show, default=str)}", flush=True)
+            # The hall side of a tail-latency scenario runs `repeat` times: one run's p99
+            # says little about the next on a shared VM (docs/benchmarks.md, third pass).
+            runs = []
+            for i in range(cfg.get("repeat", 1) if kind == "hall" else 1):
+                with tempfile.TemporaryDirectory(prefix=f"hall-bench-{name}-{kind}-") as td:
+                    t = time.time()
+                    runs.append(run_one(name, cfg, kind, args, Path(td)))
+                    show = {k: v for k, v in runs[-1].items() if k not in ("pushes",)}
+                    print(f"[{name}/{kind}{f' #{i + 1}' if i else ''}] {time.time() - t:.0f}s "
+                          f"{json.dumps(show, default=str)}", flush=True)
+            res[kind] = runs[0]
+            if len(runs) > 1:
+                res[kind]["repeats"] = [{k: r.get(k) for k in ("p50", "p99", "max", "errors", "disconnects")}
+                                        for r in runs]
         raw[name] = {"cfg": cfg, **res}
         rows = rows_for(name, cfg, res["echo"], res["hall"])
         table += rows

@@ -17,7 +17,9 @@ What the timeouts were for is kept, by other means:
 - a send stuck on a dead peer: TCP_USER_TIMEOUT makes the kernel drop a connection whose
   sent data stays unacknowledged for ping_interval + ping_timeout, so the send fails as it
   would have after the socket timeout, with no timer in Python.
-tests/faults/test_silent_phone.py checks both against the real server.
+tests/faults/test_silent_phone.py checks both against the real server. This wraps two
+methods of python-engineio's Socket (pinned in pyproject.toml); tests/core/test_heartbeat.py
+checks the wrapped behaviour against that version.
 """
 from __future__ import annotations
 
