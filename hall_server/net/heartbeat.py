@@ -6,8 +6,8 @@ eventlet each of those waits arms a Timer in the hub's heap, and almost every on
 cancelled a few milliseconds later when the next frame arrives: at 1,000 phones and 500
 answers/s that is over 1,000 dead timers a second. They sit in the heap until eventlet
 rebuilds it, every one a handful of young objects, and the garbage collector walks them all
-again on every young collection: 8-20 ms pauses of the event loop, which were the steady
-exam's p99 (docs/benchmarks.md, "Third pass").
+again on every young collection. Without them the steady exam's longest stalls went from
+31-50 ms to 22-30 ms (docs/benchmarks.md, "Third pass").
 
 What the timeouts were for is kept, by other means:
 - a phone that went silent: Engine.IO's own service task checks every socket's heartbeat

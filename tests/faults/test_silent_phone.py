@@ -2,10 +2,13 @@
 Engine.IO heartbeat alone, now that the server arms no socket timeout per message
 (hall_server/net/heartbeat.py): every dead connection's socket is closed on the server within
 ping_interval + ping_timeout (+ the service task's sweep), its reader and writer green
-threads end, and a phone that keeps answering through the same minutes is untouched."""
+threads end, and a phone that keeps answering through the same minutes is untouched.
+Phones that leave cleanly or with a reset free their sockets as well."""
 from __future__ import annotations
 
 import os
+import socket
+import struct
 import time
 
 import websocket
@@ -73,6 +76,23 @@ def test_silent_phones_are_reaped_by_the_heartbeat(tmp_path):
             except (websocket.WebSocketConnectionClosedException, ConnectionError):
                 pass
             assert websocket.ABNF.OPCODE_CLOSE in got or not got, got
+
+        # Phones that leave properly (close frame) or abruptly (TCP reset) free their
+        # sockets too: the same close path, from the other end.
+        for abrupt in (False, True):
+            leaving = [_silent_phone(hall.url) for _ in range(10)]
+            assert _open_fds(hall.proc.pid) >= baseline + 10
+            for ws in leaving:
+                if abrupt:
+                    ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    ws.sock.close()
+                else:
+                    ws.close()
+            end = time.monotonic() + 3
+            while _open_fds(hall.proc.pid) > baseline and time.monotonic() < end:
+                time.sleep(0.05)
+            assert _open_fds(hall.proc.pid) <= baseline, ("abrupt" if abrupt else "clean", _open_fds(hall.proc.pid))
+        assert live.call("answer", {"q": 1, "choice": "C", "seq": seq + 1})["ok"]
         assert "Traceback" not in hall.log.read_text(errors="replace")
     finally:
         for ws in silent:
