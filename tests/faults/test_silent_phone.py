@@ -63,19 +63,15 @@ def test_silent_phones_are_reaped_by_the_heartbeat(tmp_path):
         assert reaped_after <= 2 * PING + 2.5, reaped_after
         assert live.sio.connected
 
-        # Each silent phone was told: the server closed its side (close frame, then EOF).
+        # Each silent phone was told: the server closed its side (a close frame, or EOF).
+        # A socket the server had left open would time out here instead.
         for ws in silent:
             ws.settimeout(2)
-            got = []
             try:
-                while True:
-                    frame = ws.recv_data_frame(True)[1]
-                    got.append(frame.opcode)
-                    if frame.opcode == websocket.ABNF.OPCODE_CLOSE:
-                        break
+                while ws.recv_data_frame(True)[1].opcode != websocket.ABNF.OPCODE_CLOSE:
+                    pass  # the pings it never answered, Engine.IO's close packet
             except (websocket.WebSocketConnectionClosedException, ConnectionError):
-                pass
-            assert websocket.ABNF.OPCODE_CLOSE in got or not got, got
+                pass  # EOF before the close frame: closed all the same
 
         # Phones that leave properly (close frame) or abruptly (TCP reset) free their
         # sockets too: the same close path, from the other end.
