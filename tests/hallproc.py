@@ -12,6 +12,7 @@ from pathlib import Path
 
 import requests
 import socketio
+import websocket
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -147,5 +148,109 @@ class Phone:
     def close(self) -> None:
         try:
             self.sio.disconnect()
+        except Exception:
+            pass
+
+
+class RawSio:
+    """Engine.IO 4 / Socket.IO 5 spoken by hand over a websocket, for packets a real client
+    would never send. `source` picks the local address (any 127.x.y.z on Linux loopback),
+    so one test can look like many phones."""
+
+    def __init__(self, url: str, source: str = "127.0.0.1", cookie: str | None = None, connect_ns: str | None = "/",
+                 timeout: float = 5):
+        host, port = url.split("//")[1].split(":")
+        sock = socket.socket()
+        sock.settimeout(timeout)
+        sock.bind((source, 0))
+        sock.connect((host, int(port)))
+        headers = [f"Cookie: {cookie}"] if cookie else []
+        self.ws = websocket.create_connection(f"ws://{host}:{port}/socket.io/?EIO=4&transport=websocket",
+                                              socket=sock, header=headers, timeout=timeout)
+        first = self.ws.recv()
+        assert first.startswith("0"), first
+        self.handshake = json.loads(first[1:])
+        self.next_id = 1
+        self.closed = False
+        self.backlog: list = []
+        if connect_ns is not None:
+            self.connect_ns(connect_ns)
+
+    def connect_ns(self, ns: str = "/", auth=None) -> str:
+        """'40' packet; returns the server's reply packet ('40{...}' accepted, '44...' refused)."""
+        prefix = "" if ns == "/" else ns + ","
+        self.send("40" + prefix + (json.dumps(auth) if auth is not None else ""))
+        return self.recv_packet(lambda p: p.startswith("40" + prefix) or p.startswith("44" + prefix))
+
+    def send(self, data) -> None:
+        if isinstance(data, bytes):
+            self.ws.send_binary(data)
+        else:
+            self.ws.send(data)
+
+    def emit(self, event: str, *args, ns: str = "/", ack: bool = True) -> int | None:
+        prefix = "" if ns == "/" else ns + ","
+        aid = None
+        if ack:
+            aid = self.next_id
+            self.next_id += 1
+        self.send("42" + prefix + (str(aid) if aid is not None else "") + json.dumps([event, *args]))
+        return aid
+
+    def recv_packet(self, want=lambda p: True, timeout: float = 5):
+        """Next packet matching `want` (answering pings on the way); None on timeout;
+        raises ConnectionError if the server closed the connection."""
+        for i, p in enumerate(self.backlog):
+            if want(p):
+                return self.backlog.pop(i)
+        end = time.time() + timeout
+        while True:
+            left = end - time.time()
+            if left <= 0:
+                return None
+            self.ws.settimeout(left)
+            try:
+                p = self.ws.recv()
+            except websocket.WebSocketTimeoutException:
+                return None
+            except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError) as e:
+                self.closed = True
+                raise ConnectionError("closed by server") from e
+            if p == "":
+                self.closed = True
+                raise ConnectionError("closed by server")
+            if p == "2":
+                self.ws.send("3")
+                continue
+            if want(p):
+                return p
+            self.backlog.append(p)
+
+    def ack(self, aid: int, ns: str = "/", timeout: float = 5):
+        prefix = "43" + ("" if ns == "/" else ns + ",") + str(aid)
+        p = self.recv_packet(lambda p: p.startswith(prefix + "[") or p.startswith(prefix + "{"), timeout)
+        if p is None:
+            return None
+        return json.loads(p[len(prefix):])[0]
+
+    def call(self, event: str, data=None, ns: str = "/", timeout: float = 5):
+        aid = self.emit(event, {} if data is None else data, ns=ns)
+        return self.ack(aid, ns=ns, timeout=timeout)
+
+    def state(self, timeout: float = 0.5) -> str:
+        """"open" (still answers a request), "stalled" (connected, no answer) or "closed"."""
+        try:
+            a = self.call("sync", {}, timeout=timeout)
+        except (ConnectionError, websocket.WebSocketException, OSError):
+            self.closed = True
+            return "closed"
+        return "open" if a is not None else "stalled"
+
+    def alive(self) -> bool:
+        return self.state(3) == "open"
+
+    def close(self) -> None:
+        try:
+            self.ws.close(timeout=1)
         except Exception:
             pass

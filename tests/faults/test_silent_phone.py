@@ -14,7 +14,7 @@ import time
 import websocket
 
 from faultkit import FaultHall, fast_plan, setup_answering
-from hallproc import Phone
+from hallproc import Phone, RawSio
 
 SILENT = 30
 PING = 1  # ping_interval = ping_timeout = 1 s
@@ -24,20 +24,10 @@ def _open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def _silent_phone(url: str) -> websocket.WebSocket:
-    """A websocket that completes the Engine.IO and Socket.IO handshakes, then never reads
-    or writes again: no pong, no close."""
-    ws = websocket.create_connection(url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket", timeout=5)
-    assert ws.recv().startswith("0{")
-    ws.send("40")
-    assert ws.recv().startswith("40")
-    return ws
-
-
 def test_silent_phones_are_reaped_by_the_heartbeat(tmp_path):
     plan = fast_plan(candidates_per_room=2, questions=10, duration_minutes=30)
     hall = FaultHall(tmp_path / "h", plan, server_extra=f"ping_interval = {PING}\nping_timeout = {PING}\n").start()
-    silent: list[websocket.WebSocket] = []
+    silent: list[websocket.WebSocket] = []  # handshakes done, then never a read or write
     live = None
     try:
         cand = setup_answering(hall, plan, plan["candidates"][:1])[0]
@@ -46,7 +36,7 @@ def test_silent_phones_are_reaped_by_the_heartbeat(tmp_path):
         time.sleep(0.5)
         baseline = _open_fds(hall.proc.pid)
 
-        silent = [_silent_phone(hall.url) for _ in range(SILENT)]
+        silent = [RawSio(hall.url).ws for _ in range(SILENT)]
         assert _open_fds(hall.proc.pid) >= baseline + SILENT
 
         # The live phone answers all along; the silent ones must be gone within the
@@ -76,7 +66,7 @@ def test_silent_phones_are_reaped_by_the_heartbeat(tmp_path):
         # Phones that leave properly (close frame) or abruptly (TCP reset) free their
         # sockets too: the same close path, from the other end.
         for abrupt in (False, True):
-            leaving = [_silent_phone(hall.url) for _ in range(10)]
+            leaving = [RawSio(hall.url).ws for _ in range(10)]
             assert _open_fds(hall.proc.pid) >= baseline + 10
             for ws in leaving:
                 if abrupt:
