@@ -12,7 +12,9 @@ from . import config as config_mod
 from .auth.staff import StaffDirectory
 from .db import schema, waiters
 from .db.writer import Writer
+from .exam import clock as clock_mod
 from .exam.service import ExamService
+from .realtime import acks
 from .net import heartbeat, ws_mask
 from .net.lan import public_base_url
 from .realtime.candidate import CandidateChannel
@@ -28,6 +30,10 @@ class Hall:
     def __init__(self, app: Flask, socketio: SocketIO, service: ExamService, writer: Writer):
         self.app, self.socketio, self.service, self.writer = app, socketio, service, writer
         self.dirty: set[str] = set()  # tickets whose progress the console has not seen yet
+        # What the console must see at once (writer fault, a failing sweep, the clock):
+        # key -> Chinese message. Shown on every console page and in /healthz.
+        self.alerts: dict[str, str] = {}
+        self._sweep_failures: dict[str, str] = {}
 
     def qr_url(self, sitting_id: str) -> str:
         return self.app.extensions["hall.qr_url"](sitting_id)
@@ -51,24 +57,73 @@ class Hall:
             gc.freeze()
 
     def _sweeper(self, every: float) -> None:
-        last_fault = None
         while True:
             self.socketio.sleep(every)
-            staff = self.app.extensions["hall.staff_channel"]
-            dirty = list(self.dirty)
-            self.dirty.clear()  # no yield between the copy and the clear: nothing is lost
-            if dirty:
-                staff.push_progress(dirty)
+            self.sweep_once()
+
+    def sweep_once(self) -> None:
+        """One round of the background work. Each step is on its own: one that raises is
+        logged and shown on the console, and the others (time-ups above all) still run,
+        this round and every round after."""
+        staff = self.app.extensions["hall.staff_channel"]
+        dirty = list(self.dirty)
+        self.dirty.clear()  # no yield between the copy and the clear: nothing is lost
+        steps = (("progress", lambda: dirty and staff.push_progress(dirty)),
+                 ("timeups", self.service.sweep_timeups),
+                 ("absent", self.service.sweep_absent),
+                 ("clock", self.check_clock))
+        for name, step in steps:
             try:
-                self.service.sweep_timeups()
-                self.service.sweep_absent()
-            except Exception:  # keep sweeping: one failed commit must not end time-up forever
-                log.exception("time-up sweep failed")
-            # The writer runs in an OS thread and may not emit; report its faults from here.
-            fault = self.writer.fault
-            if fault != last_fault:
-                last_fault = fault
-                self.app.extensions["hall.staff_channel"].push_fault(fault)
+                step()
+                self._sweep_failures.pop(name, None)
+            except Exception as e:
+                if name not in self._sweep_failures:
+                    log.exception("background step %s failed", name)
+                self._sweep_failures[name] = f"{type(e).__name__}: {e}"
+        try:
+            self.refresh_alerts()
+        except Exception:
+            log.exception("pushing alerts failed")
+
+    def check_clock(self) -> None:
+        self.service.follow_wall_clock(self.app.config["HALL"]["clock"]["drift_alert_seconds"])
+
+    def current_alerts(self) -> dict[str, str]:
+        alerts = {}
+        if self.writer.fault:
+            alerts["storage"] = ("服务器无法保存数据：" + self.writer.fault
+                                 + "。考生答案暂存在手机上。请立即检查电脑磁盘空间，并联系技术支持。")
+        for name, err in self._sweep_failures.items():
+            alerts["sweep:" + name] = (f"后台任务出错（{name}）：{err}。其他后台任务（到时自动交卷、缺考标记）仍在运行；"
+                                       "请记录此情况并联系技术支持。")
+        clock = self.service.clock
+        limit = self.app.config["HALL"]["clock"]["drift_alert_seconds"]
+        if isinstance(clock, clock_mod.ExamClock) and abs(clock.drift()) > limit:
+            d = clock.drift()
+            m, sec = divmod(int(abs(d)), 60)
+            alerts["clock"] = (f"电脑系统时间被{'调快' if d > 0 else '调慢'}了 {m} 分 {sec} 秒。"
+                               "考试计时不受影响，仍按开考时的时钟计时；考试期间请不要调整电脑时间。"
+                               "本场结束后，考试时钟将自动改为电脑时间。")
+        return alerts
+
+    def refresh_alerts(self) -> None:
+        alerts = self.current_alerts()
+        if alerts != self.alerts:
+            self.alerts = alerts
+            staff = self.app.extensions["hall.staff_channel"]
+            staff.push_fault(self.writer.fault)
+            staff.push_alerts(alerts)
+
+
+def anchor_clock(conn) -> clock_mod.ExamClock:
+    """Exam time for this process: the anchor of this boot if a previous process left one
+    (a restart keeps exam time exact even if the wall clock moved meanwhile), else the wall."""
+    meta = dict(conn.execute("SELECT key, value FROM meta WHERE key LIKE 'clock_%'").fetchall())
+    boot = clock_mod.boot_id()
+    exam_clock = clock_mod.ExamClock.from_meta(meta, boot)
+    conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                     list(exam_clock.to_meta(boot).items()))
+    return exam_clock
 
 
 def _never():
@@ -86,11 +141,14 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
     if secret is None:
         secret = secrets.token_hex(32)
         db.conn.execute("INSERT INTO meta(key, value) VALUES ('flask_secret', ?)", (secret,))
+    exam_clock = anchor_clock(db.conn)
     db.conn.close()
 
     writer = Writer(db_path, waiters.for_mode(mode), cfg["writer"]["synchronous"],
-                    cfg["writer"]["max_batch"], checkpoint_seconds=cfg["writer"]["checkpoint_seconds"]).start()
-    service = ExamService(cfg, writer).load(db_path)
+                    cfg["writer"]["max_batch"], checkpoint_seconds=cfg["writer"]["checkpoint_seconds"],
+                    timeout=cfg["writer"]["call_timeout_seconds"]).start()
+    service = ExamService(cfg, writer, clock=exam_clock).load(db_path)
+    acks.clock = exam_clock
     staff_dir = StaffDirectory.load(db_path)
 
     app = Flask(__name__)
@@ -150,5 +208,7 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
     service.on_replaced = phones.replaced
     staff.on_device_approved = phones.device_approved
     staff.on_device_rejected = phones.device_rejected
+    staff.alerts_now = lambda: hall.alerts
     app.extensions["hall.staff_channel"] = staff
+    app.extensions["hall.alerts"] = lambda: hall.alerts
     return hall

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -88,6 +88,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     opened_at       REAL,
     deadline_at     REAL,
     extra_s         REAL NOT NULL DEFAULT 0,
+    paused_s        REAL NOT NULL DEFAULT 0,  -- room pauses since opening: move deadline and earliest submit
     submitted_at    REAL,
     submit_reason   TEXT,
     receipt         TEXT,
@@ -107,6 +108,7 @@ CREATE TABLE IF NOT EXISTS answers (
     choice    TEXT,
     seq       INTEGER NOT NULL,
     saved_at  REAL NOT NULL,
+    changes   INTEGER NOT NULL DEFAULT 1,  -- accepted changes; answer_log keeps the first few
     PRIMARY KEY (ticket, q)
 ) WITHOUT ROWID;
 -- Every accepted change, for the result bundle and disputes.
@@ -216,11 +218,23 @@ def open_db(path: str | Path, synchronous: str = "FULL") -> sqlite_utils.Databas
     return db
 
 
+# Columns added since version 1, for databases imported by an older hall.
+MIGRATIONS = [
+    ("attempts", "paused_s", "REAL NOT NULL DEFAULT 0"),
+    ("answers", "changes", "INTEGER NOT NULL DEFAULT 1"),
+]
+
+
 def init_schema(db: sqlite_utils.Database) -> None:
     db.conn.executescript(SCHEMA)
+    for table, column, decl in MIGRATIONS:
+        if column not in {r[1] for r in db.conn.execute(f"PRAGMA table_info({table})")}:
+            db.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
     db.conn.execute(
         "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
     )
+    db.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version' AND CAST(value AS INTEGER) < ?",
+                    (str(SCHEMA_VERSION), SCHEMA_VERSION))
 
 
 def get_meta(db: sqlite_utils.Database, key: str, default: str | None = None) -> str | None:

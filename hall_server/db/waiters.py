@@ -8,17 +8,37 @@ single green thread wakes on the pipe and fires the green events.
 from __future__ import annotations
 
 import collections
+import logging
 import threading
 import time
 
+log = logging.getLogger(__name__)
+
+
+def apply_committed(p) -> None:
+    """Mirror one committed operation (Pending.apply), never letting a mirror bug stop the
+    delivery of the others: every caller still gets its answer."""
+    if p.apply is not None and p.error is None:
+        try:
+            p.apply(p.result)
+        except Exception:
+            log.exception("mirroring %s failed", getattr(p.fn, "__name__", p.fn))
+
 
 class ThreadWaiters:
-    """For async_mode = "threading" and for plain scripts: real thread events."""
+    """For async_mode = "threading" (debugging) and for plain scripts: real thread events.
+    The mirror is applied in the writer's thread, in commit order, under one lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
 
     def new_event(self):
         return threading.Event()
 
     def fire(self, pendings) -> None:
+        with self.lock:
+            for p in pendings:
+                apply_committed(p)
         for p in pendings:
             p._event.set()
 
@@ -61,6 +81,7 @@ class EventletWaiters:
             pass  # pipe full: the dispatcher has a wake-up pending anyway
 
     def wait(self, event, timeout=None) -> bool:
+        """True once the operation committed (or failed); False if it timed out first."""
         # No eventlet.Timeout per call: each one is a Timer in the hub's heap, cancelled a
         # millisecond later and left there as young garbage for the GC to walk (see
         # net/heartbeat.py). One reaper green thread checks the deadlines every REAP_EVERY.
@@ -77,10 +98,16 @@ class EventletWaiters:
 
         while not self._closed:
             eventlet.sleep(self.REAP_EVERY)
-            now = time.monotonic()
-            for event, deadline in list(self._deadlines.items()):
-                if deadline <= now and not event.ready():
-                    event.send(False)
+            self.reap(time.monotonic())
+
+    def reap(self, now: float) -> int:
+        """Time out every wait whose deadline is before `now`; returns how many."""
+        n = 0
+        for event, deadline in list(self._deadlines.items()):
+            if deadline <= now and not event.ready():
+                event.send(False)
+                n += 1
+        return n
 
     def _dispatch(self) -> None:
         from eventlet.hubs import trampoline
@@ -93,10 +120,20 @@ class EventletWaiters:
                 pass
             except OSError:
                 return
-            while self._done:
-                p = self._done.popleft()
-                if not p._event.ready():  # a reaped (timed-out) wait has had its answer
-                    p._event.send(True)
+            self.drain()
+
+    def drain(self) -> int:
+        """Deliver finished operations, in commit order: mirror first, then wake the caller
+        (whose ack is built from the same result). A timed-out caller has had its answer,
+        but its operation is mirrored all the same."""
+        n = 0
+        while self._done:
+            p = self._done.popleft()
+            apply_committed(p)
+            if not p._event.ready():
+                p._event.send(True)
+            n += 1
+        return n
 
     def close(self) -> None:
         self._closed = True

@@ -65,6 +65,13 @@ class Inbox:
             except BlockingIOError:
                 pass  # the pipe is full of wake-ups already
 
+    def take(self, limit: int) -> list:
+        """What is queued now, without waiting (tests that choose the batches)."""
+        batch = []
+        while self._items and len(batch) < limit:
+            batch.append(self._items.popleft())
+        return batch
+
     def get_batch(self, limit: int) -> list:
         """Block (in the writer's OS thread, without the GIL) until there is work."""
         items = self._items
@@ -131,11 +138,17 @@ class Checkpointer:
 
 
 class Pending:
-    __slots__ = ("fn", "args", "result", "error", "_event")
+    """One queued operation. `apply` mirrors its committed result in memory: the waiters
+    run it on the event loop's thread, in commit order, before waking the caller, and run
+    it even when the caller has stopped waiting (a timed-out call that commits later is
+    still mirrored, so memory never falls behind the database)."""
 
-    def __init__(self, fn: Op, args: tuple, event) -> None:
+    __slots__ = ("fn", "args", "apply", "result", "error", "_event")
+
+    def __init__(self, fn: Op, args: tuple, event, apply: Callable[[Any], None] | None = None) -> None:
         self.fn = fn
         self.args = args
+        self.apply = apply
         self.result: Any = None
         self.error: BaseException | None = None
         self._event = event
@@ -143,21 +156,23 @@ class Pending:
 
 class Writer:
     def __init__(self, db_path, waiters, synchronous: str = "FULL", max_batch: int = 512,
-                 on_fault: Callable[[str | None], None] | None = None, checkpoint_seconds: float = 1.0) -> None:
+                 checkpoint_seconds: float = 1.0, timeout: float = 30.0) -> None:
         self.db_path = db_path
         self.checkpoint_seconds = checkpoint_seconds
         self._checkpointer: Checkpointer | None = None
         self.waiters = waiters
         self.synchronous = synchronous
         self.max_batch = max_batch
-        self.on_fault = on_fault or (lambda msg: None)
+        self.timeout = timeout
         self.fault: str | None = None
         self._q = Inbox()
         self._thread = _threading.Thread(target=self._run, name="hall-writer", daemon=True)
         self._conn: sqlite3.Connection | None = None
         self.stats = {"batches": 0, "ops": 0, "max_batch_seen": 0}
 
-    def start(self) -> "Writer":
+    def start(self, thread: bool = True) -> "Writer":
+        """Open the connection and start the writer thread; thread=False leaves the
+        commits to `step()`, for tests that decide which operations share a batch."""
         self._conn = schema.connect(self.db_path, self.synchronous)
         if self.checkpoint_seconds > 0:
             # Checkpoints move the WAL into the database file and fsync it. SQLite runs them
@@ -166,29 +181,57 @@ class Writer:
             # their own thread instead; commits only ever fsync the WAL.
             self._conn.execute("PRAGMA wal_autocheckpoint = 0")
             self._checkpointer = Checkpointer(self.db_path, self.checkpoint_seconds).start()
-        self._thread.start()
+        if thread:
+            self._thread.start()
         return self
 
-    def submit(self, fn: Op, *args) -> Pending:
-        p = Pending(fn, args, self.waiters.new_event())
+    def submit(self, fn: Op, *args, apply: Callable[[Any], None] | None = None) -> Pending:
+        p = Pending(fn, args, self.waiters.new_event(), apply)
         self._q.put(p)
         return p
 
-    def call(self, fn: Op, *args, timeout: float | None = 30.0) -> Any:
-        """Run fn(conn, *args) in the writer and return its result once committed."""
-        p = self.submit(fn, *args)
-        if not self.waiters.wait(p._event, timeout):
+    def call(self, fn: Op, *args, apply: Callable[[Any], None] | None = None,
+             timeout: float | None = None) -> Any:
+        """Run fn(conn, *args) in the writer and return its result once committed.
+
+        `apply(result)` is the only way the caller may change its in-memory mirror: it runs
+        after the commit, in commit order, whether or not this call is still waiting. A call
+        that waits longer than `timeout` raises StorageError; its operation may still commit
+        later, and is then mirrored by `apply` all the same."""
+        p = self.submit(fn, *args, apply=apply)
+        if not self.waiters.wait(p._event, self.timeout if timeout is None else timeout):
             raise StorageError("写入超时")
         if p.error is not None:
             raise p.error
         return p.result
 
+    def queued(self) -> int:
+        return len(self._q)
+
+    def step(self) -> int:
+        """Commit everything queued now in the caller's thread (with start(thread=False))."""
+        batch = self._q.take(self.max_batch)
+        if batch:
+            self._commit(self._conn, batch)
+            self.waiters.fire(batch)
+        return len(batch)
+
+    def abandon(self) -> int:
+        """Drop what is queued without committing it, as a SIGKILL would (tests)."""
+        dropped = len(self._q.take(1 << 30))
+        self.stop()
+        return dropped
+
     def stop(self) -> None:
         if self._thread.is_alive():
             self._q.put(None)
             self._thread.join(10)
+        elif self._conn is not None:
+            self._conn.close()
+        self._conn = None
         if self._checkpointer is not None:
             self._checkpointer.stop()
+            self._checkpointer = None
         self._q.close()
 
     # -- the OS thread ------------------------------------------------------------
@@ -236,9 +279,7 @@ class Writer:
         self.stats["batches"] += 1
         self.stats["ops"] += len(batch)
         self.stats["max_batch_seen"] = max(self.stats["max_batch_seen"], len(batch))
-        if self.fault is not None:
-            self.fault = None
-            self.on_fault(None)
+        self.fault = None  # the console's sweeper relays the change
 
     def _abort(self, conn: sqlite3.Connection, batch: list[Pending], e: Exception) -> None:
         try:
@@ -254,5 +295,5 @@ class Writer:
             p.error = StorageError(msg)
             p.result = None
         self.fault = msg
-        self.on_fault(msg)
-        time.sleep(0.05)  # a failing disk should not spin the thread
+        if self._thread.is_alive():
+            time.sleep(0.05)  # a failing disk should not spin the thread

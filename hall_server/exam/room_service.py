@@ -21,7 +21,8 @@ def _text(v, field: str, required: bool = True) -> str:
 
 
 class RoomActions:
-    """Mixed into ExamService; uses its mirror, writer and hooks."""
+    """Mixed into ExamService; uses its mirror, writer and hooks. Every change reaches the
+    mirror through ExamService.apply, from what the transaction returned."""
 
     pending_devices: dict
 
@@ -30,17 +31,11 @@ class RoomActions:
             raise ExamError("bad_request", "考生不存在")
         return self.candidates[ticket]
 
-    def _mirror(self, rows) -> None:
-        for row in rows:
-            if row:
-                self.attempts[row["ticket"]] = row
-                self.on_attempt(row["ticket"])
-
     # -- absentees and latecomers -----------------------------------------------------
     def sweep_absent(self) -> list[str]:
-        now = self.clock()
         marked = []
-        for sitting_id, s in self.sittings.items():
+        for sitting_id, s in list(self.sittings.items()):
+            now = self.clock()  # each commit yields: a time read before it would be stale
             if s["status"] not in ("started", "paused"):
                 continue
             until = rules.late_entry_until(self.sitting_times(sitting_id))
@@ -48,16 +43,14 @@ class RoomActions:
                 continue
             if all(t in self.attempts for t in self.tickets_in(sitting_id)):
                 continue
-            rows = self._write(room_ops.mark_absent, sitting_id, now)
-            self._mirror(rows)
-            marked += [r["ticket"] for r in rows]
-            self.on_sitting(sitting_id)
+            ch = self._commit(room_ops.mark_absent, sitting_id, now)
+            marked += [r["ticket"] for r in ch.attempts]
         return marked
 
     def admit_late(self, ticket, reason, staff: str) -> None:
         self._candidate(ticket)
         reason = _text(reason, "迟到原因")
-        self._mirror([self._write(room_ops.admit_late, ticket, reason, self.clock(), staff)])
+        self._commit(room_ops.admit_late, ticket, reason, self.clock(), staff)
 
     # -- time ---------------------------------------------------------------------------
     def extra_time(self, sitting_id: str, ticket, minutes, reason, staff: str) -> None:
@@ -67,20 +60,14 @@ class RoomActions:
         if type(minutes) not in (int, float) or not 0 < minutes * 60 <= MAX_EXTRA_S:
             raise ExamError("bad_request", "延长时间应在 1 到 240 分钟之间")
         reason = _text(reason, "延时原因（系统原因）")
-        rows = self._write(room_ops.extra_time, sitting_id, ticket, float(minutes) * 60, reason, self.clock(), staff)
-        self._mirror(rows)
+        self._commit(room_ops.extra_time, sitting_id, ticket, float(minutes) * 60, reason, self.clock(), staff)
 
     def pause(self, sitting_id: str, reason, staff: str) -> None:
         reason = _text(reason, "暂停原因")
-        self.sittings[sitting_id] = self._write(room_ops.pause, sitting_id, reason, self.clock(), staff)
-        self.on_sitting(sitting_id)
+        self._commit(room_ops.pause, sitting_id, reason, self.clock(), staff)
 
     def resume_room(self, sitting_id: str, staff: str) -> None:
-        s, rows = self._write(room_ops.resume, sitting_id, self.clock(), staff)
-        self.sittings[sitting_id] = s
-        for row in rows:
-            self.attempts[row["ticket"]] = row
-        self.on_sitting(sitting_id)
+        self._commit(room_ops.resume, sitting_id, self.clock(), staff)
 
     # -- violations and incidents -------------------------------------------------------
     def violation(self, ticket, level, facts, staff: str) -> None:
@@ -88,38 +75,32 @@ class RoomActions:
         if not isinstance(level, str) or level not in room_ops.VIOLATION_LEVELS:
             raise ExamError("bad_request", "违纪类别不正确")
         facts = _text(facts, "违纪事实")
-        row = self._write(room_ops.violation, ticket, level, facts, self.clock(), staff, self.receipt_key)
-        self.violations.setdefault(ticket, []).append({"level": level, "facts": facts, "ts": self.clock()})
-        if row:
-            self._mirror([row])
-        else:
-            self.on_attempt(ticket)
+        self._commit(room_ops.violation, ticket, level, facts, self.clock(), staff, self.receipt_key)
 
     def incident(self, sitting_id: str | None, kind, text, staff: str) -> None:
         if not isinstance(kind, str) or kind not in room_ops.INCIDENT_KINDS:
             raise ExamError("bad_request", "情况类别不正确")
         text = _text(text, "情况说明")
-        self._write(room_ops.incident, sitting_id, kind, text, self.clock(), staff)
+        self._commit(room_ops.incident, sitting_id, kind, text, self.clock(), staff)
 
-    # -- devices ------------------------------------------------------------------------
+    # -- logins and devices -------------------------------------------------------------
+    def unlock_login(self, ticket, staff: str) -> None:
+        """解除锁定: lift the login lock of a candidate (audited)."""
+        self._candidate(ticket)
+        self._commit(room_ops.unlock_login, ticket, self.clock(), staff)
+        self.limiter.clear_ticket(ticket)
+        self.on_attempt(ticket)
+
     def approve_device(self, ticket, staff: str) -> str:
         self._candidate(ticket)
-        pending = self.pending_devices.pop(ticket, None)
+        pending = self.pending_devices.get(ticket)
         if pending is None:
             raise ExamError("bad_state", "该考生没有待确认的换机申请")
         session = secrets.token_urlsafe(24)
-        from .service import _hash_session
+        from .service import session_hash
 
-        h = _hash_session(session)
-        old = self.attempts[ticket]
-        row = self._write(room_ops.approve_device, ticket, pending["device"], h, self.clock(), staff)
-        if old["session_hash"]:
-            self.sessions.pop(old["session_hash"], None)
-            self.retired_sessions[old["session_hash"]] = ticket
-        self.sessions[h] = ticket
-        self.attempts[ticket] = row
-        self.on_replaced(ticket, old["device_id"])
-        self.on_attempt(ticket)
+        self._commit(room_ops.approve_device, ticket, pending["device"], session_hash(session), self.clock(), staff)
+        self.pending_devices.pop(ticket, None)
         return session
 
     def reject_device(self, ticket, staff: str) -> None:
@@ -130,7 +111,7 @@ class RoomActions:
 
     # -- paper fallback -----------------------------------------------------------------
     def paper_entry(self, ticket, pass_no, answers, staff: str) -> dict:
-        c = self._candidate(ticket)
+        self._candidate(ticket)
         if type(pass_no) is not int or pass_no not in (1, 2) or not isinstance(answers, str) or len(answers) > 1000:
             raise ExamError("bad_request")
         answers = answers.strip().upper().replace(" ", "")
@@ -142,12 +123,5 @@ class RoomActions:
         for i, ch in enumerate(answers):
             if ch != "-" and ch not in keys[i]:
                 raise ExamError("bad_choice", f"第 {i + 1} 题没有选项 {ch}")
-        result = self._write(room_ops.paper_entry, ticket, pass_no, answers, self.clock(), staff, self.receipt_key)
-        a = result.pop("attempt")
-        if a:
-            self.attempts[ticket] = a
-            if result["complete"]:
-                self.replace_answers(ticket, {q: (None if ch == "-" else ch, 0) for q, ch in enumerate(answers, start=1)})
-        self.on_attempt(ticket)
-        self.on_sitting(c["sitting_id"])
-        return result
+        ch = self._commit(room_ops.paper_entry, ticket, pass_no, answers, self.clock(), staff, self.receipt_key)
+        return ch.result

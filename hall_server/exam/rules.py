@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-CHOICES = ("A", "B", "C", "D", "E")
-
 
 @dataclass(frozen=True)
 class SittingTimes:
@@ -53,12 +51,18 @@ def deadline(opened_at: float, s: SittingTimes, extra_s: float = 0.0) -> float:
     return opened_at + s.duration_s + extra_s
 
 
-def earliest_submit(opened_at: float, s: SittingTimes) -> float:
-    return opened_at + s.earliest_submit_s
+def earliest_submit(opened_at: float, s: SittingTimes, paused_since_open_s: float = 0.0) -> float:
+    """First moment the candidate may hand in: earliest_submit after opening the paper, in
+    exam time actually run, so a room pause after opening moves it like the deadline."""
+    return opened_at + s.earliest_submit_s + paused_since_open_s
 
 
 def may_submit(now: float, opened_at: float, s: SittingTimes, paused_since_open_s: float = 0.0) -> str | None:
-    if now < earliest_submit(opened_at, s) + paused_since_open_s:
+    """None if a candidate who opened at `opened_at` may submit at `now`. While the room is
+    paused the clock of the exam stands still, so nobody may submit either."""
+    if s.status == "paused":
+        return "paused"
+    if now < earliest_submit(opened_at, s, paused_since_open_s):
         return "too_early"
     return None
 

@@ -1,9 +1,13 @@
 """The exam service: what a phone or a console may do, decided in one place.
 
 It keeps a mirror of the database in memory (loaded once at start) so that reads never
-touch SQLite on the event loop, and sends every change through the single writer, updating
-the mirror only after the change is committed. The mirror is touched only from the event
-loop's thread, so it needs no locks.
+touch SQLite on the event loop, and sends every change through the single writer.
+
+The mirror rule: the mirror changes only from what a committed transaction returned (a
+`Changes`, or an answer's stored (choice, seq)), applied by the writer's waiters in commit
+order on the event loop's thread (`apply`), before the caller wakes and whether or not it
+still waits. Acks are built from the same results. So the mirror is the database, whatever
+shares a batch, whatever times out; it needs no locks.
 """
 from __future__ import annotations
 
@@ -12,7 +16,6 @@ import hashlib
 import json
 import mimetypes
 import secrets
-import time
 from typing import Callable
 
 from ..auth import qr_tokens
@@ -20,14 +23,16 @@ from ..auth.ratelimit import LoginLimiter
 from ..db import schema
 from ..db.writer import StorageError, Writer
 from . import ops, rules
-from .room_service import RoomActions
+from .changes import Changes
+from .clock import ExamClock, boot_id
 from .errors import ExamError
+from .room_service import RoomActions
 
 MAX_STR = 64
 _OPTION_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
-def _hash_session(session: str) -> str:
+def session_hash(session: str) -> str:
     return hashlib.sha256(session.encode()).hexdigest()
 
 
@@ -42,12 +47,15 @@ def _epoch(iso: str) -> float:
 
 
 class ExamService(RoomActions):
-    def __init__(self, cfg, writer: Writer, clock: Callable[[], float] = time.time):
+    def __init__(self, cfg, writer: Writer, clock: Callable[[], float] | None = None):
         self.cfg = cfg
         self.writer = writer
-        self.clock = clock
+        self.clock = clock or ExamClock()  # exam time: never steps with the wall (exam/clock.py)
         sec = cfg["security"]
-        self.limiter = LoginLimiter(sec["login_max_failures"], sec["login_lockout_seconds"])
+        self.limiter = LoginLimiter(sec["login_max_failures"], sec["login_lockout_seconds"],
+                                    per_ticket_failures=sec["login_max_failures_per_ticket"])
+        # answer_log rows kept per question: the log is for disputes, not for a flooding phone
+        self.log_cap = cfg["rules"]["answer_log_max_per_question"]
         self.on_attempt: Callable[[str], None] = lambda ticket: None
         # An answer changes only the console's progress column: batched, not pushed per answer.
         self.on_progress: Callable[[str], None] = lambda ticket: None
@@ -146,7 +154,7 @@ class ExamService(RoomActions):
                         "planned_start": s["planned_start"]},
             "opened_at": _ms(opened),
             "deadline": _ms(a.get("deadline_at")),
-            "earliest_submit": _ms(rules.earliest_submit(opened, st)) if opened else None,
+            "earliest_submit": _ms(rules.earliest_submit(opened, st, a["paused_s"])) if opened else None,
             "late_entry_until": _ms(rules.late_entry_until(st)),
             "question_count": s["question_count"],
             "duration_s": s["duration_s"] + (a.get("extra_s") or 0),
@@ -159,11 +167,12 @@ class ExamService(RoomActions):
 
     def answered_count(self, ticket: str) -> int:
         n = self._answered.get(ticket)
-        if n is None:  # counted once, then kept up to date by _mirror_answer
+        if n is None:  # counted once, then kept up to date by _apply_answer
             n = self._answered[ticket] = sum(1 for c, _ in self.answers.get(ticket, {}).values() if c is not None)
         return n
 
     def replace_answers(self, ticket: str, answers: dict[int, tuple[str | None, int]]) -> None:
+        """Only from a committed transaction's Changes (see apply)."""
         self.answers[ticket] = answers
         self._answered.pop(ticket, None)
 
@@ -202,6 +211,7 @@ class ExamService(RoomActions):
             "extra_s": a["extra_s"] if a else 0,
             "last_answer": _ms(p.get("last_answer")),
             "pending_device": ticket in self.pending_devices,
+            "login_locked_s": int(self.limiter.ticket_locked_for(ticket)),
             "focus": {k: v for k, v in self.focus_stats.get(ticket, {}).items() if k != "hidden_since"}
                      | {"hidden_now": bool(self.focus_stats.get(ticket, {}).get("hidden_since"))},
             "violations": [{"level": v["level"], "facts": v["facts"], "ts": _ms(v["ts"])}
@@ -253,7 +263,8 @@ class ExamService(RoomActions):
         if not all(isinstance(v, str) and 0 < len(v) <= MAX_STR for v in (ticket, id6, device)):
             raise ExamError("bad_request")
         ticket = ticket.strip()
-        wait = self.limiter.retry_after("t:" + ticket, "a:" + addr)
+        keys = self.limiter.keys(ticket, addr)
+        wait = self.limiter.retry_after(*keys)
         if wait > 0:
             raise ExamError("rate_limited", retry_after=int(wait) + 1)
         sec = self.cfg["security"]
@@ -265,50 +276,55 @@ class ExamService(RoomActions):
         if claims.sitting_id not in self.sittings:
             raise ExamError("bad_token")
         c = self.candidates.get(ticket)
-        if c is None or c["id_number"][-6:].upper() != id6.strip().upper():
-            self.limiter.failed("t:" + ticket, "a:" + addr)
-            raise ExamError("bad_credentials")
-        self.limiter.succeeded("t:" + ticket)
-        if c["sitting_id"] != claims.sitting_id:
+        # The room first: a phone holding another room's QR must not be able to use up a
+        # candidate's tries (it only spends its own address's).
+        if c is not None and c["sitting_id"] != claims.sitting_id:
+            self.limiter.failed(self.limiter.address_key(addr))
             raise ExamError("wrong_room")
+        if c is None or c["id_number"][-6:].upper() != id6.strip().upper():
+            locked = self.limiter.failed(*keys)
+            if c is not None and locked:
+                self.on_attempt(ticket)  # the console shows the lock and offers 解除锁定
+            raise ExamError("bad_credentials")
+        self.limiter.succeeded(self.limiter.pair_key(ticket, addr))
+        approval = sec["device_change_requires_approval"]
         old = self.attempts.get(ticket)
-        if (old and old["device_id"] and old["device_id"] != device
-                and old["status"] in ("logged_in", "confirmed", "answering")
-                and sec["device_change_requires_approval"]):
-            # A second phone waits for an invigilator's tap; the first keeps working.
-            self.pending_devices[ticket] = {"device": device, "since": self.clock()}
-            self.on_attempt(ticket)
-            raise ExamError("awaiting_approval")
+        if (approval and old and old["device_id"] and old["device_id"] != device
+                and old["status"] in ops.ACTIVE):
+            self._await_approval(ticket, device)
         session = secrets.token_urlsafe(24)
-        h = _hash_session(session)
-        row = self._write(ops.login, ticket, c["sitting_id"], self.clock(), device, h)
-        if old and old["session_hash"]:
-            self.sessions.pop(old["session_hash"], None)
-            self.retired_sessions[old["session_hash"]] = ticket
-        self.attempts[ticket] = row
-        self.sessions[h] = ticket
-        if old and old["device_id"] != device:
-            self.on_replaced(ticket, old["device_id"])
-        self.on_attempt(ticket)
+        try:
+            self._commit(ops.login, ticket, c["sitting_id"], self.clock(), device, session_hash(session), approval)
+        except ExamError as e:
+            if e.code == "awaiting_approval":  # another phone's login got in first, same batch
+                self._await_approval(ticket, device)
+            raise
         return ticket, session
+
+    def _await_approval(self, ticket: str, device: str) -> None:
+        # A second phone waits for an invigilator's tap; the first keeps working.
+        self.pending_devices[ticket] = {"device": device, "since": self.clock()}
+        self.on_attempt(ticket)
+        raise ExamError("awaiting_approval")
 
     def resume(self, session, device) -> str:
         if not isinstance(session, str) or not isinstance(device, str) or len(session) > MAX_STR:
             raise ExamError("bad_request")
-        h = _hash_session(session)
-        ticket = self.sessions.get(h)
+        h = session_hash(session)
+        ticket = self.sessions.get(h) or self.retired_sessions.get(h)
         if ticket is None:
-            raise ExamError("replaced" if h in self.retired_sessions else "bad_session")
+            raise ExamError("bad_session")
+        # A retired session on the attempt's own device is the same phone, whose later
+        # login (a retry whose ack was lost) replaced it: not another device.
         if self.attempts[ticket]["device_id"] != device:
             raise ExamError("replaced")
         return ticket
 
     def ticket_for_session(self, session: str) -> str | None:
-        return self.sessions.get(_hash_session(session)) if isinstance(session, str) else None
+        return self.sessions.get(session_hash(session)) if isinstance(session, str) else None
 
     def confirm(self, ticket: str) -> None:
-        self.attempts[ticket] = self._write(ops.confirm, ticket, self.clock())
-        self.on_attempt(ticket)
+        self._commit(ops.confirm, ticket, self.clock())
 
     def open(self, ticket: str) -> None:
         a = self.attempts[ticket]
@@ -318,8 +334,7 @@ class ExamService(RoomActions):
             refusal = rules.may_open(self.sitting_times(a["sitting_id"]), self.clock(), bool(a["late_reason"]))
             if refusal:
                 raise ExamError(refusal)
-        self.attempts[ticket] = self._write(ops.open_paper, ticket, self.clock())
-        self.on_attempt(ticket)
+        self._commit(ops.open_paper, ticket, self.clock())
 
     def _parse_answer(self, ticket: str, q, choice, seq) -> tuple[int, str | None, int]:
         if type(q) is not int or type(seq) is not int or not (0 <= seq < 2**53):
@@ -334,13 +349,15 @@ class ExamService(RoomActions):
         return q, choice, seq
 
     def answer(self, ticket: str, q, choice, seq, device: str | None) -> tuple[str | None, int]:
+        """The stored (choice, seq) of q once this answer is settled: the phone's own answer
+        if it won under the seq rule, else what the database holds."""
         q, choice, seq = self._parse_answer(ticket, q, choice, seq)
         now = self.clock()
         a = self.attempts[ticket]
         s = self.sittings[a["sitting_id"]]
         stored = self.answers.get(ticket, {}).get(q)
         settled = self.storage_settled.get((ticket, q, seq))
-        if settled is not None and settled == choice:
+        if settled is not None and settled == choice and stored is not None:
             return stored  # saved by the time-up sweep after a storage fault: tell the phone
         # An answer the laptop failed to save (disk full) is judged, when the phone retries
         # it, at the moment it first arrived: the fault was ours, not the candidate's.
@@ -350,27 +367,28 @@ class ExamService(RoomActions):
         if refusal:
             raise ExamError(refusal)
         if stored is not None and not rules.newer(seq, stored[1]):
-            return stored  # replay: already durable, no write needed
+            return stored  # replay: the mirror is the database, no write needed
         try:
-            choice, seq = self._write(ops.answer, ticket, q, choice, seq, received, device)
+            return self._write(ops.answer, ticket, q, choice, seq, received, device, self.log_cap,
+                               apply=lambda stored: self._apply_answer(ticket, q, seq, stored))
         except ExamError as e:
             if e.code == "storage":
                 self.storage_refused.setdefault((ticket, q, seq), (choice, received))
             raise
-        self.storage_refused.pop((ticket, q, seq), None)
-        self._mirror_answer(ticket, q, choice, seq)
-        self.presence.setdefault(ticket, {})["last_answer"] = now
+
+    def _apply_answer(self, ticket: str, q: int, sent_seq: int, stored: tuple) -> None:
+        ans = self.answers.setdefault(ticket, {})
+        cur = ans.get(q)
+        ans[q] = stored
+        if ticket in self._answered:
+            self._answered[ticket] += (stored[0] is not None) - (cur is not None and cur[0] is not None)
+        self.storage_refused.pop((ticket, q, sent_seq), None)
+        self.presence.setdefault(ticket, {})["last_answer"] = self.clock()
         self.on_progress(ticket)
-        return choice, seq
 
-    def _mirror_answer(self, ticket: str, q: int, choice, seq: int) -> None:
-        cur = self.answers.setdefault(ticket, {}).get(q)
-        if cur is None or seq >= cur[1]:
-            self.answers[ticket][q] = (choice, seq)
-            if ticket in self._answered:
-                self._answered[ticket] += (choice is not None) - (cur is not None and cur[0] is not None)
-
-    def submit(self, ticket: str, answers, device: str | None) -> None:
+    def submit(self, ticket: str, answers, device: str | None) -> Changes:
+        """Hand in. The Changes say what was sealed: `result` is "submitted", or
+        "already_final" when the attempt had been sealed before (nothing sent was stored)."""
         parsed = []
         if answers is not None:
             if not isinstance(answers, dict) or len(answers) > 1000:
@@ -381,29 +399,29 @@ class ExamService(RoomActions):
                     raise ExamError("bad_request")
                 parsed.append(self._parse_answer(ticket, int(k), v[0], v[1]))
         a = self.attempts[ticket]
-        if a["status"] in ("submitted", "terminated"):
-            return
-        row = self._write(ops.submit, ticket, parsed, self.clock(), device, self.receipt_key)
-        for q, choice, seq in parsed:
-            self._mirror_answer(ticket, q, choice, seq)
-        self.attempts[ticket] = row
-        self.on_attempt(ticket)
+        if a["status"] in ops.FINAL:  # the mirror is the database: no write needed
+            return Changes(attempts=[a], answers={ticket: dict(self.answers.get(ticket, {}))}, result="already_final")
+        return self._commit(ops.submit, ticket, parsed, self.clock(), device, self.receipt_key, self.log_cap)
 
-    def saved_answers(self, ticket: str) -> dict:
-        return {str(q): [c, s] for q, (c, s) in sorted(self.answers.get(ticket, {}).items())}
+    def saved_answers(self, ticket: str, answers: dict | None = None) -> dict:
+        src = self.answers.get(ticket, {}) if answers is None else answers
+        return {str(q): [c, s] for q, (c, s) in sorted(src.items())}
 
     def focus(self, ticket: str, hidden, ms) -> None:
         if not isinstance(hidden, bool) or type(ms) is not int or not 0 <= ms < 10**9:
             raise ExamError("bad_request")
-        self._write(ops.record_focus, ticket, hidden, ms, self.clock())
-        st = self.focus_stats.setdefault(ticket, {"count": 0, "hidden_ms": 0, "hidden_since": None})
-        if hidden:
+        self._write(ops.record_focus, ticket, hidden, ms, self.clock(), apply=self._apply_focus)
+
+    def _apply_focus(self, ch: Changes) -> None:
+        f = ch.result
+        st = self.focus_stats.setdefault(f["ticket"], {"count": 0, "hidden_ms": 0, "hidden_since": None})
+        if f["hidden"]:
             st["count"] += 1
-            st["hidden_since"] = self.clock()
+            st["hidden_since"] = f["ts"]
         else:
-            st["hidden_ms"] += ms
+            st["hidden_ms"] += f["ms"]
             st["hidden_since"] = None
-        self.on_attempt(ticket)
+        self.on_attempt(f["ticket"])
 
     def seen(self, ticket: str, connected: bool) -> None:
         self.presence.setdefault(ticket, {}).update(connected=connected, last_seen=self.clock())
@@ -417,15 +435,27 @@ class ExamService(RoomActions):
         if not due:
             return []
         late = [(t, q, c, seq, at) for (t, q, seq), (c, at) in self.storage_refused.items() if t in due]
-        rows = self._write(ops.finalize_due, now, self.receipt_key, late)
-        for t, q, c, seq, _ in late:
-            self._mirror_answer(t, q, c, seq)
+        ch = self._write(ops.finalize_due, now, self.receipt_key, late, due, self.log_cap,
+                         apply=self._apply_timeups)
+        return [r["ticket"] for r in ch.attempts if r["submit_reason"] == "time_up"]
+
+    def _apply_timeups(self, ch: Changes) -> None:
+        for t, q, seq, c in ch.result:
             self.storage_refused.pop((t, q, seq), None)
             self.storage_settled[(t, q, seq)] = c
-        for row in rows:
-            self.attempts[row["ticket"]] = row
-            self.on_attempt(row["ticket"])
-        return [r["ticket"] for r in rows]
+        self.apply(ch)
+
+    def follow_wall_clock(self, limit_s: float) -> bool:
+        """Exam time follows a changed wall clock again, but only while no sitting runs
+        (a running sitting keeps the clock it started on). True if it moved."""
+        clock = self.clock
+        if not isinstance(clock, ExamClock) or abs(clock.drift()) <= limit_s:
+            return False
+        if any(s["status"] in ("started", "paused") for s in self.sittings.values()):
+            return False
+        step = clock.reanchor()
+        self._write(ops.record_clock_anchor, clock.to_meta(boot_id()), clock.now(), step)
+        return True
 
     # -- staff actions --------------------------------------------------------------
     def start_sitting(self, sitting_id: str, staff: str, release_code=None) -> None:
@@ -434,17 +464,19 @@ class ExamService(RoomActions):
         released = None
         if sitting_id in self.sealed and self.sittings[sitting_id]["status"] == "planned":
             released = self._open_sealed(sitting_id, release_code)
-        self.sittings[sitting_id] = self._write(ops.start_sitting, sitting_id, self.clock(), staff, released)
-        if released is not None:
-            del self.sealed[sitting_id]
-            self.media.update({k: (mimetypes.guess_type(k)[0] or "application/octet-stream", v)
-                               for k, v in released["media"].items()})
-            from ..importer import paper_hash
+        # Idempotent: a second console starting the same sitting gets its view, not an error.
+        self._commit(ops.start_sitting, sitting_id, self.clock(), staff, released)
 
-            for ticket, paper in released["papers"].items():
-                self._load_paper(ticket, json.dumps({"questions": paper["questions"]}, ensure_ascii=False),
-                                 paper_hash(paper["questions"]))
-        self.on_sitting(sitting_id)
+    def _release(self, sitting_id: str, released: dict) -> None:
+        """Mirror a sitting's papers once the transaction that released them committed."""
+        from ..importer import paper_hash
+
+        self.sealed.pop(sitting_id, None)
+        self.media.update({k: (mimetypes.guess_type(k)[0] or "application/octet-stream", v)
+                           for k, v in released["media"].items()})
+        for ticket, paper in released["papers"].items():
+            self._load_paper(ticket, json.dumps({"questions": paper["questions"]}, ensure_ascii=False),
+                             paper_hash(paper["questions"]))
 
     def _open_sealed(self, sitting_id: str, release_code) -> dict:
         """Decrypt a sitting's papers with its release code (scrypt: off the event loop)."""
@@ -466,15 +498,50 @@ class ExamService(RoomActions):
     def end_sitting(self, sitting_id: str, staff: str) -> None:
         if sitting_id not in self.sittings:
             raise ExamError("unknown_sitting")
-        s, finished = self._write(ops.end_sitting, sitting_id, self.clock(), staff, self.receipt_key)
-        self.sittings[sitting_id] = s
-        for row in finished:
-            self.attempts[row["ticket"]] = row
-        self.on_sitting(sitting_id)
+        self._commit(ops.end_sitting, sitting_id, self.clock(), staff, self.receipt_key)
+
+    # -- the mirror -----------------------------------------------------------------
+    def apply(self, ch: Changes) -> None:
+        """Mirror a committed operation's Changes: the only way the mirror changes (with
+        _apply_answer and _apply_focus on the hot paths). Runs in commit order."""
+        for s in ch.sittings:
+            self.sittings[s["sitting_id"]] = s
+            if ch.released is not None:
+                self._release(s["sitting_id"], ch.released)
+        for ticket, answers in ch.answers.items():
+            self.replace_answers(ticket, dict(answers))
+        for v in ch.violations:
+            self.violations.setdefault(v["ticket"], []).append(
+                {"level": v["level"], "facts": v["facts"], "ts": v["ts"]})
+        replaced = []
+        for row in ch.attempts:
+            ticket = row["ticket"]
+            old = self.attempts.get(ticket)
+            self.attempts[ticket] = row
+            if old is not None and old["session_hash"] and old["session_hash"] != row["session_hash"]:
+                self.sessions.pop(old["session_hash"], None)
+                self.retired_sessions[old["session_hash"]] = ticket
+                if old["device_id"] != row["device_id"]:
+                    replaced.append((ticket, old["device_id"]))
+            if row["session_hash"]:
+                self.sessions[row["session_hash"]] = ticket
+        for ticket, old_device in replaced:
+            self.pending_devices.pop(ticket, None)
+            self.on_replaced(ticket, old_device)
+        pushed = {s["sitting_id"] for s in ch.sittings}
+        for ticket in dict.fromkeys([r["ticket"] for r in ch.attempts] + [v["ticket"] for v in ch.violations]):
+            if self.candidates.get(ticket, {}).get("sitting_id") not in pushed:
+                self.on_attempt(ticket)
+        for sitting_id in pushed:
+            self.on_sitting(sitting_id)
 
     # -- plumbing -------------------------------------------------------------------
-    def _write(self, fn, *args):
+    def _write(self, fn, *args, apply=None):
         try:
-            return self.writer.call(fn, *args)
+            return self.writer.call(fn, *args, apply=apply)
         except StorageError:
             raise ExamError("storage") from None
+
+    def _commit(self, fn, *args) -> Changes:
+        """Run an operation that returns Changes and mirror them (self.apply)."""
+        return self._write(fn, *args, apply=self.apply)

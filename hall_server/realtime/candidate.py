@@ -136,9 +136,13 @@ class CandidateChannel:
         @on("submit")
         def submit(sid, p):
             t = self.ticket(sid)
-            svc.submit(t, p.get("answers"), self.sid_device.get(sid))
-            st = svc.state(t)
-            return ok(receipt=st["receipt"], submitted_at=st["submitted_at"], answered=st["answered"], state=st)
+            ch = svc.submit(t, p.get("answers"), self.sid_device.get(sid))
+            # Built from what the transaction sealed, never from what the phone sent: if the
+            # sitting ended first, `final` says so and `answers` is what was saved before.
+            row = ch.attempt(t)
+            return ok(receipt=row["receipt"], answered=row["answered"], final=ch.result,
+                      submitted_at=None if row["submitted_at"] is None else int(row["submitted_at"] * 1000),
+                      answers=svc.saved_answers(t, ch.answers.get(t, {})), state=svc.state(t))
 
         @on("sync")
         def sync(sid, p):

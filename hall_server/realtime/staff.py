@@ -59,6 +59,11 @@ class StaffChannel:
     def push_fault(self, fault: str | None) -> None:
         self.sio.emit("fault", {"fault": fault}, namespace=NS)
 
+    alerts_now = staticmethod(lambda: {})
+
+    def push_alerts(self, alerts: dict[str, str]) -> None:
+        self.sio.emit("alerts", {"alerts": alerts}, namespace=NS)
+
     def push_sitting(self, sitting_id: str) -> None:
         self.sio.emit("sitting", self.svc.sitting_view(sitting_id), to=f"watch:{sitting_id}", namespace=NS)
 
@@ -74,6 +79,7 @@ class StaffChannel:
             self.sid_staff[request.sid] = username
             if self.fault_now():
                 sio.emit("fault", {"fault": self.fault_now()}, to=request.sid, namespace=NS)
+            sio.emit("alerts", {"alerts": self.alerts_now()}, to=request.sid, namespace=NS)
 
         @sio.on("disconnect", namespace=NS)
         def disconnect(*_):
@@ -138,6 +144,10 @@ class StaffChannel:
         @room_action("incident")
         def incident(p, sitting_id, staff):
             svc.incident(sitting_id, p.get("kind"), p.get("text"), staff)
+
+        @room_action("unlock_login")
+        def unlock_login(p, sitting_id, staff):
+            svc.unlock_login(ticket_in(p, sitting_id), staff)
 
         @room_action("approve_device")
         def approve_device(p, sitting_id, staff):

@@ -82,4 +82,5 @@ def media(name: str):
 def healthz():
     from ..realtime.acks import now_ms
 
-    return jsonify({"ok": True, "now": now_ms(), "fault": current_app.extensions["hall.writer"].fault})
+    return jsonify({"ok": True, "now": now_ms(), "fault": current_app.extensions["hall.writer"].fault,
+                    "alerts": current_app.extensions["hall.alerts"]()})

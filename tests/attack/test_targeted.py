@@ -41,7 +41,8 @@ def b64(b: bytes) -> str:
 @pytest.fixture(scope="module")
 def hall(tmp_path_factory):
     h = HallProcess(tmp_path_factory.mktemp("targeted") / "hall", PLAN,
-                    config_extra=f"[security]\nlogin_lockout_seconds = 1\nqr_rotate_seconds = {ROTATE}\n"
+                    config_extra=f"[security]\nlogin_lockout_seconds = 1\nlogin_max_failures_per_ticket = 5\n"
+                                 f"qr_rotate_seconds = {ROTATE}\n"
                                  f"qr_grace_seconds = {GRACE}\n").start()
     yield h
     h.stop()
@@ -154,7 +155,7 @@ def test_guessing_digits_is_limited_per_address_across_tickets(hall, tally):
 
 
 def test_guessing_digits_is_limited_per_ticket_across_addresses(hall, tally):
-    token = hall.qr_token("D1S1-R01")
+    token = hall.qr_token("D1S1-R02")
     victim = R2[5]  # a ticket no other test touches
     for i in range(5):  # five phones, one guess each
         conn = RawSio(hall.url, source=f"127.0.1.{10 + i}")
@@ -184,15 +185,15 @@ def test_guessing_digits_is_limited_per_ticket_across_addresses(hall, tally):
 
 
 def test_own_successful_login_does_not_reset_the_address_counter(hall, tally):
-    token = hall.qr_token("D1S1-R01")
+    token, token2 = hall.qr_token("D1S1-R01"), hall.qr_token("D1S1-R02")
     me, victim = R1[4], R2[6]
     conn = RawSio(hall.url, source="127.0.2.1")
     try:
         for i in range(4):
-            assert check_ack(login(conn, token, victim, digits=f"1{i:05d}")) == "bad_credentials"
+            assert check_ack(login(conn, token2, victim, digits=f"1{i:05d}")) == "bad_credentials"
         assert login(conn, token, me, device="my-phone")["ok"]
-        assert check_ack(login(conn, token, victim, digits="199999")) == "bad_credentials"  # 5th
-        assert check_ack(login(conn, token, victim, digits="188888")) == "rate_limited"
+        assert check_ack(login(conn, token2, victim, digits="199999")) == "bad_credentials"  # 5th
+        assert check_ack(login(conn, token2, victim, digits="188888")) == "rate_limited"
         for _ in range(7):
             tally.add("targeted digit guessing", "rejected")
     finally:
