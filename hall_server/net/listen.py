@@ -56,13 +56,18 @@ class _Counted:
 class CappedListener:
     """Caps concurrent connections per client address, so one device holding idle sockets
     (slowloris) cannot use up the server's slots and lock every other phone out. A phone
-    needs one websocket plus the odd HTTP request; staff addresses are exempt."""
+    needs one websocket plus the odd HTTP request; staff addresses are exempt.
+    `open` counts every accepted connection not yet closed; when a new one finds every
+    slot taken, `on_full` is asked to free one (the header deadline's oldest waiter)."""
 
-    def __init__(self, sock, per_address: int, exempt):
+    def __init__(self, sock, per_address: int, exempt, max_connections: int = 0, on_full=None):
         self._sock = sock
         self.per_address = per_address
         self.exempt = exempt
+        self.max_connections = max_connections
+        self.on_full = on_full
         self.counts: dict[str, int] = {}
+        self.open = 0
 
     def accept(self):
         while True:
@@ -72,9 +77,13 @@ class CappedListener:
                 conn.close()
                 continue
             self.counts[ip] = self.counts.get(ip, 0) + 1
+            self.open += 1
+            if self.on_full is not None and self.open > self.max_connections:
+                self.on_full()
             return _Counted(conn, lambda ip=ip: self._release(ip)), addr
 
     def _release(self, ip: str) -> None:
+        self.open -= 1
         n = self.counts.get(ip, 1) - 1
         if n <= 0:
             self.counts.pop(ip, None)
@@ -85,13 +94,29 @@ class CappedListener:
         return getattr(self._sock, name)
 
 
-def serve_eventlet(sock, wsgi_app, max_connections: int, per_address: int = 0, exempt=lambda ip: False,
-                   socket_timeout: float | None = None) -> None:
+def serve_eventlet(sock, wsgi_app, srv: dict, exempt=lambda ip: False, credentials=None) -> None:
+    """Serve `wsgi_app` with the [server] section's limits: max_connections in all, per
+    address, a deadline for request headers, and (given `credentials`) the reserve of
+    slots for the exam's phones (net/admission.py)."""
+    import eventlet
     import eventlet.wsgi
 
+    from .admission import Admission
+    from .header_deadline import HeaderDeadline
+
+    max_connections = srv["max_connections"]
     raise_fd_limit(max_connections + 256)
+    deadline = HeaderDeadline(srv["header_timeout_seconds"])
+    listener = CappedListener(sock, srv["max_connections_per_address"], exempt, max_connections,
+                              on_full=deadline.evict_oldest)
+    if credentials is not None:
+        wsgi_app = Admission(wsgi_app, lambda: listener.open - len(deadline.waiting), max_connections,
+                             int(max_connections * srv["reserved_share"]),
+                             int(max_connections * srv["session_reserved_share"]), credentials)
+    eventlet.spawn_n(deadline.run, eventlet.sleep)
     # debug=False: an exception escaping the app must not send its traceback to a phone.
-    # socket_timeout: a socket that sends nothing for this long is closed; websockets carry
-    # a ping every ping_interval, so a live phone never hits it.
-    eventlet.wsgi.server(CappedListener(sock, per_address, exempt), wsgi_app, max_size=max_connections,
-                         log_output=False, keepalive=True, socket_timeout=socket_timeout, debug=False)
+    # socket_timeout: a socket that sends nothing for this long is closed (a request body
+    # that stalls); websockets carry a ping every ping_interval, so a live phone never hits it.
+    eventlet.wsgi.server(listener, wsgi_app, max_size=max_connections, protocol=deadline.protocol(),
+                         log_output=False, keepalive=True, debug=False,
+                         socket_timeout=srv["ping_interval"] + srv["ping_timeout"] + 15)

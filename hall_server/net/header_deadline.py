@@ -1,0 +1,79 @@
+"""A deadline for HTTP request headers, so half-open requests cannot hold the server's slots.
+
+eventlet.wsgi only has a per-read socket timeout: a request that sends half a header and
+then nothing held its slot for a minute, and one that sends a byte every few seconds held
+it for ever; 4,500 of them from many addresses locked new phones out (issue 12, item 15).
+Here every connection waiting for a request line and headers (a new one, or a kept-alive
+one between two requests) is listed with the time it started waiting; one green thread
+shuts down those that waited longer than `header_timeout_seconds`, and when every slot is
+taken, a new connection takes the slot of the connection that has waited longest.
+No timer per request: the list is in arrival order, so the sweep stops at the first
+connection still within its time. Websockets are past their headers and never listed.
+"""
+from __future__ import annotations
+
+import socket
+import time
+
+
+class HeaderDeadline:
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+        self.waiting: dict = {}  # protocol instance -> monotonic time it began waiting; insertion order
+        self.closed = 0  # connections shut down for taking too long or for being the oldest when full
+
+    def protocol(self):
+        """eventlet.wsgi's HttpProtocol, registering each request while its headers are read."""
+        from eventlet import wsgi
+
+        waiting = self.waiting
+        clock = time.monotonic
+
+        class GuardedProtocol(wsgi.HttpProtocol):
+            def handle_one_request(self):
+                waiting[self] = clock()
+                try:
+                    super().handle_one_request()
+                finally:
+                    waiting.pop(self, None)
+
+            def handle_one_response(self):
+                waiting.pop(self, None)  # headers are in: the request is the app's now
+                super().handle_one_response()
+
+        return GuardedProtocol
+
+    def sweep(self) -> int:
+        """Shut down every connection whose headers are overdue; returns how many."""
+        limit = time.monotonic() - self.timeout
+        overdue = []
+        for proto, since in self.waiting.items():
+            if since > limit:
+                break
+            overdue.append(proto)
+        for proto in overdue:
+            self._shut(proto)
+        return len(overdue)
+
+    def evict_oldest(self) -> bool:
+        """Free a slot for a new connection: shut down the one waiting longest for headers."""
+        for proto in self.waiting:
+            self._shut(proto)
+            return True
+        return False
+
+    def _shut(self, proto) -> None:
+        self.waiting.pop(proto, None)
+        self.closed += 1
+        try:
+            # Its reader sees end-of-file and eventlet closes the connection as usual.
+            proto.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def run(self, sleep) -> None:
+        """The sweeping green thread: checks a few times per timeout."""
+        every = min(1.0, max(0.05, self.timeout / 4))
+        while True:
+            sleep(every)
+            self.sweep()
