@@ -20,8 +20,9 @@ and 14). Here, per connection:
 Per event this costs a dict lookup and a counter: no timer, no lock (under eventlet the
 counters are only touched between switches), and one raw greenlet (spawn_n) instead of
 python-socketio's thread object per event. Only events that had to wait yield to the
-loop before they run (one sleep(0) each), so a backlog is served fairly beside others. In threading mode (debugging only) events run
-one at a time in the connection's reader thread, so nothing is shared between threads.
+loop before they run (one sleep(0) each), so a backlog is served fairly beside others.
+In threading mode (debugging only) events run one at a time in the connection's reader
+thread, so nothing is shared between threads.
 """
 from __future__ import annotations
 

@@ -131,6 +131,10 @@ def test_an_honest_phone_replaying_its_queue_gets_every_ack(room):
     acks = [raw.ack(i, timeout=20) for i in ids]
     assert all(a is not None and a["ok"] for a in acks), [a for a in acks if not (a and a["ok"])][:3]
     saved = raw.call("sync", {})["answers"]  # (the sync above may run beside answers not yet committed)
-    assert {int(q): v for q, v in saved.items()} == {
-        i % QUESTIONS + 1: ["ABCD"[i % 4], i] for i in range(101, 201)}
+    want = {i % QUESTIONS + 1: ["ABCD"[i % 4], i] for i in range(101, 201)}
+    assert {int(q): v for q, v in saved.items()} == want
+    with room.db() as db:
+        stored = {q: [c, s] for q, c, s in db.execute("SELECT q, choice, seq FROM answers WHERE ticket = ?",
+                                                      (PLAN["candidates"][PHONES + 1]["ticket"],))}
+    assert stored == want
     assert not _closing_logged(room, "127.0.2.2")
