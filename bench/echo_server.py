@@ -121,7 +121,13 @@ def main(argv=None) -> int:
     gc.freeze()
     sock = listen(a.host, a.port)
     print(f"echo listening on {a.host}:{a.port}", flush=True)
-    serve_eventlet(sock, app, a.max_connections)
+    from hall_server.config import DEFAULTS
+
+    # The hall's own network limits (header deadline, per-address cap), minus the room
+    # reserve, which needs an exam to check credentials against.
+    srv = dict(DEFAULTS["server"], max_connections=a.max_connections, max_connections_per_address=0,
+               ping_interval=a.ping_interval, ping_timeout=a.ping_timeout)
+    serve_eventlet(sock, app, srv)
     return 0
 
 

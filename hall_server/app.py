@@ -9,15 +9,18 @@ from flask import Flask
 from flask_socketio import SocketIO
 
 from . import config as config_mod
-from .auth.staff import StaffDirectory
+from .auth import qr_tokens
+from .auth.staff import StaffDirectory, address_allowed
 from .db import schema, waiters
 from .db.writer import Writer
 from .exam import clock as clock_mod
 from .exam.service import ExamService
 from .realtime import acks
 from .net import heartbeat, ws_mask
+from .net.admission import Credentials
 from .net.lan import public_base_url
 from .realtime.candidate import CandidateChannel
+from .realtime.flow import Flow
 from .realtime.packets import TextPacket
 from .realtime.staff import StaffChannel
 
@@ -37,6 +40,22 @@ class Hall:
 
     def qr_url(self, sitting_id: str) -> str:
         return self.app.extensions["hall.qr_url"](sitting_id)
+
+    def credentials(self) -> Credentials:
+        """What the connection reserve (net/admission.py) checks a request against: this
+        exam's sessions, room tokens signed with this site's key, the staff allowlist."""
+        svc, cfg = self.service, self.app.config["HALL"]
+
+        def token_valid(token: str) -> bool:
+            try:
+                qr_tokens.verify(svc.site_public, token, svc.meta["site_no"], svc.clock())
+            except qr_tokens.TokenError:
+                return False
+            return True
+
+        allow = cfg["security"]["staff_allowlist"]
+        return Credentials(lambda s: svc.ticket_for_session(s) is not None, token_valid,
+                           lambda ip: address_allowed(ip, allow))
 
     def start_background(self) -> None:
         sweep = self.app.config["HALL"]["rules"]["timeup_sweep_seconds"]
@@ -191,6 +210,7 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
     staff = StaffChannel(socketio, service, staff_dir)
     phones.register()
     staff.register()
+    Flow(socketio.server, cfg["server"], mode).install()  # per-connection limits on events
 
     def attempt_changed(ticket: str) -> None:
         phones.push_state(ticket)

@@ -83,9 +83,7 @@ def cmd_serve(args, banner_extra=None) -> int:
         from .auth.staff import address_allowed
 
         allow = cfg["security"]["staff_allowlist"]
-        serve_eventlet(sock, hall.app, srv["max_connections"], srv["max_connections_per_address"],
-                       lambda ip: address_allowed(ip, allow),
-                       socket_timeout=srv["ping_interval"] + srv["ping_timeout"] + 15)
+        serve_eventlet(sock, hall.app, srv, lambda ip: address_allowed(ip, allow), hall.credentials())
     else:
         hall.socketio.run(hall.app, host=srv["host"], port=srv["port"], allow_unsafe_werkzeug=True)
     return 0

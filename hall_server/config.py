@@ -19,6 +19,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "async_mode": "eventlet",
         "max_connections": 4096,
         "max_connections_per_address": 16,
+        "reserved_share": 0.5,
+        "session_reserved_share": 0.25,
+        "header_timeout_seconds": 5.0,
+        "max_events_in_flight": 8,
+        "max_events_waiting": 512,
+        "max_waiting_bytes": 262144,
+        "max_outgoing_packets": 256,
         "data_dir": "var/hall",
         "ping_interval": 25,
         "ping_timeout": 20,
@@ -92,7 +99,19 @@ def load(path: str | Path | None = None, overrides: dict | None = None) -> Confi
         raise ConfigError(f"server.async_mode must be one of {ASYNC_MODES}")
     if cfg["writer"]["synchronous"] not in ("FULL", "EXTRA", "NORMAL"):
         raise ConfigError("writer.synchronous must be FULL, EXTRA or NORMAL")
+    _check_limits(cfg["server"])
     return cfg
+
+
+def _check_limits(srv: dict) -> None:
+    for key in ("max_connections", "max_events_in_flight", "max_events_waiting", "max_waiting_bytes",
+                "max_outgoing_packets"):
+        if srv[key] < 1:
+            raise ConfigError(f"server.{key} must be at least 1")
+    if srv["header_timeout_seconds"] <= 0:
+        raise ConfigError("server.header_timeout_seconds must be positive")
+    if not 0 <= srv["session_reserved_share"] <= srv["reserved_share"] < 1:
+        raise ConfigError("need 0 <= server.session_reserved_share <= server.reserved_share < 1")
 
 
 def _merge(base: dict, user: dict, where: str) -> None:

@@ -155,17 +155,18 @@ class Phone:
 class RawSio:
     """Engine.IO 4 / Socket.IO 5 spoken by hand over a websocket, for packets a real client
     would never send. `source` picks the local address (any 127.x.y.z on Linux loopback),
-    so one test can look like many phones."""
+    so one test can look like many phones; `query` is appended to the handshake URL
+    ("&t=<room token>&s=<session>", as the phone app sends them)."""
 
     def __init__(self, url: str, source: str = "127.0.0.1", cookie: str | None = None, connect_ns: str | None = "/",
-                 timeout: float = 5):
+                 timeout: float = 5, query: str = ""):
         host, port = url.split("//")[1].split(":")
         sock = socket.socket()
         sock.settimeout(timeout)
         sock.bind((source, 0))
         sock.connect((host, int(port)))
         headers = [f"Cookie: {cookie}"] if cookie else []
-        self.ws = websocket.create_connection(f"ws://{host}:{port}/socket.io/?EIO=4&transport=websocket",
+        self.ws = websocket.create_connection(f"ws://{host}:{port}/socket.io/?EIO=4&transport=websocket{query}",
                                               socket=sock, header=headers, timeout=timeout)
         first = self.ws.recv()
         assert first.startswith("0"), first

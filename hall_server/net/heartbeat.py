@@ -49,6 +49,7 @@ def install() -> None:
             sock.settimeout(None)  # the WSGI server's HTTP timeout, also a Timer per recv
             sock.settimeout = _keep_blocking  # engineio's 45 s timeout, refused for this socket
             ws.close = functools.partial(_close, ws, sock)
+            self.hall_ws = ws  # for realtime/flow.py, which may have to cut this connection
         return handler(self, ws)
 
     def _poll(self):
@@ -85,6 +86,43 @@ def _close(ws, sock, close_data=None) -> None:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass  # already reset by the phone: the reader has its error too
+
+
+def cut(ws) -> bool:
+    """Stop a websocket from being read any further, at once, and shut its TCP socket down.
+
+    Shutting down alone is not enough against a phone that keeps writing: Linux still hands
+    the reader what is already buffered, and eventlet's reader parses frame after frame
+    without yielding while data is there. So the websocket's socket is swapped for one that
+    reads end-of-file: the reader stops at its next frame and Engine.IO cleans up as for
+    any closed connection. False if `ws` was not set up by this module."""
+    sock = ws.__dict__.get("socket")
+    if sock is None or isinstance(sock, _Cut):
+        return sock is not None
+    ws.socket = _Cut()
+    try:
+        sock.shutdown(socket.SHUT_RDWR)  # a writer blocked on a phone that does not read fails too
+    except OSError:
+        pass
+    return True
+
+
+class _Cut:
+    """The socket of a cut websocket: end-of-file to read, a broken pipe to write."""
+
+    def recv(self, *_):
+        return b""
+
+    def sendall(self, *_):
+        raise BrokenPipeError("connection cut by the server")
+
+    send = sendall
+
+    def shutdown(self, *_):
+        pass
+
+    def close(self):
+        pass
 
 
 def _keep_blocking(timeout) -> None:

@@ -287,6 +287,18 @@
     if (changed && S.att) saveAtt();
   }
 
+  // What the server's connection reserve checks before the websocket is up (near its
+  // connection cap, only phones with a valid session or room token get in; docs/protocol.md).
+  function admissionQuery() {
+    var q = {}, t = S.token || (S.session && S.session.token);
+    if (t) q.t = t;
+    if (S.session && S.session.session) q.s = S.session.session;
+    return q;
+  }
+  function credentialsChanged() {
+    if (S.socket && S.socket.io && S.socket.io.opts) S.socket.io.opts.query = admissionQuery(); // used from the next reconnect on
+  }
+
   function connect() {
     if (S.socket) return;
     if (typeof window.io !== 'function') { showFatal('页面组件加载失败，请刷新页面。'); return; }
@@ -298,7 +310,8 @@
       reconnectionDelay: 500,
       reconnectionDelayMax: 5000,
       randomizationFactor: 0.3,
-      timeout: 8000
+      timeout: 8000,
+      query: admissionQuery()
     });
     S.socket = sock;
     sock.on('connect', onConnect);
@@ -390,6 +403,7 @@
   function dropSession(message) {
     S.session = null; S.authed = false; S.att = null; S.state = null; S.paper = null;
     LS.del(K.session);
+    credentialsChanged();
     S.loginError = message || null;
     route(true);
   }
@@ -893,6 +907,7 @@
         h('button', { class: 'btn', text: '在本设备重新登录', onclick: function () {
           S.stopped = false; S.session = null; S.authed = false; S.state = null; S.paper = null; S.att = null;
           LS.del(K.session);
+          credentialsChanged();
           S.screen = null;
           if (S.socket) S.socket.connect();
           route(true);
@@ -972,6 +987,7 @@
     S.loginError = null;
     S.session = { session: r.session, ticket: (r.candidate && r.candidate.ticket) || ticket, token: S.token, candidate: r.candidate || {} };
     LS.set(K.session, S.session);
+    credentialsChanged();
     loadAtt(S.session.ticket);
     afterAuth(r, true);
   }
@@ -979,6 +995,7 @@
   function logout() {
     S.session = null; S.authed = false; S.att = null; S.state = null; S.paper = null; S.loginError = null;
     LS.del(K.session);
+    credentialsChanged();
     closeModal();
     route(true);
   }
