@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 APT_PACKAGES := chromium fonts-wqy-microhei poppler-utils postgresql
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench setup system-deps clean
+.PHONY: demo test bench dist setup system-deps clean
 
 demo: setup
 	$(PY) -m hall_server demo $(DEMO_ARGS)
@@ -20,6 +20,11 @@ test: setup system-deps
 bench: setup
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# One offline install file for a site laptop: build/dist/hall-<version>-py311-<arch>.tar.gz
+# (docs/install.md). The wheelhouse is downloaded once and cached under build/.
+dist: setup
+	$(PY) -m release.build $(DIST_ARGS)
 
 setup: $(STAMP) static_client/vendor/node_modules/.package-lock.json
 
