@@ -6,7 +6,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 # postgresql: the server binaries (/usr/lib/postgresql/*/bin) for the central store's tests,
 # which start their own throw-away server on a free port (never the package's own cluster).
-APT_PACKAGES := chromium fonts-wqy-microhei poppler-utils postgresql
+# systemd: systemd-analyze verifies the unit that `hall install-service` writes.
+APT_PACKAGES := chromium fonts-wqy-microhei poppler-utils postgresql systemd
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo test bench dist setup system-deps clean

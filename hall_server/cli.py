@@ -7,6 +7,8 @@
     hall staff add NAME   add a staff account (password from a prompt or --password-stdin)
     hall sync             export the signed result bundle and upload it (or --export to USB)
     hall print DOC ...    print a form as PDF (see docs/printing.md)
+    hall install-service  run hall as a systemd service (start at boot, restart on failure)
+    hall uninstall-service
 
 eventlet must monkey-patch before anything imports socket or threading, so the heavy
 imports happen inside the commands, after the config has chosen the async mode.
@@ -266,7 +268,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--url", help="the centre's ingest URL (default: sync.central_url)")
     p.add_argument("--export", metavar="PATH", help="only write the bundle here (USB stick), print its sha256")
     p.add_argument("--data-dir")
+    p = sub.add_parser("install-service", help="systemd service: start at boot, restart on failure (root)")
+    p.add_argument("--user", default="hall", help="the unprivileged system user that runs hall")
+    p.add_argument("--unit-dir", help="where to write hall.service (default /etc/systemd/system)")
+    p.add_argument("--no-start", action="store_true", help="enable at boot but do not start now")
+    p = sub.add_parser("uninstall-service", help="stop and remove the systemd service (data is kept)")
+    p.add_argument("--unit-dir")
     args, rest = ap.parse_known_args(argv)
+    if args.cmd == "install-service":
+        from . import service_unit
+
+        return service_unit.cmd_install(args.config, _load_config(args), args.user, args.unit_dir, not args.no_start)
+    if args.cmd == "uninstall-service":
+        from . import service_unit
+
+        return service_unit.cmd_uninstall(args.unit_dir)
     if args.cmd == "serve":
         return cmd_serve(args)
     if args.cmd == "demo":

@@ -10,6 +10,11 @@ import resource
 import socket
 
 
+# File descriptors beyond the connections: the database and its WAL, pipes, log, tpool. The
+# systemd unit's LimitNOFILE uses the same sum (hall_server/service_unit.py).
+FD_HEADROOM = 256
+
+
 class PortInUse(RuntimeError):
     pass
 
@@ -89,7 +94,7 @@ def serve_eventlet(sock, wsgi_app, max_connections: int, per_address: int = 0, e
                    socket_timeout: float | None = None) -> None:
     import eventlet.wsgi
 
-    raise_fd_limit(max_connections + 256)
+    raise_fd_limit(max_connections + FD_HEADROOM)
     # debug=False: an exception escaping the app must not send its traceback to a phone.
     # socket_timeout: a socket that sends nothing for this long is closed; websockets carry
     # a ping every ping_interval, so a live phone never hits it.
