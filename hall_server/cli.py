@@ -7,6 +7,7 @@
     hall staff add NAME   add a staff account (password from a prompt or --password-stdin)
     hall sync             export the signed result bundle and upload it (or --export to USB)
     hall print DOC ...    print a form as PDF (see docs/printing.md)
+    hall doctor           考前自检: the preflight, pass/fail per line (exit 1 on a blocker)
     hall install-service  run hall as a systemd service (start at boot, restart on failure)
     hall uninstall-service
 
@@ -274,7 +275,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-start", action="store_true", help="enable at boot but do not start now")
     p = sub.add_parser("uninstall-service", help="stop and remove the systemd service (data is kept)")
     p.add_argument("--unit-dir")
+    p = sub.add_parser("doctor", help="考前自检: one pass/fail line per check, exit 1 on a blocker")
+    p.add_argument("--json", action="store_true", help="the checks as JSON (the console uses it)")
+    p.add_argument("--release-codes", metavar="FILE", help="放行码 sheet: check each code opens its sitting")
+    p.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)   # the running server asks about itself
+    p.add_argument("--data-dir")
+    p.add_argument("--port", type=int)
+    p.add_argument("--host")
     args, rest = ap.parse_known_args(argv)
+    if args.cmd == "doctor":
+        from .doctor import cmd_doctor
+
+        return cmd_doctor(args, _load_config(args))
     if args.cmd == "install-service":
         from . import service_unit
 

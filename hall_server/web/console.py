@@ -78,7 +78,26 @@ def home():
     return render_template("console_home.html", staff=staff, sittings=sittings, svc=svc,
                            sync=sync_state() if staff.role == "chief" else None,
                            central_url=current_app.config["HALL"]["sync"]["central_url"],
-                           syncing=request.args.get("syncing"))
+                           syncing=request.args.get("syncing"),
+                           doctor=_doctor() if staff.role == "chief" else None)
+
+
+def _doctor() -> list[dict] | None:
+    """考前自检 for the chief's home page, from a process of its own; kept for a minute."""
+    import time
+
+    from ..doctor import console_checks
+
+    cached = current_app.extensions.get("hall.doctor")
+    if cached and time.monotonic() - cached[0] < 60 and not request.args.get("recheck"):
+        return cached[1]
+    checks = console_checks(_cfg_object())
+    current_app.extensions["hall.doctor"] = (time.monotonic(), checks)
+    return checks
+
+
+def _cfg_object():
+    return current_app.extensions["hall.config"]
 
 
 def _sitting_or_404(sitting_id: str) -> dict:
