@@ -10,7 +10,7 @@ PY     := $(VENV)/bin/python
 APT_PACKAGES := chromium fonts-wqy-microhei poppler-utils postgresql systemd
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench dist setup system-deps clean
+.PHONY: demo test bench bench-weak dist setup system-deps clean
 
 demo: setup
 	$(PY) -m hall_server demo $(DEMO_ARGS)
@@ -21,6 +21,13 @@ test: setup system-deps
 bench: setup
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# A weak laptop: each server confined to half of one core by a cgroup CPU quota (root), the
+# start storm and the steady exam; then the bytes one phone downloads (docs/benchmarks.md).
+bench-weak: setup
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	$(PY) -m bench.run --cpu-quota 0.5 --scenario storm,steady --out bench/results/weak.md $(BENCH_ARGS)
+	$(PY) -m bench.payload
 
 # One offline install file for a site laptop: build/dist/hall-<version>-py311-<arch>.tar.gz
 # (docs/install.md). The wheelhouse is downloaded once and cached under build/.
