@@ -186,6 +186,31 @@ def print_site_report():
     return _pdf(run_blocking(_render, "site-report", current_app.extensions["hall.db_path"]), "考点报告.pdf")
 
 
+# -- printed guides (hall_server/printing/guides.py) -----------------------------------
+
+def _render_guide(doc: str, db_path) -> bytes:
+    from ..db import schema
+    from ..printing.guides import GUIDES
+
+    conn = schema.connect(db_path, readonly=True)
+    try:
+        return GUIDES[doc][1](conn)
+    finally:
+        conn.close()
+
+
+@bp.get("/print/guide/<doc>.pdf")
+@staff_required
+def print_guide(doc: str):
+    from ..printing.guides import CHIEF_ONLY, GUIDES
+
+    if doc not in GUIDES:
+        abort(404)
+    if doc in CHIEF_ONLY and current_staff().role != "chief":
+        abort(403, "主考检查清单仅限主考打印")
+    return _pdf(run_blocking(_render_guide, doc, current_app.extensions["hall.db_path"]), f"{GUIDES[doc][0]}.pdf")
+
+
 # -- results to the centre ------------------------------------------------------------
 
 def _outbox():
