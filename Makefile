@@ -6,10 +6,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 # postgresql: the server binaries (/usr/lib/postgresql/*/bin) for the central store's tests,
 # which start their own throw-away server on a free port (never the package's own cluster).
-APT_PACKAGES := chromium fonts-wqy-microhei poppler-utils postgresql
+# systemd: systemd-analyze verifies the unit that `hall install-service` writes.
+APT_PACKAGES := chromium fonts-wqy-microhei poppler-utils postgresql systemd
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench setup system-deps clean
+.PHONY: demo test bench bench-weak dist setup system-deps clean
 
 demo: setup
 	$(PY) -m hall_server demo $(DEMO_ARGS)
@@ -20,6 +21,18 @@ test: setup system-deps
 bench: setup
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# A weak laptop: each server confined to half of one core by a cgroup CPU quota (root), the
+# start storm and the steady exam; then the bytes one phone downloads (docs/benchmarks.md).
+bench-weak: setup
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	$(PY) -m bench.run --cpu-quota 0.5 --scenario storm,steady --out bench/results/weak.md $(BENCH_ARGS)
+	$(PY) -m bench.payload
+
+# One offline install file for a site laptop: build/dist/hall-<version>-py311-<arch>.tar.gz
+# (docs/install.md). The wheelhouse is downloaded once and cached under build/.
+dist: setup
+	$(PY) -m release.build $(DIST_ARGS)
 
 setup: $(STAMP) static_client/vendor/node_modules/.package-lock.json
 

@@ -28,18 +28,17 @@ from provisioning.synth import demo_bank  # noqa: E402
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sites", default=str(ROOT.parent / "shared" / "data" / "sites.csv"))
+    ap.add_argument("--sites", default=None, help="sites.csv (default: the shipped provisioning/data/sites.csv)")
     ap.add_argument("--total", type=int, default=25242)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--per-category", type=int, default=600)
     ap.add_argument("--out")
     ap.add_argument("--verify", action="store_true", help="also verify every bundle and open every sitting")
     a = ap.parse_args()
-    sites_csv = Path(a.sites) if Path(a.sites).exists() else Path("/work/shared/data/sites.csv")
     out = Path(a.out or tempfile.mkdtemp(prefix="hall-scale-"))
     if (out / "bundles").exists():
         shutil.rmtree(out / "bundles")          # stale bundles would pollute the figures
-    sites = load_sites(sites_csv)
+    sites = load_sites(a.sites)
     t = time.perf_counter()
     roster = synth_roster(sites, a.total)
     t_roster = time.perf_counter() - t

@@ -1,7 +1,7 @@
 """The load benchmark (issue #7): simulated phones against the hall and against a bare echo server.
 
     python -m bench.run [--size small|full] [--scenario storm,steady,exam,closed,flap,timeup]
-                        [--workers N] [--no-console] [--out bench/results/latest.md]
+                        [--workers N] [--no-console] [--cpu-quota 0.5] [--out bench/results/latest.md]
 
 Every scenario runs twice in the same invocation, on the same machine: first against
 bench/echo_server.py (bare Flask-SocketIO under eventlet, acks at once), then against the
@@ -56,6 +56,10 @@ SIZES = {
     },
 }
 ORDER = ["storm", "steady", "exam", "closed", "flap", "timeup"]
+# Targets that depend on the machine: with --cpu-quota (a weak laptop) the start storm may
+# take longer (issue #15: 10 s on half a core); everything else stays the same.
+STORM_TARGET_S = {"normal": 5.0, "weak": 10.0}
+TARGET_SET = "normal"
 
 
 def free_port() -> int:
@@ -412,6 +416,14 @@ def run_one(name: str, cfg: dict, kind: str, args, workdir: Path) -> dict:
     duration_min = cfg.get("duration_min", 60)
     server = (EchoServer(workdir, duration_min * 60) if kind == "echo"
               else HallServer(workdir, n, duration_min, args.hall_patch))
+    quota = None
+    if args.cpu_quota:
+        from bench.cpu_quota import CpuQuota
+
+        # the server (all its threads) on a fraction of one core
+        quota = CpuQuota(args.cpu_quota, period_us=int(args.cpu_period_ms * 1000))
+        quota.add(server.pid)
+        q0 = quota.stat()
     ssamp = Sampler(server.pid)
     ssamp.start()
     spec = {"scenario": name, "host": "127.0.0.1", "port": server.port, "verify": kind == "hall", **cfg}
@@ -485,6 +497,11 @@ def run_one(name: str, cfg: dict, kind: str, args, workdir: Path) -> dict:
                                  "commit_ms_p50": pct([x["ms"] for x in b], 50),
                                  "commit_ms_p99": pct([x["ms"] for x in b], 99),
                                  "busy_pct": 100 * sum(x["ms"] for x in b) / 1000 / (t1 - t0)}
+        if quota is not None:
+            q1 = quota.stat()
+            out["throttled"] = {"periods_pct": round(100 * (q1["nr_throttled"] - q0["nr_throttled"])
+                                                     / max(1, q1["nr_periods"] - q0["nr_periods"]), 1),
+                                "throttled_s": round((q1["throttled_usec"] - q0["throttled_usec"]) / 1e6, 2)}
         if kind == "hall" and "acked" in res:
             out["lost"] = lost_answers(server, res["acked"])
         if kind == "hall" and name == "timeup":
@@ -499,6 +516,8 @@ def run_one(name: str, cfg: dict, kind: str, args, workdir: Path) -> dict:
         w.kill()
         ssamp.stop()
         server.stop()
+        if quota is not None:
+            quota.close()
     return out
 
 
@@ -530,8 +549,9 @@ def rows_for(name: str, cfg: dict, e: dict, h: dict) -> list[list[str]]:
                   "" if met is None else ("✅" if met else "❌")])
 
     if name == "storm":
-        row("time until all hold their paper, s", e.get("all_paper_s"), h.get("all_paper_s"), "≤ 5 s (1,000)",
-            h.get("all_paper_s", 99) <= 5 if n <= 1000 else None, 2)
+        lim = STORM_TARGET_S[TARGET_SET]
+        row("time until all hold their paper, s", e.get("all_paper_s"), h.get("all_paper_s"), f"≤ {lim:g} s (1,000)",
+            h.get("all_paper_s", 99) <= lim if n <= 1000 else None, 2)
         row("per-phone login→paper p50 / p99, ms", f"{f(e.get('phone_p50'), 0)} / {f(e.get('phone_p99'), 0)}",
             f"{f(h.get('phone_p50'), 0)} / {f(h.get('phone_p99'), 0)}", r=False)
     if name in ("steady", "exam", "closed", "flap"):
@@ -596,6 +616,10 @@ def rows_for(name: str, cfg: dict, e: dict, h: dict) -> list[list[str]]:
     row("simulator: CPU %, event-loop lag p99 / max ms", f"{f(e['gen_cpu'], 0)} %, {f(e.get('gen_lag_p99'))} / {f(e.get('gen_lag_max'), 0)}",
         f"{f(h['gen_cpu'], 0)} %, {f(h.get('gen_lag_p99'))} / {f(h.get('gen_lag_max'), 0)}", r=False)
     row("other processes' CPU % (shared machine)", f(e.get("other_cpu"), 0), f(h.get("other_cpu"), 0), r=False)
+    if "throttled" in h:
+        te, th = e.get("throttled", {}), h["throttled"]
+        row("CPU quota: periods throttled %, time throttled s", f"{f(te.get('periods_pct'))} %, {f(te.get('throttled_s'), 2)}",
+            f"{f(th['periods_pct'])} %, {f(th['throttled_s'], 2)}", r=False)
     return R
 
 
@@ -640,9 +664,15 @@ def main(argv=None) -> int:
                          "so that the load generator never takes the CPU from the server it measures)")
     ap.add_argument("--hall-patch", type=lambda v: [p for p in v.split(",") if p], default=[],
                     help="evidence runs only: nodelay,freeze,gclog (see bench/patched_hall.py)")
+    ap.add_argument("--cpu-quota", type=float, default=0, metavar="CPUS",
+                    help="confine each server to this many CPUs with a cgroup quota (0.5: a weak laptop; root)")
+    ap.add_argument("--cpu-period-ms", type=float, default=100, metavar="MS",
+                    help="CFS period of the quota (default 100, the kernel's; see bench/cpu_quota.py)")
     ap.add_argument("--out", default=None, help="Markdown table (default bench/results/latest.md, "
                     "or latest-<patches>.md with --hall-patch)")
     args = ap.parse_args(argv)
+    global TARGET_SET
+    TARGET_SET = "weak" if args.cpu_quota else "normal"
     names = [s.strip() for s in args.scenario.split(",") if s.strip()]
     for s in names:
         if s not in ORDER:
@@ -689,6 +719,9 @@ def main(argv=None) -> int:
     head = ["scenario", "phones", "figure", "echo", "hall", "hall/echo", "target", "met"]
     load1 = os.getloadavg()
     patched = f", hall with experimental patches `{','.join(args.hall_patch)}`" if args.hall_patch else ""
+    if args.cpu_quota:
+        patched += (f", **each server confined to {args.cpu_quota:g} CPU** (cgroup quota, "
+                    f"period {args.cpu_period_ms:g} ms)")
     md = [f"Run {started}, `--size {args.size}`{patched}, {version}, on: {machine()}; load average {load0[0]:.1f} at start, "
           f"{load1[0]:.1f} at end; simulator under SCHED_{args.sim_sched.upper()} "
           f"(CPU % is of one core: 200 % = both cores busy)", "",

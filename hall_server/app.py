@@ -191,6 +191,7 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
     app.extensions["hall.qr_url"] = lambda sitting_id: f"{base}/r/{service.qr_token(sitting_id)}"
     app.extensions["hall.base_url"] = base
     app.extensions["hall.db_path"] = db_path
+    app.extensions["hall.config"] = cfg        # hall doctor on the console re-reads the same config
 
     from .web import candidate, console
 

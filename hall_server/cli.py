@@ -7,6 +7,9 @@
     hall staff add NAME   add a staff account (password from a prompt or --password-stdin)
     hall sync             export the signed result bundle and upload it (or --export to USB)
     hall print DOC ...    print a form as PDF (see docs/printing.md)
+    hall doctor           考前自检: the preflight, pass/fail per line (exit 1 on a blocker)
+    hall install-service  run hall as a systemd service (start at boot, restart on failure)
+    hall uninstall-service
 
 eventlet must monkey-patch before anything imports socket or threading, so the heavy
 imports happen inside the commands, after the config has chosen the async mode.
@@ -124,7 +127,7 @@ def cmd_demo(args) -> int:
     if not cfg.db_path.exists():
         from .demo import build_demo_db
 
-        summary = build_demo_db(cfg.db_path, REPO.parent / "shared" / "data" / "sites.csv")
+        summary = build_demo_db(cfg.db_path)   # the shipped site list (provisioning/data)
         print(f"已生成演示考点: {json.dumps(summary, ensure_ascii=False)}", flush=True)
     roster = (cfg.db_path.parent / "demo-candidates.txt").read_text(encoding="utf-8").splitlines()
     extra = [" 登录: 主考 chief / demo-chief；第1考场监考 r01 / demo-r01；第2考场监考 r02 / demo-r02",
@@ -264,7 +267,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--url", help="the centre's ingest URL (default: sync.central_url)")
     p.add_argument("--export", metavar="PATH", help="only write the bundle here (USB stick), print its sha256")
     p.add_argument("--data-dir")
+    p = sub.add_parser("install-service", help="systemd service: start at boot, restart on failure (root)")
+    p.add_argument("--user", default="hall", help="the unprivileged system user that runs hall")
+    p.add_argument("--unit-dir", help="where to write hall.service (default /etc/systemd/system)")
+    p.add_argument("--no-start", action="store_true", help="enable at boot but do not start now")
+    p = sub.add_parser("uninstall-service", help="stop and remove the systemd service (data is kept)")
+    p.add_argument("--unit-dir")
+    p = sub.add_parser("doctor", help="考前自检: one pass/fail line per check, exit 1 on a blocker")
+    p.add_argument("--json", action="store_true", help="the checks as JSON (the console uses it)")
+    p.add_argument("--release-codes", metavar="FILE", help="放行码 sheet: check each code opens its sitting")
+    p.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)   # the running server asks about itself
+    p.add_argument("--data-dir")
+    p.add_argument("--port", type=int)
+    p.add_argument("--host")
     args, rest = ap.parse_known_args(argv)
+    if args.cmd == "doctor":
+        from .doctor import cmd_doctor
+
+        return cmd_doctor(args, _load_config(args))
+    if args.cmd == "install-service":
+        from . import service_unit
+
+        return service_unit.cmd_install(args.config, _load_config(args), args.user, args.unit_dir, not args.no_start)
+    if args.cmd == "uninstall-service":
+        from . import service_unit
+
+        return service_unit.cmd_uninstall(args.unit_dir)
     if args.cmd == "serve":
         return cmd_serve(args)
     if args.cmd == "demo":

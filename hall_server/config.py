@@ -53,6 +53,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "site": {"wifi_ssid": "", "wifi_password": ""},
     "bundle": {"central_public_key": "", "site_no": ""},
     "sync": {"central_url": "", "outbox": "outbox"},
+    "doctor": {"min_free_mb": 512, "disk_per_candidate_kb": 256, "battery_min_percent": 50,
+               "expect_printer": False},
 }
 
 ASYNC_MODES = ("eventlet", "threading")

@@ -21,7 +21,7 @@ def shift_to_today(plan: dict, now: datetime | None = None) -> dict:
     return plan
 
 
-def build_demo_db(db_path: Path, sites_csv: Path) -> dict:
+def build_demo_db(db_path: Path, sites_csv: Path | None = None) -> dict:
     from provisioning.demo import build_demo_plan
 
     plan = shift_to_today(build_demo_plan(sites_csv))

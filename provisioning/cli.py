@@ -6,7 +6,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-DEFAULT_SITES = "../shared/data/sites.csv"
+from .packaged import SITES_CSV
+
+DEFAULT_SITES = str(SITES_CSV)      # the 343 sites hall ships (provisioning/data)
 
 
 def _sites(path):
@@ -143,7 +145,7 @@ def cmd_demo(a) -> int:
     keys = out / "keys"
     if not (keys / CENTRAL_PRIVATE).exists():
         keygen(keys)
-    plan = build_demo_plan(Path(a.sites), seed=a.seed, rooms=a.rooms, candidates=a.candidates)
+    plan = build_demo_plan(a.sites, seed=a.seed, rooms=a.rooms, candidates=a.candidates)
     site = Site(plan["site"]["site_no"], plan["site"]["district"], plan["site"]["name"],
                 tuple(plan["site"]["exam_dates"]))
     path = out / f"demo_site_{site.site_no}.hallbundle"

@@ -13,8 +13,9 @@ from .sites import load_sites
 from .synth import demo_bank, make_candidates
 
 
-def build_demo_plan(sites_csv: Path, seed: int = 2023, rooms: int = 2, candidates: int = 60) -> dict:
-    """Site plan (docs/site-plan.md) for the first site in ``sites_csv``, demo data only.
+def build_demo_plan(sites_csv: Path | str | None = None, seed: int = 2023, rooms: int = 2, candidates: int = 60) -> dict:
+    """Site plan (docs/site-plan.md) for the first site in ``sites_csv`` (default: the shipped
+    site list, provisioning/data/sites.csv), demo data only.
 
     ``rooms`` rooms 第1考场..; one sitting per room on the site's first exam date at 09:00+08:00;
     ``candidates`` synthetic candidates over all 4 categories and both levels; papers of
@@ -46,7 +47,7 @@ if __name__ == "__main__":          # quick look: python -m provisioning.demo
     import sys
     import time
     t = time.perf_counter()
-    p = build_demo_plan(Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/sites.csv"))
+    p = build_demo_plan(sys.argv[1] if len(sys.argv) > 1 else None)
     dt = time.perf_counter() - t
     print(json.dumps({k: v for k, v in p.items() if k not in ("papers", "keys", "media")},
                      ensure_ascii=False, indent=1)[:3000])

@@ -1,4 +1,4 @@
-"""The site list (考点): the format of shared/data/sites.csv."""
+"""The site list (考点): the format of sites.csv (the shipped copy: provisioning/data/sites.csv)."""
 from __future__ import annotations
 
 import csv
@@ -34,13 +34,19 @@ def parse_dates(text: str) -> tuple[str, ...]:
     return (_dt.date.fromisoformat(text).isoformat(),)
 
 
-def load_sites(path: str | Path) -> list[Site]:
-    sites: list[Site] = []
+def read_csv_rows(path: str | Path) -> list[dict]:
+    """Rows of a CSV file whose leading '#' lines (the source citation) are comments."""
     with open(path, newline="", encoding="utf-8-sig") as f:
-        for row in csv.DictReader(f):
-            sites.append(Site(site_no=row["site_no"].strip(), district=row["district"].strip(),
-                              name=row["site_name"].strip(),
-                              exam_dates=parse_dates(row["exam_dates"])))
+        return list(csv.DictReader(line for line in f if not line.startswith("#")))
+
+
+def load_sites(path: str | Path | None = None) -> list[Site]:
+    """The sites of ``path``; by default the 343 sites hall ships (provisioning/data)."""
+    if path is None:
+        from .packaged import SITES_CSV as path
+    sites = [Site(site_no=row["site_no"].strip(), district=row["district"].strip(),
+                  name=row["site_name"].strip(), exam_dates=parse_dates(row["exam_dates"]))
+             for row in read_csv_rows(path)]
     if not sites:
         raise ValueError(f"考点表为空: {path}")
     nos = [s.site_no for s in sites]

@@ -10,6 +10,11 @@ import resource
 import socket
 
 
+# File descriptors beyond the connections: the database and its WAL, pipes, log, tpool. The
+# systemd unit's LimitNOFILE uses the same sum (hall_server/service_unit.py).
+FD_HEADROOM = 256
+
+
 class PortInUse(RuntimeError):
     pass
 
@@ -141,7 +146,7 @@ def serve_eventlet(sock, wsgi_app, srv: dict, exempt=lambda ip: False, credentia
     from .header_deadline import HeaderDeadline
 
     max_connections = srv["max_connections"]
-    raise_fd_limit(max_connections + 256)
+    raise_fd_limit(max_connections + FD_HEADROOM)
     deadline = HeaderDeadline(srv["header_timeout_seconds"])
     listener = CappedListener(sock, srv["max_connections_per_address"], exempt, max_connections, deadline,
                               pause=eventlet.sleep)

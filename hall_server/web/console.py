@@ -78,7 +78,26 @@ def home():
     return render_template("console_home.html", staff=staff, sittings=sittings, svc=svc,
                            sync=sync_state() if staff.role == "chief" else None,
                            central_url=current_app.config["HALL"]["sync"]["central_url"],
-                           syncing=request.args.get("syncing"))
+                           syncing=request.args.get("syncing"),
+                           doctor=_doctor() if staff.role == "chief" else None)
+
+
+def _doctor() -> list[dict] | None:
+    """考前自检 for the chief's home page, from a process of its own; kept for a minute."""
+    import time
+
+    from ..doctor import console_checks
+
+    cached = current_app.extensions.get("hall.doctor")
+    if cached and time.monotonic() - cached[0] < 60 and not request.args.get("recheck"):
+        return cached[1]
+    checks = console_checks(_cfg_object())
+    current_app.extensions["hall.doctor"] = (time.monotonic(), checks)
+    return checks
+
+
+def _cfg_object():
+    return current_app.extensions["hall.config"]
 
 
 def _sitting_or_404(sitting_id: str) -> dict:
@@ -165,6 +184,31 @@ def print_site_report():
     if current_staff().role != "chief":
         abort(403, "考点报告仅限主考打印")
     return _pdf(run_blocking(_render, "site-report", current_app.extensions["hall.db_path"]), "考点报告.pdf")
+
+
+# -- printed guides (hall_server/printing/guides.py) -----------------------------------
+
+def _render_guide(doc: str, db_path) -> bytes:
+    from ..db import schema
+    from ..printing.guides import GUIDES
+
+    conn = schema.connect(db_path, readonly=True)
+    try:
+        return GUIDES[doc][1](conn)
+    finally:
+        conn.close()
+
+
+@bp.get("/print/guide/<doc>.pdf")
+@staff_required
+def print_guide(doc: str):
+    from ..printing.guides import CHIEF_ONLY, GUIDES
+
+    if doc not in GUIDES:
+        abort(404)
+    if doc in CHIEF_ONLY and current_staff().role != "chief":
+        abort(403, "主考检查清单仅限主考打印")
+    return _pdf(run_blocking(_render_guide, doc, current_app.extensions["hall.db_path"]), f"{GUIDES[doc][0]}.pdf")
 
 
 # -- results to the centre ------------------------------------------------------------

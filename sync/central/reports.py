@@ -14,15 +14,15 @@ from typing import Any
 
 from .store import Store
 
-DEFAULT_SITES_CSV = Path("/work/shared/data/sites.csv")
+from provisioning.packaged import SITES_CSV as DEFAULT_SITES_CSV   # the 343 sites hall ships
+from provisioning.sites import read_csv_rows
 
 
 def load_sites(path: str | Path | None) -> list[dict]:
     p = Path(path) if path else DEFAULT_SITES_CSV
     if not p.exists():
         return []
-    with open(p, encoding="utf-8-sig", newline="") as f:
-        return [dict(r) for r in csv.DictReader(f)]
+    return read_csv_rows(p)
 
 
 def verdict(r: dict, marks: dict) -> str:

@@ -2,9 +2,7 @@ from pathlib import Path
 
 import pytest
 
-SITES_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "sites.csv"
-if not SITES_CSV.exists():
-    SITES_CSV = Path("/work/shared/data/sites.csv")
+from provisioning.packaged import SITES_CSV   # the copy the repo ships
 
 
 @pytest.fixture(scope="session")

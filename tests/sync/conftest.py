@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
 
+from provisioning.packaged import SITES_CSV  # the copy the repo ships
 from sync.central.app import create_app
 from sync.demo import make_demo_hall, new_site_key
 from pg_server import PgServer, PostgresUnavailable
 from sync_proxy import CuttingProxy
 
-SITES_CSV = Path("/work/shared/data/sites.csv")
 ADMIN_TOKEN = "test-admin-token"     # tests use Central.admin (headers), never import conftest
 
 

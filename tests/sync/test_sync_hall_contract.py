@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 
 from sync.client import upload_bundle
 from sync.result_bundle import build_result_bundle, verify_result_bundle
 
-SITES_CSV = Path("/work/shared/data/sites.csv")
+from provisioning.packaged import SITES_CSV  # the copy the repo ships
 
 
 def test_real_hall_sitting_end_to_end(tmp_path, start_central):
