@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8700)
     s.add_argument("--sites-csv")
+    s.add_argument("--upload-idle-minutes", type=float, default=None,
+                   help="drop an open upload that received no bytes for this long (default 30)")
     s.add_argument("--admin-token", default=os.environ.get(TOKEN_ENV),
                    help=f"fixed admin token (or ${TOKEN_ENV}); default: generated at the first start")
     i = sub.add_parser("import", help="导入U盘成绩包文件（与上传同样校验）")
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         from .app import create_app
         app = create_app({"db": a.db, "spool_dir": a.spool_dir, "site_keys": a.site_keys,
                           "answer_keys": a.answer_keys, "roster": a.roster, "sites_csv": a.sites_csv,
-                          "admin_token": a.admin_token})
+                          "admin_token": a.admin_token, "upload_idle_minutes": a.upload_idle_minutes})
         print(_token_banner(app.extensions["central_admin"], f"http://{a.host}:{a.port}", a.db),
               file=sys.stderr, flush=True)
         run_simple(a.host, a.port, app, threaded=True)

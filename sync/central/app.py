@@ -15,6 +15,8 @@ config keys:
                 The status page, /api/status, pass marks and /export/* always need it (admin.py);
                 the upload routes are authenticated by the bundle's signature, /api/health is open.
   max_chunk     largest accepted chunk in bytes (default 8 MiB)
+  upload_idle_minutes  an open upload that received no bytes for this long is dropped when
+                room is needed (default 30)
   fault_hook    tests only: callable(stage, **info) called at defined points
 """
 from __future__ import annotations
@@ -28,7 +30,9 @@ from flask import Flask, Response, abort, jsonify, request
 
 from ..result_bundle import MAX_BUNDLE_BYTES, BundleRejected
 from . import admin, reports
+from ..upload_proof import OpenRefused
 from .store import Store, load_answer_keys, load_site_registry
+from .uploads import UploadBusy, UploadLimits
 
 
 def _err(status: int, code: str, message: str, **extra):
@@ -44,8 +48,9 @@ def create_app(config: dict[str, Any]) -> Flask:
         registry = load_site_registry(site_keys)
         site_keys = {k: v["public"] for k, v in registry.items()}
         plan_ids = {k: v["bundle_id"] for k, v in registry.items()}
+    limits = UploadLimits(idle_s=60 * float(config.get("upload_idle_minutes") or UploadLimits.idle_s / 60))
     store = Store(config["db"], site_keys=site_keys, centre_key_b64=config.get("centre_key"), plan_ids=plan_ids,
-                  spool_dir=config.get("spool_dir"))
+                  spool_dir=config.get("spool_dir"), upload_limits=limits)
     if config.get("roster"):
         store.load_roster_csv(config["roster"])
     ak = config.get("answer_keys")
@@ -79,10 +84,13 @@ def create_app(config: dict[str, Any]) -> Flask:
         if not isinstance(body, dict):
             return _err(400, "bad_request", "请求格式错误")
         try:
-            st = store.open_upload(str(body.get("sha256", "")).lower(), body.get("size"))
+            st = store.open_upload(str(body.get("sha256", "")).lower(), body.get("size"),
+                                   body.get("site_no"), body.get("sig"))
         except ValueError as e:
             return _err(400, "bad_request", f"请求参数错误: {e}")
-        except OverflowError:
+        except OpenRefused as e:
+            return _err(e.status, e.code, e.message_zh)
+        except UploadBusy:
             return _err(503, "busy", "中心同时进行的上传过多，请稍后重试")
         if st["status"] == "accepted":
             return outcome("duplicate", st["receipt"])
@@ -117,6 +125,8 @@ def create_app(config: dict[str, Any]) -> Flask:
             return _err(404, "unknown_upload", "上传会话不存在（已过期或已完成），请重新开始")
         except ValueError as e:
             return _err(400, "bad_request", str(e))
+        except UploadBusy:
+            return _err(503, "busy", "中心暂存空间已满，请稍后重试")
         hook("after_chunk", upload_id=upload_id, offset=offset, size=len(chunk))
         if st["result"] == "conflict":
             return _err(409, "offset_mismatch", "偏移量不符，请从服务器记录的位置继续", offset=st["offset"])

@@ -195,12 +195,36 @@ def candidates_table(store: Store, sites_csv=None, unit: str | None = None, dist
     return header, rows
 
 
+# A text cell starting with one of these is run as a formula by Excel/WPS/LibreOffice
+# (=HYPERLINK(...) sends data away, +/-/@ start formulas too, tab/CR hide the lead).
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def is_formula_like(v) -> bool:
+    return isinstance(v, str) and v.startswith(FORMULA_LEADS)
+
+
+def csv_safe(v):
+    """Names and units come from the sites: a leading ' makes a formula-like text plain text."""
+    return "'" + v if is_formula_like(v) else v
+
+
 def to_csv(header, rows) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(header)
-    w.writerows(rows)
+    w.writerows([csv_safe(v) for v in r] for r in rows)
     return buf.getvalue().encode("utf-8-sig")   # BOM: Excel opens it as UTF-8
+
+
+def _text_cell(ws, v: str):
+    """A string cell, never a formula (openpyxl writes "=…" as one), with Excel's quote
+    prefix so that editing the cell does not turn it into one either; the text is kept."""
+    from openpyxl.cell import WriteOnlyCell
+    c = WriteOnlyCell(ws, value=v)
+    c.data_type = "s"
+    c.quotePrefix = True
+    return c
 
 
 def to_xlsx(title: str, header, rows) -> bytes:
@@ -220,7 +244,7 @@ def to_xlsx(title: str, header, rows) -> bytes:
         cells.append(c)
     ws.append(cells)
     for r in rows:
-        ws.append(list(r))
+        ws.append([_text_cell(ws, v) if is_formula_like(v) else v for v in r])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import base64
 import csv
-import hashlib
 import json
-import os
 import re
-import secrets
 import threading
 import time
 from pathlib import Path
@@ -25,14 +22,12 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..audit_chain import canonical_json
-from ..result_bundle import MAX_BUNDLE_BYTES, BundleRejected, bundle_id, verify_result_bundle
+from ..result_bundle import BundleRejected, bundle_id, verify_result_bundle
 from .dbconn import Tx, is_postgres_url, open_database
+from .uploads import UploadLimits, UploadsMixin
 
 RECEIPT_FORMAT = "hall-receipt/1"
 WATERMARK_KEYS = ("audit_log", "answer_log", "device_events", "violations", "incidents", "time_adjustments")
-MAX_OPEN_UPLOADS = 2000
-MAX_SPOOL_BYTES = 4 * 1024 ** 3       # declared sizes of all open uploads together
-UPLOAD_TTL_S = 7 * 24 * 3600          # an open upload untouched this long is dropped
 DEFAULT_PG_SPOOL = Path("var/central-spool")
 
 # {ID} {INT} {REAL} {BLOB}: per-dialect types (dbconn). On SQLite this is the earlier
@@ -62,7 +57,8 @@ CREATE TABLE IF NOT EXISTS uploads (
     updated_at {REAL} NOT NULL,
     status     TEXT NOT NULL CHECK (status IN ('open', 'done')),
     outcome    TEXT,                     -- accepted | duplicate: what the first finalize answered
-    error      TEXT                      -- JSON of the rejection, when finalize refused it
+    error      TEXT,                     -- JSON of the rejection, when finalize refused it
+    site_no    TEXT                      -- the site whose key signed the open
 );
 CREATE INDEX IF NOT EXISTS uploads_sha ON uploads(sha256, size, status);
 -- One row per candidate the centre has heard of (roster or bundle), latest generation wins.
@@ -196,17 +192,20 @@ class _AlreadyStored(Exception):
     """The same bytes were stored meanwhile: roll back, answer with the stored receipt."""
 
 
-class Store:
+class Store(UploadsMixin):
     def __init__(self, db: str | Path, site_keys: Mapping[str, str] | None = None,
                  centre_key_b64: str | None = None, clock=time.time,
-                 plan_ids: Mapping[str, str] | None = None, spool_dir: str | Path | None = None):
+                 plan_ids: Mapping[str, str] | None = None, spool_dir: str | Path | None = None,
+                 upload_limits: UploadLimits | None = None):
         self.db = open_database(db)
         self.kind = self.db.kind
         self.spool = Path(spool_dir) if spool_dir else default_spool(db)
+        self.upload_limits = upload_limits or UploadLimits()
         self.clock = clock
         self.lock = threading.Lock()
         self._finalizing: dict[str, threading.Lock] = {}
         self.db.create_schema(SCHEMA)
+        self.db.add_column("uploads", "site_no", "TEXT")      # centre files from before signed opens
         self.site_keys: dict[str, str] = dict(site_keys or {})
         self.plan_ids: dict[str, str] = {k: v for k, v in (plan_ids or {}).items() if v}  # site_no -> issued plan
         if centre_key_b64 is None:
@@ -433,141 +432,46 @@ class Store:
             rows.append(tuple(vals[k] for k in self.RESULT_FIELDS))
         rows.sort()
         cols = ", ".join(self.RESULT_FIELDS)
-        # A row stays when a newer bundle from the same site already covers that candidate.
+        # Only the site's own rows change (another site's are never written, _check_owner then
+        # refuses the bundle); a row stays when a newer bundle of the site already covers it.
         c.executemany(f"INSERT INTO results({cols}, in_bundle) VALUES ({','.join('?' * len(self.RESULT_FIELDS))}, 1)"
                       " ON CONFLICT(ticket) DO UPDATE SET "
                       + ", ".join(f"{k} = excluded.{k}" for k in self.RESULT_FIELDS if k != "ticket")
-                      + ", in_bundle = 1 WHERE NOT (results.generation IS NOT NULL"
-                      " AND results.generation > excluded.generation AND results.site_no = excluded.site_no)", rows)
-        return [r[0] for r in rows]
+                      + ", in_bundle = 1 WHERE results.site_no = excluded.site_no AND"
+                      " (results.generation IS NULL OR results.generation <= excluded.generation)", rows)
+        tickets = [r[0] for r in rows]
+        self._check_owner(c, site, tickets)
+        return tickets
 
-    # ------------------------------------------------------------------ chunked uploads
-    def _part(self, upload_id: str) -> Path:
-        return self.spool / f"{upload_id}.part"
-
-    @staticmethod
-    def _state(r) -> dict:
-        return {"upload_id": r["upload_id"], "sha256": r["sha256"], "size": r["size"],
-                "offset": r["received"], "status": r["status"]}
-
-    def open_upload(self, sha256: str, size: int) -> dict:
-        """Start or resume an upload of the bundle with this hash. If the centre already
-        has it, returns {'status': 'accepted', 'receipt': ...} at once."""
-        if not (isinstance(sha256, str) and len(sha256) == 64 and all(ch in "0123456789abcdef" for ch in sha256)):
-            raise ValueError("sha256 must be 64 lowercase hex digits")
-        if not isinstance(size, int) or isinstance(size, bool) or size <= 0 or size > MAX_BUNDLE_BYTES:
-            raise ValueError(f"size must be 1..{MAX_BUNDLE_BYTES}")
-        rec = self.existing_receipt(sha256)
-        if rec is not None:
-            return {"status": "accepted", "duplicate": True, "receipt": rec}
-        self.spool.mkdir(parents=True, exist_ok=True)
-        with self.tx() as c:
-            c.lock(f"hall-central:upload:{sha256}")      # two opens of one bundle resume one upload
-            r = c.execute("SELECT * FROM uploads WHERE sha256 = ? AND size = ? AND status = 'open'"
-                          " ORDER BY created_at LIMIT 1", (sha256, size)).fetchone()
-            if r is not None:
-                return {"status": "open", **self._state(r)}
-            stale = [x[0] for x in c.execute("SELECT upload_id FROM uploads WHERE status = 'open'"
-                                             " AND updated_at < ?", (self.clock() - UPLOAD_TTL_S,)).fetchall()]
-            for old in stale:
-                c.execute("DELETE FROM uploads WHERE upload_id = ?", (old,))
-                self._part(old).unlink(missing_ok=True)
-            n_open, spool = c.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM uploads"
-                                      " WHERE status = 'open'").fetchone()
-            if n_open >= MAX_OPEN_UPLOADS or spool + size > MAX_SPOOL_BYTES:
-                raise OverflowError("too many open uploads")
-            uid = secrets.token_hex(16)
-            now = self.clock()
-            r = c.execute("INSERT INTO uploads(upload_id, sha256, size, received, created_at, updated_at, status)"
-                          " VALUES (?,?,?,0,?,?, 'open') RETURNING *", (uid, sha256, size, now, now)).fetchone()
-            self._part(uid).write_bytes(b"")
-            return {"status": "open", **self._state(r)}
-
-    def upload_state(self, upload_id: str) -> dict | None:
-        rows = self._q("SELECT * FROM uploads WHERE upload_id = ?", (upload_id,))
-        return self._state(rows[0]) if rows else None
-
-    def put_chunk(self, upload_id: str, offset: int, chunk: bytes) -> dict:
-        """Append a chunk at ``offset``. The committed offset only moves after the bytes
-        are on disk (fsync). A chunk at a stale offset that matches what is already there
-        is accepted as a harmless repeat; any other offset mismatch -> ('conflict', state)."""
-        with self.tx() as c:
-            r = c.execute("SELECT * FROM uploads WHERE upload_id = ?" + c.for_update, (upload_id,)).fetchone()
-            if r is None:
-                raise KeyError(upload_id)
-            st = self._state(r)
-            if r["status"] != "open":
-                return {"result": "done", **st}
-            committed, size = int(r["received"]), int(r["size"])
-            if offset + len(chunk) > size:
-                raise ValueError("chunk past the declared size")
-            if offset != committed:
-                if offset < committed and offset + len(chunk) <= committed:
-                    with open(self._part(upload_id), "rb") as f:
-                        f.seek(offset)
-                        if f.read(len(chunk)) == chunk:
-                            return {"result": "ok", **st}
-                return {"result": "conflict", **st}
-            with open(self._part(upload_id), "r+b") as f:
-                f.truncate(committed)       # drop any torn tail from an earlier crash
-                f.seek(committed)
-                f.write(chunk)
-                f.flush()
-                os.fsync(f.fileno())
-            c.execute("UPDATE uploads SET received = ?, updated_at = ? WHERE upload_id = ?",
-                      (committed + len(chunk), self.clock(), upload_id))
-        return {"result": "ok", **st, "offset": committed + len(chunk)}
-
-    def finalize_upload(self, upload_id: str) -> tuple[str, dict]:
-        """('accepted'|'duplicate', receipt) or raise BundleRejected / ('incomplete', state).
-        Finalizes of one upload run one at a time: a retry that arrives while the first is
-        still ingesting waits for it and then gets the same answer."""
-        with self.lock:
-            ulock = self._finalizing.setdefault(upload_id, threading.Lock())
-        with ulock:
-            return self._finalize(upload_id)
-
-    def _finalize(self, upload_id: str) -> tuple[str, dict]:
-        rows = self._q("SELECT * FROM uploads WHERE upload_id = ?", (upload_id,))
-        if not rows:
-            raise KeyError(upload_id)
-        r = rows[0]
-        st = self._state(r)
-        if st["status"] == "done":
-            rec = self.existing_receipt(st["sha256"])
-            if rec is not None:   # a repeated finalize (the answer was lost): the same answer again
-                return r["outcome"] or "duplicate", rec
-            if r["error"]:   # a repeated finalize of a refused bundle: the same answer again
-                e = json.loads(r["error"])
-                raise BundleRejected(e.pop("code"), e.pop("message"), **e)
-            raise KeyError(upload_id)
-        if st["offset"] < st["size"]:
-            return "incomplete", st
-        data = self._part(upload_id).read_bytes()[: st["size"]]
-        if hashlib.sha256(data).hexdigest() != st["sha256"]:
-            self._discard(upload_id)
-            err = BundleRejected("hash_mismatch", "收到的数据与声明的哈希不符（传输中损坏），请重新上传")
-            self.record_rejection(err, st["sha256"], "upload")
-            raise err
-        try:
-            status, receipt = self.ingest(data, source="upload")
-        except BundleRejected as e:
-            self._discard(upload_id, done=True, error=e.as_dict())
-            raise
-        self._discard(upload_id, done=True, outcome=status)
-        return status, receipt
-
-    def _discard(self, upload_id: str, done: bool = False, error: dict | None = None,
-                 outcome: str | None = None) -> None:
-        with self.tx() as c:
-            if done:   # only the first finalize's answer is kept (another process may have been first)
-                c.execute("UPDATE uploads SET status = 'done', updated_at = ?, error = ?, outcome = ?"
-                          " WHERE upload_id = ? AND status = 'open'",
-                          (self.clock(), json.dumps(error, ensure_ascii=False) if error else None, outcome,
-                           upload_id))
-            else:
-                c.execute("DELETE FROM uploads WHERE upload_id = ?", (upload_id,))
-        self._part(upload_id).unlink(missing_ok=True)
+    def _check_owner(self, c: Tx, site: str, tickets: list[str]) -> None:
+        """Every candidate of a bundle must be the signing site's: on the centre's roster for
+        that site (when a roster is loaded), and never a ticket the centre holds for another
+        site. Checked after the upsert, in its transaction: a concurrent claim by another site
+        is seen here too (the upsert left that row alone) and the whole bundle rolls back."""
+        roster = c.execute("SELECT 1 FROM results WHERE expected = 1 LIMIT 1").fetchone() is not None
+        foreign, unknown = [], []
+        for i in range(0, len(tickets), 500):
+            part = tickets[i:i + 500]
+            for t, owner, expected in c.execute(
+                    f"SELECT ticket, site_no, expected FROM results WHERE ticket IN ({','.join('?' * len(part))})",
+                    part).fetchall():
+                if owner != site:
+                    foreign.append((t, owner))
+                elif roster and not expected:
+                    unknown.append(t)
+        if foreign:
+            foreign.sort()
+            shown = "、".join(f"{t}（考点 {o}）" for t, o in foreign[:5]) + (" 等" if len(foreign) > 5 else "")
+            raise BundleRejected(
+                "foreign_candidate", f"考点 {site} 的成绩包含有 {len(foreign)} 名其他考点的考生：{shown}；"
+                "整包拒收，未做任何改动，请联系市定考办核查", site_no=site,
+                tickets=[t for t, _ in foreign[:50]])
+        if unknown:
+            unknown.sort()
+            shown = "、".join(unknown[:5]) + (" 等" if len(unknown) > 5 else "")
+            raise BundleRejected(
+                "foreign_candidate", f"考点 {site} 的成绩包含有 {len(unknown)} 名不在中心为该考点下发名单中的考生：{shown}；"
+                "整包拒收，未做任何改动，请联系市定考办核查", site_no=site, tickets=unknown[:50])
 
     # ------------------------------------------------------------------ reading
     def bundle_bytes(self, bid: str) -> bytes | None:
