@@ -8,18 +8,18 @@
 Scripts send ``Authorization: Bearer <token>``. A browser may also log in (form at
 ``/login``, or ``?token=`` once) and then carries an HttpOnly cookie that expires and only
 unlocks reading (GET): changes need the header, so a cookie can never be ridden (CSRF).
+``bp`` holds /login and /logout; views that need the token are wrapped in ``admin_only``.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
-import html
 import secrets
 import time
 from functools import wraps
 from urllib.parse import urlencode
 
-from flask import Flask, Response, jsonify, redirect, request
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request
 
 from hall_server.auth.ratelimit import LoginLimiter
 
@@ -28,6 +28,11 @@ COOKIE = "hall_central_admin"
 SESSION_S = 12 * 3600
 # No 0/o, 1/l/i: read aloud or copied from paper without mistakes. 25 of 31 symbols ≈ 124 bits.
 ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+# Guessing the token: after this many wrong tries an address waits, doubling each time.
+MAX_FAILURES = 10
+LOCKOUT_S = 60
+
+bp = Blueprint("admin", __name__, template_folder="templates")
 
 
 def new_token() -> str:
@@ -39,10 +44,13 @@ def token_hash(token: str) -> str:
 
 
 class AdminAuth:
-    def __init__(self, store, configured: str | None = None):
+    def __init__(self, store, configured: str | None = None, max_failures: int = MAX_FAILURES,
+                 lockout_s: float = LOCKOUT_S):
         self.store = store
         self.configured = configured.strip() if configured and configured.strip() else None
         self.new_token: str | None = None       # set when this start generated it: show it once
+        # Per process: with several server workers an address gets this many tries in each.
+        self.limiter = LoginLimiter(max_failures, lockout_s)
         if self.configured is None:
             token = new_token()
             if store.meta_setdefault(META_KEY, token_hash(token)) == token_hash(token):
@@ -73,6 +81,10 @@ class AdminAuth:
         return exp.isdigit() and int(exp) > time.time() and hmac.compare_digest(sig, self._sig(int(exp)))
 
 
+def _auth() -> AdminAuth:
+    return current_app.extensions["central_admin"]
+
+
 def _bearer() -> str | None:
     h = request.headers.get("Authorization", "")
     return h[7:] if h[:7].lower() == "bearer " else None
@@ -87,104 +99,85 @@ def _safe_next(nxt: str | None) -> str:
 
 
 def login_page(nxt: str, message: str, status: int = 401) -> Response:
-    e = html.escape
-    page = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>需要管理口令</title>
-<style>body{{font-family:sans-serif;font-size:20px;max-width:36em;margin:3em auto;padding:0 1em}}
-input{{font-size:22px;padding:.4em;width:100%;box-sizing:border-box;letter-spacing:.05em}}
-button{{font-size:22px;padding:.4em 2em;margin-top:1em}}.msg{{color:#b00;font-weight:bold}}</style></head><body>
-<h1>医师定期考核 成绩包接收情况</h1>
-<p class="msg">{e(message)}</p>
-<form method="post" action="/login">
-<p><label for="token">请输入管理口令（服务首次启动时显示，由管理员提供）：</label></p>
-<input id="token" name="token" type="password" autocomplete="current-password" autofocus required>
-<input type="hidden" name="next" value="{e(nxt)}">
-<button type="submit">登录</button>
-</form>
-<p style="font-size:16px;color:#555">登录后 12 小时内无需再次输入。忘记口令请联系管理员重新生成。</p>
-</body></html>"""
-    return Response(page, status=status, mimetype="text/html")
+    return Response(render_template("central_login.html", next=nxt, message=message), status=status,
+                    mimetype="text/html")
 
 
-# Guessing the token: after this many wrong tries an address waits, doubling each time.
-MAX_FAILURES = 10
-LOCKOUT_S = 60
-
-
-def install(app: Flask, auth: AdminAuth, max_failures: int = MAX_FAILURES, lockout_s: float = LOCKOUT_S):
-    """Register /login and /logout; returns the ``admin_only`` view decorator."""
-    limiter = LoginLimiter(max_failures, lockout_s)
-
-    def guess(token: str | None) -> bool | Response:
-        """Check a presented token, counting wrong ones per address (a short --admin-token
-        must not be guessable). Returns True, False, or a 429 response while locked out."""
-        key = f"addr:{request.remote_addr}"
-        wait = limiter.retry_after(key)
-        if wait > 0:
-            resp = jsonify({"ok": False, "status": "error", "error": {
-                "code": "too_many_attempts", "message": f"管理口令错误次数过多，请 {int(wait) + 1} 秒后再试"}})
-            resp.status_code = 429
-            resp.headers["Retry-After"] = str(int(wait) + 1)
-            return resp
-        if auth.check(token):
-            limiter.succeeded(key)
-            return True
-        limiter.failed(key)
-        return False
-
-    def deny(message: str = "需要管理口令"):
-        if _wants_html():
-            return login_page(request.full_path.rstrip("?") if request.query_string else request.path, message)
-        return jsonify({"ok": False, "status": "error",
-                        "error": {"code": "unauthorized", "message": message}}), 401
-
-    def logged_in(resp):
-        resp.set_cookie(COOKIE, auth.session_cookie(), max_age=SESSION_S, httponly=True, samesite="Lax",
-                        secure=request.is_secure, path="/")
+def _guess(token: str | None) -> bool | Response:
+    """Check a presented token, counting wrong ones per address (a short --admin-token
+    must not be guessable). Returns True, False, or a 429 response while locked out."""
+    auth = _auth()
+    key = f"addr:{request.remote_addr}"
+    wait = auth.limiter.retry_after(key)
+    if wait > 0:
+        resp = jsonify({"ok": False, "status": "error", "error": {
+            "code": "too_many_attempts", "message": f"管理口令错误次数过多，请 {int(wait) + 1} 秒后再试"}})
+        resp.status_code = 429
+        resp.headers["Retry-After"] = str(int(wait) + 1)
         return resp
+    if auth.check(token):
+        auth.limiter.succeeded(key)
+        return True
+    auth.limiter.failed(key)
+    return False
 
-    def admin_only(view):
-        @wraps(view)
-        def guarded(*a, **kw):
-            token = _bearer()
-            if token is not None:
-                ok = guess(token)
-                if isinstance(ok, Response):
-                    return ok
-                return view(*a, **kw) if ok else deny("管理口令不正确")
-            if request.method not in ("GET", "HEAD"):
-                return deny()
-            if "token" in request.args:          # a link with ?token=: set the cookie, drop it from the URL
-                ok = guess(request.args["token"])
-                if isinstance(ok, Response):
-                    return ok
-                if not ok:
-                    return deny("管理口令不正确")
-                rest = [(k, v) for k, v in request.args.items(multi=True) if k != "token"]
-                return logged_in(redirect(request.path + ("?" + urlencode(rest) if rest else ""), 303))
-            if auth.cookie_ok(request.cookies.get(COOKIE)):
-                return view(*a, **kw)
-            return deny()
-        return guarded
 
-    @app.get("/login")
-    def login_form():
-        return login_page(_safe_next(request.args.get("next")), "需要管理口令", status=200)
+def _deny(message: str = "需要管理口令"):
+    if _wants_html():
+        return login_page(request.full_path.rstrip("?") if request.query_string else request.path, message)
+    return jsonify({"ok": False, "status": "error", "error": {"code": "unauthorized", "message": message}}), 401
 
-    @app.post("/login")
-    def login():
-        nxt = _safe_next(request.form.get("next"))
-        ok = guess(request.form.get("token"))
-        if isinstance(ok, Response):
-            return login_page(nxt, ok.get_json()["error"]["message"], status=429)
-        if not ok:
-            return login_page(nxt, "管理口令不正确，请重新输入")
-        return logged_in(redirect(nxt, 303))
 
-    @app.post("/logout")
-    def logout():
-        resp = redirect("/login", 303)
-        resp.delete_cookie(COOKIE, path="/")
-        return resp
+def _logged_in(resp):
+    resp.set_cookie(COOKIE, _auth().session_cookie(), max_age=SESSION_S, httponly=True, samesite="Lax",
+                    secure=request.is_secure, path="/")
+    return resp
 
-    return admin_only
+
+def admin_only(view):
+    """The token in the header; or, for reading, ``?token=`` once or the session cookie."""
+    @wraps(view)
+    def guarded(*a, **kw):
+        token = _bearer()
+        if token is not None:
+            ok = _guess(token)
+            if isinstance(ok, Response):
+                return ok
+            return view(*a, **kw) if ok else _deny("管理口令不正确")
+        if request.method not in ("GET", "HEAD"):
+            return _deny()
+        if "token" in request.args:          # a link with ?token=: set the cookie, drop it from the URL
+            ok = _guess(request.args["token"])
+            if isinstance(ok, Response):
+                return ok
+            if not ok:
+                return _deny("管理口令不正确")
+            rest = [(k, v) for k, v in request.args.items(multi=True) if k != "token"]
+            return _logged_in(redirect(request.path + ("?" + urlencode(rest) if rest else ""), 303))
+        if _auth().cookie_ok(request.cookies.get(COOKIE)):
+            return view(*a, **kw)
+        return _deny()
+    return guarded
+
+
+@bp.get("/login")
+def login_form():
+    return login_page(_safe_next(request.args.get("next")), "需要管理口令", status=200)
+
+
+@bp.post("/login")
+def login():
+    nxt = _safe_next(request.form.get("next"))
+    ok = _guess(request.form.get("token"))
+    if isinstance(ok, Response):
+        return login_page(nxt, ok.get_json()["error"]["message"], status=429)
+    if not ok:
+        return login_page(nxt, "管理口令不正确，请重新输入")
+    return _logged_in(redirect(nxt, 303))
+
+
+@bp.post("/logout")
+def logout():
+    resp = redirect("/login", 303)
+    resp.delete_cookie(COOKIE, path="/")
+    return resp
