@@ -1,4 +1,4 @@
-"""python -m sync.central serve|import|set-pass-mark|status|admin-token
+"""python -m sync.central serve|import|set-pass-mark|status|admin-token|office-token|makeup-roster
 
 --db is a SQLite file path or a PostgreSQL URL (postgresql://user:password@host/dbname)."""
 from __future__ import annotations
@@ -89,6 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--sites-csv")
     t = sub.add_parser("admin-token", help="生成新的管理口令（旧口令随即作废）")
     common(t, keys=False)
+    o = sub.add_parser("office-token", help="为区县定考办生成登录口令（旧口令随即作废）")
+    common(o, keys=False)
+    o.add_argument("--office", action="append", help="区县定考办名称（可重复）；不给则为全部 41 个")
+    o.add_argument("--out", help="write the accounts sheet (CSV: 序号, 区县定考办, 账号, 电话, 口令) here")
+    mr = sub.add_parser("makeup-roster", help="导入补考名单：准考证号在哪个补考考点（CSV ticket,site_no）")
+    common(mr, keys=False)
+    mr.add_argument("file")
     a = ap.parse_args(argv)
 
     from .store import Store, load_answer_keys, load_site_registry
@@ -121,6 +128,32 @@ def main(argv: list[str] | None = None) -> int:
         from .reports import site_status
         print(json.dumps(site_status(Store(a.db, spool_dir=a.spool_dir), a.sites_csv)["totals"],
                          ensure_ascii=False, indent=1))
+        return 0
+    if a.cmd == "office-token":
+        import csv
+        from .accounts import issue_office_token
+        from .offices import load_offices
+        store = Store(a.db, spool_dir=a.spool_dir)
+        names = a.office or [o["office"] for o in load_offices()]
+        try:
+            issued = [issue_office_token(store, n) for n in names]
+        except KeyError as e:
+            print(e.args[0], file=sys.stderr)
+            return 2
+        rows = [[o["no"], o["office"], o["account"], o["phones"], tok] for o, tok in issued]
+        if a.out:
+            with open(a.out, "w", encoding="utf-8-sig", newline="") as f:
+                csv.writer(f).writerows([["序号", "区县定考办", "账号", "电话", "口令"], *rows])
+            print(f"已为 {len(rows)} 个区县定考办生成口令，账号单: {a.out}（请妥善保管，旧口令已作废）")
+        else:
+            for r in rows:
+                print("  ".join(str(x) for x in r))
+        return 0
+    if a.cmd == "makeup-roster":
+        import csv
+        with open(a.file, encoding="utf-8-sig", newline="") as f:
+            n = Store(a.db, spool_dir=a.spool_dir).load_makeup_roster(csv.DictReader(f))
+        print(f"补考名单 {n} 人")
         return 0
     if a.cmd == "admin-token":
         from .admin import AdminAuth

@@ -8,7 +8,10 @@
 Scripts send ``Authorization: Bearer <token>``. A browser may also log in (form at
 ``/login``, or ``?token=`` once) and then carries an HttpOnly cookie that expires and only
 unlocks reading (GET): changes need the header, so a cookie can never be ridden (CSRF).
-``bp`` holds /login and /logout; views that need the token are wrapped in ``admin_only``.
+``bp`` holds /login and /logout. Accounts: the city's admin token (``Principal.is_city``,
+sees everything) and one token per district office (``accounts.py``: sees and acts on its
+own sites only). Views are wrapped in ``login_required`` (either) or ``admin_only`` (the
+city). A browser form that changes something carries ``csrf`` derived from its cookie.
 """
 from __future__ import annotations
 
@@ -19,9 +22,11 @@ import time
 from functools import wraps
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request
+from flask import Blueprint, Response, current_app, g, jsonify, redirect, render_template, request
 
 from hall_server.auth.ratelimit import LoginLimiter
+
+from .accounts import CITY, Principal, account_by_token_hash, account_token_hash, city_principal
 
 META_KEY = "admin_token_sha256"
 COOKIE = "hall_central_admin"
@@ -65,20 +70,39 @@ class AdminAuth:
     def _hash(self) -> str:
         return token_hash(self.configured) if self.configured else (self.store.meta(META_KEY) or "")
 
-    def check(self, token: str | None) -> bool:
-        want = self._hash()
-        return bool(want) and hmac.compare_digest(token_hash(token or ""), want)
+    def check(self, token: str | None) -> Principal | None:
+        """The account a token opens: the city (admin token) or a district office."""
+        want, got = self._hash(), token_hash(token or "")
+        if want and hmac.compare_digest(got, want):
+            return city_principal()
+        return account_by_token_hash(self.store, got) if token else None
 
-    def _sig(self, exp: int) -> str:
-        return hmac.new(self._hash().encode(), f"hall-central-session:{exp}".encode(), "sha256").hexdigest()
+    def _key(self, who: str) -> str:
+        return self._hash() if who == CITY else (account_token_hash(self.store, who) or "")
 
-    def session_cookie(self) -> str:
+    def _sig(self, who: str, exp: int) -> str:
+        key = self._key(who)
+        return hmac.new(key.encode(), f"hall-central-session:{who}:{exp}".encode(), "sha256").hexdigest() \
+            if key else ""
+
+    def session_cookie(self, p: Principal) -> str:
         exp = int(time.time()) + SESSION_S
-        return f"{exp}:{self._sig(exp)}"
+        return f"{exp}:{p.who}:{self._sig(p.who, exp)}"
 
-    def cookie_ok(self, value: str | None) -> bool:
-        exp, _, sig = (value or "").partition(":")
-        return exp.isdigit() and int(exp) > time.time() and hmac.compare_digest(sig, self._sig(int(exp)))
+    def cookie_principal(self, value: str | None) -> Principal | None:
+        """The account of a session cookie; a new token for that account ends its cookies."""
+        exp, _, rest = (value or "").partition(":")
+        who, _, sig = rest.partition(":")
+        if not (exp.isdigit() and int(exp) > time.time() and sig):
+            return None
+        want = self._sig(who, int(exp))
+        if not want or not hmac.compare_digest(sig, want):
+            return None
+        return city_principal() if who == CITY else account_by_token_hash(self.store, self._key(who))
+
+    def csrf(self, cookie: str | None) -> str:
+        """The form field that proves a POST comes from our own page (the cookie alone does not)."""
+        return hmac.new(self._hash().encode(), f"csrf:{cookie or ''}".encode(), "sha256").hexdigest()[:32]
 
 
 def _auth() -> AdminAuth:
@@ -103,9 +127,9 @@ def login_page(nxt: str, message: str, status: int = 401) -> Response:
                     mimetype="text/html")
 
 
-def _guess(token: str | None) -> bool | Response:
+def _guess(token: str | None) -> Principal | bool | Response:
     """Check a presented token, counting wrong ones per address (a short --admin-token
-    must not be guessable). Returns True, False, or a 429 response while locked out."""
+    must not be guessable). Returns the Principal, False, or a 429 response while locked out."""
     auth = _auth()
     key = f"addr:{request.remote_addr}"
     wait = auth.limiter.retry_after(key)
@@ -115,9 +139,10 @@ def _guess(token: str | None) -> bool | Response:
         resp.status_code = 429
         resp.headers["Retry-After"] = str(int(wait) + 1)
         return resp
-    if auth.check(token):
+    p = auth.check(token)
+    if p is not None:
         auth.limiter.succeeded(key)
-        return True
+        return p
     auth.limiter.failed(key)
     return False
 
@@ -128,35 +153,70 @@ def _deny(message: str = "需要管理口令"):
     return jsonify({"ok": False, "status": "error", "error": {"code": "unauthorized", "message": message}}), 401
 
 
-def _logged_in(resp):
-    resp.set_cookie(COOKIE, _auth().session_cookie(), max_age=SESSION_S, httponly=True, samesite="Lax",
+def _logged_in(resp, p: Principal):
+    resp.set_cookie(COOKIE, _auth().session_cookie(p), max_age=SESSION_S, httponly=True, samesite="Lax",
                     secure=request.is_secure, path="/")
     return resp
 
 
-def admin_only(view):
-    """The token in the header; or, for reading, ``?token=`` once or the session cookie."""
+def csrf_field() -> str:
+    """For templates: the hidden field a browser form posts back."""
+    return _auth().csrf(request.cookies.get(COOKIE))
+
+
+def _form_ok() -> bool:
+    sent = request.form.get("csrf", "")
+    return bool(sent) and hmac.compare_digest(sent, _auth().csrf(request.cookies.get(COOKIE)))
+
+
+def _authenticate():
+    """-> Principal, or the response to send instead (deny, 429, the ?token= redirect)."""
+    token = _bearer()
+    if token is not None:
+        ok = _guess(token)
+        if isinstance(ok, Response):
+            return ok
+        return ok or _deny("管理口令不正确")
+    if request.method not in ("GET", "HEAD"):
+        p = _auth().cookie_principal(request.cookies.get(COOKIE))
+        if p is None or not _form_ok():       # a cookie alone never changes anything (CSRF)
+            return _deny()
+        return p
+    if "token" in request.args:          # a link with ?token=: set the cookie, drop it from the URL
+        ok = _guess(request.args["token"])
+        if isinstance(ok, Response):
+            return ok
+        if not ok:
+            return _deny("管理口令不正确")
+        rest = [(k, v) for k, v in request.args.items(multi=True) if k != "token"]
+        return _logged_in(redirect(request.path + ("?" + urlencode(rest) if rest else ""), 303), ok)
+    return _auth().cookie_principal(request.cookies.get(COOKIE)) or _deny()
+
+
+def login_required(view):
+    """Any account: the city or a district office (then in ``g.principal``)."""
     @wraps(view)
     def guarded(*a, **kw):
-        token = _bearer()
-        if token is not None:
-            ok = _guess(token)
-            if isinstance(ok, Response):
-                return ok
-            return view(*a, **kw) if ok else _deny("管理口令不正确")
-        if request.method not in ("GET", "HEAD"):
-            return _deny()
-        if "token" in request.args:          # a link with ?token=: set the cookie, drop it from the URL
-            ok = _guess(request.args["token"])
-            if isinstance(ok, Response):
-                return ok
-            if not ok:
-                return _deny("管理口令不正确")
-            rest = [(k, v) for k, v in request.args.items(multi=True) if k != "token"]
-            return _logged_in(redirect(request.path + ("?" + urlencode(rest) if rest else ""), 303))
-        if _auth().cookie_ok(request.cookies.get(COOKIE)):
-            return view(*a, **kw)
-        return _deny()
+        p = _authenticate()
+        if not isinstance(p, Principal):
+            return p
+        g.principal = p
+        return view(*a, **kw)
+    return guarded
+
+
+def admin_only(view):
+    """The city office only (the admin token)."""
+    @wraps(view)
+    def guarded(*a, **kw):
+        p = _authenticate()
+        if not isinstance(p, Principal):
+            return p
+        if not p.is_city:
+            return jsonify({"ok": False, "status": "error", "error": {
+                "code": "forbidden", "message": "只有市定考办可以进行此操作"}}), 403
+        g.principal = p
+        return view(*a, **kw)
     return guarded
 
 
@@ -173,7 +233,7 @@ def login():
         return login_page(nxt, ok.get_json()["error"]["message"], status=429)
     if not ok:
         return login_page(nxt, "管理口令不正确，请重新输入")
-    return _logged_in(redirect(nxt, 303))
+    return _logged_in(redirect(nxt, 303), ok)
 
 
 @bp.post("/logout")

@@ -1,8 +1,10 @@
 """Central ingest service: the Flask application factory (protocol: docs/sync.md).
 
-``create_app(config)`` -> Flask app with three blueprints: ``api`` (uploads, open to sites:
-signatures authenticate them), ``admin`` (login/logout of the 管理口令) and ``status``
-(status page, pass marks, exports; admin token). Settings and defaults: ``settings.py``.
+``create_app(config)`` -> Flask app with its blueprints: ``api`` (uploads and same-day
+reports, open to sites: signatures authenticate them), ``admin`` (login/logout; the city's
+管理口令 and the district offices' tokens), ``status`` (status page, pass marks, exports),
+``review`` (violation review chain, deferrals), ``notices`` (考核结果通知书 PDFs).
+Settings and defaults: ``settings.py``.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Any
 from flask import Flask
 
 from ..result_bundle import MAX_BUNDLE_BYTES
-from . import admin, api, status
+from . import admin, api, review, status
 from .settings import resolve
 from .store import Store, load_answer_keys, load_site_registry
 from .uploads import UploadLimits
@@ -45,6 +47,7 @@ def create_app(config: dict[str, Any]) -> Flask:
     app.config["CENTRAL"] = cfg
     app.config["MAX_CONTENT_LENGTH"] = MAX_BUNDLE_BYTES + 1024
     store = open_store(cfg)
+    store.sites_csv = cfg.get("sites_csv")
     if cfg["load_inputs"]:
         load_inputs(store, cfg)
     app.extensions["hall_store"] = store
@@ -52,4 +55,5 @@ def create_app(config: dict[str, Any]) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(status.bp)
+    app.register_blueprint(review.bp)
     return app

@@ -1,20 +1,22 @@
-"""The city office's pages (admin token): status of all sites, pass marks, spreadsheets."""
+"""The offices' pages: status of the sites, pass marks, spreadsheets. The city sees every
+site; a district office sees its own (``g.principal``); pass marks are set by the city."""
 from __future__ import annotations
 
 import time
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, abort, current_app, g, jsonify, render_template, request
 
-from . import reports
-from .admin import admin_only
+from . import accounts, reports
+from .admin import admin_only, csrf_field, login_required
 from .api import err
 
 bp = Blueprint("status", __name__, template_folder="templates")
 
 EXPORTS = {"progress": ("考核进度统计", reports.progress_table),
            "results": ("考核结果统计", reports.results_table),
-           "candidates": ("考核结果名单", reports.candidates_table)}
+           "candidates": ("考核结果名单", reports.candidates_table),
+           "makeup": ("补考名单", reports.makeup_table)}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -32,13 +34,13 @@ def _marks_json():
 
 
 @bp.get("/api/status")
-@admin_only
+@login_required
 def status_json():
-    return jsonify(reports.site_status(_store(), _sites_csv()))
+    return jsonify(reports.site_status(_store(), _sites_csv(), g.principal))
 
 
 @bp.get("/api/pass-marks")
-@admin_only
+@login_required
 def get_marks():
     return _marks_json()
 
@@ -48,20 +50,25 @@ def get_marks():
 def set_mark():
     body = request.get_json(silent=True)
     try:
-        _store().set_pass_mark(str(body["category"]), str(body["level"]), float(body["mark"]))
+        cat, level, mark = str(body["category"]), str(body["level"]), float(body["mark"])
     except (TypeError, KeyError, ValueError):
         return err(400, "bad_request", "需要 category, level, mark")
+    store = _store()
+    store.set_pass_mark(cat, level, mark)
+    with store.tx() as c:
+        accounts.record(c, store.clock(), g.principal.who, g.principal.office, "set_pass_mark", f"{cat}/{level}",
+                        {"mark": mark})
     return _marks_json()
 
 
 @bp.get("/export/<name>.<ext>")
-@admin_only
+@login_required
 def export(name, ext):
     if name not in EXPORTS or ext not in ("csv", "xlsx"):
         abort(404)
     title, table = EXPORTS[name]
     header, rows = table(_store(), _sites_csv(), unit=request.args.get("unit") or None,
-                         district=request.args.get("district") or None)
+                         district=request.args.get("district") or None, principal=g.principal)
     if ext == "csv":
         data, mime = reports.to_csv(header, rows), "text/csv; charset=utf-8"
     else:
@@ -75,15 +82,23 @@ def _when(ts: float | None, fmt: str) -> str:
 
 
 @bp.get("/")
-@admin_only
+@login_required
 def status_page():
     store = _store()
-    st = reports.site_status(store, _sites_csv())
+    st = reports.site_status(store, _sites_csv(), g.principal)
     marks = sorted(store.pass_marks().items())
     by_district: dict[str, list[str]] = {}
     for s in st["sites"]:
         if not s["bundles"]:
             by_district.setdefault(s["district"] or "?", []).append(s["site_no"])
-    return render_template("central_status.html", st=st, t=st["totals"], marks=marks,
-                           not_synced=by_district, when=_when,
+    return render_template("central_status.html", st=st, t=st["totals"], marks=marks, me=g.principal,
+                           not_synced=by_district, when=_when, csrf=csrf_field(),
                            marks_too_early=bool(marks) and bool(st["not_synced"]))
+
+
+@bp.get("/api/actions")
+@login_required
+def actions_json():
+    """The audit of people's actions: the city sees all, an office its own."""
+    p = g.principal
+    return jsonify({"ok": True, "actions": accounts.actions(_store(), None if p.is_city else p.office)})

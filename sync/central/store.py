@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..audit_chain import canonical_json
 from ..result_bundle import BundleRejected, bundle_id, verify_result_bundle
+from . import cases
 from .dbconn import Tx, is_postgres_url, open_database
 from .uploads import UploadLimits, UploadsMixin
 
@@ -111,11 +112,94 @@ CREATE TABLE IF NOT EXISTS rejections (
     message   TEXT NOT NULL,
     source    TEXT NOT NULL
 );
+-- District office accounts (accounts.py): only the token's sha256.
+CREATE TABLE IF NOT EXISTS accounts (
+    account      TEXT PRIMARY KEY,          -- office-<no>
+    office       TEXT NOT NULL,
+    token_sha256 TEXT NOT NULL UNIQUE,
+    issued_at    {REAL} NOT NULL
+);
+-- Every action of a person at the centre (review, approval, deferral, pass mark, token).
+CREATE TABLE IF NOT EXISTS actions (
+    id     {ID},
+    ts     {REAL} NOT NULL,
+    actor  TEXT NOT NULL,
+    office TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT,
+    data   TEXT NOT NULL
+);
+-- Violation cases (cases.py): the site's 判定, the district's 复核, the city's 核准.
+CREATE TABLE IF NOT EXISTS cases (
+    case_id      TEXT PRIMARY KEY,          -- <site_no>:<violation id at the site>
+    site_no      TEXT NOT NULL,
+    ticket       TEXT NOT NULL,
+    sitting_id   TEXT,
+    site_level   TEXT NOT NULL,
+    facts        TEXT NOT NULL DEFAULT '',
+    staff        TEXT NOT NULL DEFAULT '',
+    recorded_at  {REAL},
+    evidence     TEXT NOT NULL DEFAULT '{{}}',
+    state        TEXT NOT NULL,             -- pending_review | pending_approval | approved
+    review_level TEXT,
+    final_level  TEXT,
+    source       TEXT NOT NULL,             -- report (pushed the same day) | bundle
+    in_bundle    {INT} NOT NULL DEFAULT 0,
+    updated_at   {REAL} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cases_site ON cases(site_no);
+CREATE INDEX IF NOT EXISTS cases_ticket ON cases(ticket);
+CREATE TABLE IF NOT EXISTS case_steps (
+    id      {ID},
+    case_id TEXT NOT NULL,
+    step    TEXT NOT NULL,                  -- site | review | approve
+    actor   TEXT NOT NULL,
+    office  TEXT NOT NULL,
+    ts      {REAL} NOT NULL,
+    level   TEXT NOT NULL,
+    note    TEXT NOT NULL DEFAULT '',
+    reason  TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS case_steps_case ON case_steps(case_id);
+-- Deferrals (延期考核): asked by the district, decided by the city.
+CREATE TABLE IF NOT EXISTS deferrals (
+    ticket       TEXT PRIMARY KEY,
+    site_no      TEXT NOT NULL,
+    reason       TEXT NOT NULL,
+    state        TEXT NOT NULL,             -- requested | approved | refused
+    requested_by TEXT NOT NULL,
+    requested_at {REAL} NOT NULL,
+    decided_by   TEXT,
+    decided_at   {REAL},
+    note         TEXT NOT NULL DEFAULT ''
+);
+-- Make-up sittings (补考) run at their own site numbers; their roster says who sits where.
+CREATE TABLE IF NOT EXISTS makeup_roster (
+    ticket  TEXT PRIMARY KEY,
+    site_no TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS makeup_roster_site ON makeup_roster(site_no);
+-- Anomaly reports pushed by a site on the day (signed, idempotent); the bundle reconciles them.
+CREATE TABLE IF NOT EXISTS site_reports (
+    site_no     TEXT NOT NULL,
+    kind        TEXT NOT NULL,              -- violation | incident
+    report_id   {INT} NOT NULL,             -- the row's id at the site
+    record      TEXT NOT NULL,
+    received_at {REAL} NOT NULL,
+    in_bundle   {INT} NOT NULL DEFAULT 0,
+    PRIMARY KEY (site_no, kind, report_id)
+);
 -- Receipt numbers: the row lock makes them unique and gapless across processes too.
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value {INT} NOT NULL);
 INSERT INTO counters(name, value) SELECT 'receipt_no', COUNT(*) FROM bundles WHERE true
     ON CONFLICT(name) DO NOTHING;
 """
+
+# Make-up (补考) results: the same row as a first sitting's, in a table of their own.
+SCHEMA += SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS results ("):
+                 SCHEMA.index("CREATE INDEX IF NOT EXISTS results_site")].replace(
+    "TABLE IF NOT EXISTS results (", "TABLE IF NOT EXISTS makeup_results (")
+RESULT_TABLES = ("results", "makeup_results")
 
 VIOLATION_RANK = {None: 0, "minor": 1, "cheating": 2, "serious": 3}
 
@@ -193,6 +277,7 @@ class _AlreadyStored(Exception):
 
 
 class Store(UploadsMixin):
+    sites_csv: str | Path | None = None       # set by the app: which district each site is in
     def __init__(self, db: str | Path, site_keys: Mapping[str, str] | None = None,
                  centre_key_b64: str | None = None, clock=time.time,
                  plan_ids: Mapping[str, str] | None = None, spool_dir: str | Path | None = None,
@@ -257,6 +342,14 @@ class Store(UploadsMixin):
                              ON CONFLICT(ticket) DO UPDATE SET expected = 1, site_no = excluded.site_no""", vals)
         return len(vals)
 
+    def load_makeup_roster(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Who sits the make-up where: {ticket, site_no} (the make-up sites' own numbers)."""
+        vals = sorted((str(r["ticket"]), str(r["site_no"])) for r in rows)
+        with self.tx() as c:
+            c.executemany("INSERT INTO makeup_roster(ticket, site_no) VALUES (?,?)"
+                          " ON CONFLICT(ticket) DO UPDATE SET site_no = excluded.site_no", vals)
+        return len(vals)
+
     def load_roster_csv(self, path: str | Path) -> int:
         with open(path, encoding="utf-8-sig", newline="") as f:
             return self.load_roster(list(csv.DictReader(f)))
@@ -283,11 +376,12 @@ class Store(UploadsMixin):
     def rescore(self, tickets: Iterable[str] | None = None) -> int:
         """Recompute centre_score from the stored raw answers and the centre's keys."""
         with self.tx() as c:
-            return self._rescore(c, tickets)
+            return sum(self._rescore(c, tickets, t) for t in RESULT_TABLES)
 
-    def _rescore(self, c: Tx, tickets: Iterable[str] | None) -> int:
+    def _rescore(self, c: Tx, tickets: Iterable[str] | None, table: str = "results") -> int:
+        assert table in RESULT_TABLES
         if tickets is None:
-            rows = c.execute("SELECT ticket, answers, status FROM results WHERE in_bundle = 1").fetchall()
+            rows = c.execute(f"SELECT ticket, answers, status FROM {table} WHERE in_bundle = 1").fetchall()
             keyrows = c.execute("SELECT ticket, key_json, points FROM answer_keys").fetchall()
         else:
             tl = sorted(set(tickets))
@@ -295,7 +389,7 @@ class Store(UploadsMixin):
             for i in range(0, len(tl), 500):      # only the keys we need (SQLite variable limit)
                 part = tl[i:i + 500]
                 qm = ",".join("?" * len(part))
-                rows += c.execute(f"SELECT ticket, answers, status FROM results WHERE ticket IN ({qm})",
+                rows += c.execute(f"SELECT ticket, answers, status FROM {table} WHERE ticket IN ({qm})",
                                   part).fetchall()
                 keyrows += c.execute(f"SELECT ticket, key_json, points FROM answer_keys WHERE ticket IN ({qm})",
                                      part).fetchall()
@@ -311,7 +405,7 @@ class Store(UploadsMixin):
                 score, correct = score_answers(json.loads(ans), key, pts)
                 updates.append((score, correct, None, t))
         updates.sort(key=lambda u: u[3])
-        c.executemany("UPDATE results SET centre_score = ?, correct = ?, score_note = ? WHERE ticket = ?", updates)
+        c.executemany(f"UPDATE {table} SET centre_score = ?, correct = ?, score_note = ? WHERE ticket = ?", updates)
         return len(rows)
 
     # ------------------------------------------------------------------ ingest
@@ -360,9 +454,11 @@ class Store(UploadsMixin):
                 if c.execute("SELECT 1 FROM bundles WHERE bundle_id = ?", (bid,)).fetchone():
                     raise _AlreadyStored      # before the replay check, which would call it a conflict
                 self._check_not_stale(c, payload)
-                tickets = self._store_results(c, payload, bid)
-                self._rescore(c, tickets)
+                table = self._round_table(c, payload["site"]["site_no"])
+                tickets = self._store_results(c, payload, bid, table)
+                self._rescore(c, tickets, table)
                 now = self.clock()
+                cases.from_bundle(c, payload, now)        # violations to review, day reports settled
                 # Last: the counter row stays locked until commit, keep that short.
                 receipt_no = int(c.execute("UPDATE counters SET value = value + 1 WHERE name = 'receipt_no'"
                                            " RETURNING value").fetchone()[0])
@@ -406,7 +502,13 @@ class Store(UploadsMixin):
                      "sitting_id", "bundle_id", "generation", "status", "opened_at", "submitted_at",
                      "deadline_at", "submit_reason", "device_changes", "violation", "answers", "site_score")
 
-    def _store_results(self, c: Tx, payload: dict, bid: str) -> list[str]:
+    @staticmethod
+    def _round_table(c: Tx, site: str) -> str:
+        """A make-up site's bundle (its site_no is on the make-up roster) fills makeup_results."""
+        makeup = c.execute("SELECT 1 FROM makeup_roster WHERE site_no = ? LIMIT 1", (site,)).fetchone()
+        return "makeup_results" if makeup else "results"
+
+    def _store_results(self, c: Tx, payload: dict, bid: str, table: str = "results") -> list[str]:
         site = payload["site"]["site_no"]
         gen = int(payload["generation"])
         attempts = {a["ticket"]: a for a in payload["attempts"]}
@@ -434,27 +536,30 @@ class Store(UploadsMixin):
         cols = ", ".join(self.RESULT_FIELDS)
         # Only the site's own rows change (another site's are never written, _check_owner then
         # refuses the bundle); a row stays when a newer bundle of the site already covers it.
-        c.executemany(f"INSERT INTO results({cols}, in_bundle) VALUES ({','.join('?' * len(self.RESULT_FIELDS))}, 1)"
+        c.executemany(f"INSERT INTO {table}({cols}, in_bundle) VALUES ({','.join('?' * len(self.RESULT_FIELDS))}, 1)"
                       " ON CONFLICT(ticket) DO UPDATE SET "
                       + ", ".join(f"{k} = excluded.{k}" for k in self.RESULT_FIELDS if k != "ticket")
-                      + ", in_bundle = 1 WHERE results.site_no = excluded.site_no AND"
-                      " (results.generation IS NULL OR results.generation <= excluded.generation)", rows)
+                      + f", in_bundle = 1 WHERE {table}.site_no = excluded.site_no AND"
+                      f" ({table}.generation IS NULL OR {table}.generation <= excluded.generation)", rows)
         tickets = [r[0] for r in rows]
-        self._check_owner(c, site, tickets)
+        self._check_owner(c, site, tickets, table)
         return tickets
 
-    def _check_owner(self, c: Tx, site: str, tickets: list[str]) -> None:
+    def _check_owner(self, c: Tx, site: str, tickets: list[str], table: str = "results") -> None:
         """Every candidate of a bundle must be the signing site's: on the centre's roster for
         that site (when a roster is loaded), and never a ticket the centre holds for another
         site. Checked after the upsert, in its transaction: a concurrent claim by another site
         is seen here too (the upsert left that row alone) and the whole bundle rolls back."""
-        roster = c.execute("SELECT 1 FROM results WHERE expected = 1 LIMIT 1").fetchone() is not None
+        if table == "makeup_results":      # a make-up site owns exactly its make-up roster
+            roster, sql = True, "SELECT r.ticket, COALESCE(m.site_no, r.site_no), m.site_no IS NOT NULL" \
+                " FROM makeup_results r LEFT JOIN makeup_roster m ON m.ticket = r.ticket WHERE r.ticket IN ({})"
+        else:
+            roster = c.execute("SELECT 1 FROM results WHERE expected = 1 LIMIT 1").fetchone() is not None
+            sql = "SELECT ticket, site_no, expected FROM results WHERE ticket IN ({})"
         foreign, unknown = [], []
         for i in range(0, len(tickets), 500):
             part = tickets[i:i + 500]
-            for t, owner, expected in c.execute(
-                    f"SELECT ticket, site_no, expected FROM results WHERE ticket IN ({','.join('?' * len(part))})",
-                    part).fetchall():
+            for t, owner, expected in c.execute(sql.format(",".join("?" * len(part))), part).fetchall():
                 if owner != site:
                     foreign.append((t, owner))
                 elif roster and not expected:
@@ -490,11 +595,13 @@ class Store(UploadsMixin):
                    " in_bundle, bundle_id, generation, status, opened_at, submitted_at, deadline_at, submit_reason,"
                    " device_changes, violation, site_score, centre_score, correct, score_note")
 
-    def results(self, site_no: str | None = None, with_answers: bool = False) -> list[dict]:
+    def results(self, site_no: str | None = None, with_answers: bool = False, table: str = "results") -> list[dict]:
+        """First-sitting rows (``table="makeup_results"``: the make-up sittings')."""
+        assert table in RESULT_TABLES
         cols = self.RESULT_COLS + (", answers" if with_answers else "")
         if site_no is None:
-            rows = self._q(f"SELECT {cols} FROM results")
+            rows = self._q(f"SELECT {cols} FROM {table}")
         else:
-            rows = self._q(f"SELECT {cols} FROM results WHERE site_no = ?", (site_no,))
+            rows = self._q(f"SELECT {cols} FROM {table} WHERE site_no = ?", (site_no,))
         # sorted here: a PostgreSQL database's collation may order text unlike SQLite's bytes
         return sorted((dict(r) for r in rows), key=lambda r: (r["site_no"], r["ticket"]))

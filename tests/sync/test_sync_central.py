@@ -326,11 +326,20 @@ def test_pass_marks_and_exports(tmp_path, make_hall, start_central):
     assert len(rows) == 24
     col = {h: i for i, h in enumerate(head)}
     by_ticket = {r[col["准考证号"]]: r for r in rows}
-    cheat = by_ticket[i1["tickets"][1]]                    # terminated for cheating
-    assert cheat[col["结果"]] == "不合格" and cheat[col["违纪"]] == "cheating"
+    cheat = by_ticket[i1["tickets"][1]]                    # terminated for cheating: final once approved
+    assert cheat[col["结果"]] == "待核准" and cheat[col["违纪"]] == "考试作弊" and cheat[col["状态"]] == "终止考试"
+    case = f"1:{json.loads(build_result_bundle(db1))['payload']['violations'][0]['id']}"
+    for step in ("review", "approve"):                     # site 1 is 市直属: the city reviews it too
+        r = requests.post(f"{central.url}/api/cases/{case}/{step}", headers=h, json={"level": "cheating"})
+        assert r.status_code == 200, r.text
+    wb = load_workbook(io.BytesIO(requests.get(central.url + "/export/candidates.xlsx", headers=h).content))
+    by_ticket = {r[col["准考证号"]]: r for r in list(wb.active.values)[1:]}
+    cheat = by_ticket[i1["tickets"][1]]
+    assert cheat[col["结果"]] == "不合格" and cheat[col["违纪处理"]] == "已核准：考试作弊"
     assert by_ticket[i1["tickets"][-1]][col["结果"]] == "缺考"
+    rows = list(by_ticket.values())
     for r in rows:
-        if r[col["状态"]] == "submitted" and r[col["违纪"]] in ("", None, "minor"):
+        if r[col["状态"]] == "已交卷" and r[col["违纪"]] in ("", None, "一般违纪"):
             mark = 12 if r[col["级别"]] == "执业医师" else 11
             assert r[col["结果"]] == ("合格" if r[col["中心评分"]] >= mark else "不合格")
     wb = load_workbook(io.BytesIO(requests.get(central.url + "/export/results.xlsx", headers=h).content))
