@@ -276,6 +276,27 @@ def makeup_table(store: Store, sites_csv=None, unit: str | None = None, district
     return header, rows
 
 
+def notice_rows(store: Store, sites_csv=None, principal=None, ticket: str | None = None,
+                unit: str | None = None, district: str | None = None) -> list[dict]:
+    """What a 考核结果通知书 says, per physician the account may see."""
+    out = Outcomes(store)
+    sites = {str(s["site_no"]): s for s in load_sites(sites_csv)}
+    rows = []
+    for r, d in _rows(store, sites_csv, unit, district, principal):
+        if ticket and r["ticket"] != ticket:
+            continue
+        approved = out.cases_first.get(r["ticket"])
+        s = sites.get(r["site_no"], {})
+        rows.append({**{k: r[k] for k in ("ticket", "name", "id_number", "unit", "department", "category", "level",
+                                          "site_no")},
+                     "site_name": s.get("site_name", ""), "exam_dates": s.get("exam_dates", ""),
+                     "score": r["centre_score"], "mark": out.marks.get((r["category"], r["level"])),
+                     "violation": approved if approved not in (None, "pending") else None,
+                     "result": out.first(r), "makeup": out.makeup(r["ticket"])})
+    rows.sort(key=lambda x: x["ticket"])
+    return rows
+
+
 # A text cell starting with one of these is run as a formula by Excel/WPS/LibreOffice
 # (=HYPERLINK(...) sends data away, +/-/@ start formulas too, tab/CR hide the lead).
 FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")

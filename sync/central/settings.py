@@ -17,6 +17,8 @@ and ``python -m sync.central serve`` both start from these).
                 room is needed
   load_inputs   load ``roster`` and ``answer_keys`` into the database at start (``serve`` does
                 it once before starting its workers, which then skip it)
+  notice_issuer who signs the 考核结果通知书 (the city's assessment office)
+  notice_cycle  the cycle named on the notice
   fault_hook    tests only: callable(stage, **info) called at defined points
 """
 from __future__ import annotations
@@ -35,6 +37,9 @@ DEFAULTS: dict[str, Any] = {
     "max_chunk": 8 * 1024 * 1024,
     "upload_idle_minutes": 30,
     "load_inputs": True,
+    # Seeds 000_…: the city's committee office sets the pass mark and issues the results.
+    "notice_issuer": "重庆市卫生健康委员会医师定期考核管理委员会办公室",
+    "notice_cycle": "重庆市第5周期",
     "fault_hook": None,
 }
 

@@ -96,6 +96,34 @@ def status_page():
                            marks_too_early=bool(marks) and bool(st["not_synced"]))
 
 
+@bp.get("/notices/<ticket>.pdf")
+@login_required
+def notice_one(ticket):
+    return _notice(reports.notice_rows(_store(), _sites_csv(), g.principal, ticket=ticket), ticket)
+
+
+@bp.get("/notices/unit.pdf")
+@login_required
+def notice_unit():
+    unit = request.args.get("unit")
+    if not unit:
+        return err(400, "unit_required", "请指定单位（?unit=单位名称），每位医师一页")
+    rows = reports.notice_rows(_store(), _sites_csv(), g.principal, unit=unit,
+                               district=request.args.get("district") or None)
+    return _notice(rows, unit)
+
+
+def _notice(rows, name: str):
+    from .notices import notice_pdf
+    if not rows:
+        return err(404, "unknown_candidate", "没有可打印的考生（不在名单中或不属于本区县）")
+    cfg = current_app.config["CENTRAL"]
+    data = notice_pdf(rows, cfg["notice_issuer"], cfg["notice_cycle"])
+    fname = f"考核结果通知书-{name}.pdf"
+    return Response(data, mimetype="application/pdf", headers={
+        "Content-Disposition": f"inline; filename=\"notice.pdf\"; filename*=UTF-8''{quote(fname)}"})
+
+
 @bp.get("/api/actions")
 @login_required
 def actions_json():

@@ -221,3 +221,47 @@ def test_office_tokens_sheet_from_the_command_line(tmp_path, central_db):
         assert all(r["口令"] not in str(st.db.query("SELECT * FROM accounts")) for r in rows)   # only hashes
     finally:
         st.close()
+
+
+def test_result_notices_are_pdfs_in_chinese_with_the_font_embedded(tmp_path, centre):
+    import pdfplumber
+    from pypdf import PdfReader
+    central, chengkou, wanzhou, _, i17, _, _ = centre
+    for cat in ("临床", "中医", "口腔", "公共卫生"):
+        for lvl in ("执业医师", "执业助理医师"):
+            central.store.set_pass_mark(cat, lvl, 10)
+    t = i17["tickets"][0]
+    row = next(r for r in _csv(central, "/export/candidates.csv", CITY) if r["准考证号"] == t)
+    r = requests.get(f"{central.url}/notices/{t}.pdf", headers=chengkou)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/pdf"
+    (tmp_path / "notice.pdf").write_bytes(r.content)
+    with pdfplumber.open(tmp_path / "notice.pdf") as pdf:
+        assert len(pdf.pages) == 1
+        text = pdf.pages[0].extract_text()
+    for want in ("医师定期考核结果通知书", row["姓名"], t, row["单位名称"], f"考核结果 {row['结果']}",
+                 "合格分数线 10", "城口县人民医院", "重庆市卫生健康委员会医师定期考核管理委员会办公室"):
+        assert want in text, (want, text)
+    fonts = [f.get_object() for p in PdfReader(tmp_path / "notice.pdf").pages
+             for f in p["/Resources"]["/Font"].values()]
+    cjk = [f for f in fonts if "WenQuanYiMicroHei" in str(f["/BaseFont"])]
+    assert cjk and all("/FontFile2" in f["/FontDescriptor"].get_object() for f in cjk)   # embedded TrueType
+    assert requests.get(f"{central.url}/notices/{t}.pdf", headers=wanzhou).status_code == 404
+    unit = row["单位名称"]
+    r = requests.get(f"{central.url}/notices/unit.pdf", headers=CITY, params={"unit": unit})
+    (tmp_path / "unit.pdf").write_bytes(r.content)
+    in_unit = [x for x in _csv(central, "/export/candidates.csv", CITY) if x["单位名称"] == unit]
+    with pdfplumber.open(tmp_path / "unit.pdf") as pdf:
+        assert len(pdf.pages) == len(in_unit) > 1
+        assert {x["准考证号"] for x in in_unit} == {
+            next(w for w in p.extract_text().split() if w in {x["准考证号"] for x in in_unit}) for p in pdf.pages}
+    assert requests.get(f"{central.url}/notices/unit.pdf", headers=CITY).status_code == 400
+
+
+def test_exports_speak_the_forms_chinese(centre):
+    central, *_ = centre
+    rows = _csv(central, "/export/candidates.csv", CITY)
+    codes = {"submitted", "terminated", "absent", "time_up", "candidate", "cheating", "minor", "serious"}
+    assert not codes & {v for r in rows for v in r.values()}
+    assert {"已交卷", "终止考试", "缺考"} <= {r["状态"] for r in rows}
+    assert {"考生交卷", "时间到自动交卷", "违纪终止考试"} <= {r["交卷方式"] for r in rows}
+    assert {"考试作弊", "一般违纪"} <= {r["违纪"] for r in rows}
