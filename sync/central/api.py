@@ -130,6 +130,21 @@ def whole_bundle():
     return _outcome(status, receipt)
 
 
+@bp.post("/api/reports")
+def site_report():
+    """A site's same-day violation or incident report, signed with its key (sync/site_report.py)."""
+    from ..site_report import ReportRefused, verify_report
+    from .cases import CaseError, store_report
+    try:
+        site, kind, record = verify_report(request.get_json(silent=True), _store().site_keys)
+        out = store_report(_store(), site, kind, record)
+    except ReportRefused as e:
+        return err(e.status, e.code, e.message_zh)
+    except CaseError as e:
+        return err(e.status, e.code, e.message)
+    return jsonify({"ok": True, **out}), 200
+
+
 @bp.get("/api/receipts/<bid>")
 def receipt(bid):
     rec = _store().existing_receipt(bid)

@@ -190,3 +190,39 @@ def outcome_by_ticket(store, makeup_sites: set[str] = frozenset()) -> tuple[dict
         elif t not in out or RANK.get(final, 0) > RANK.get(out[t], 0):
             out[t] = final
     return first, makeup
+
+
+def store_report(store, site: str, kind: str, record: dict) -> dict:
+    """A site's same-day report (already verified): stored once per (site, kind, id); a
+    violation opens its case. The same record again is harmless; a different one under
+    the same id is refused (the site's rows never change)."""
+    rec = json.dumps(record, ensure_ascii=False, sort_keys=True)
+    with store.tx() as c:
+        if kind == "violation":
+            owner = c.execute("SELECT site_no FROM results WHERE ticket = ?", (record["ticket"],)).fetchone()
+            roster = c.execute("SELECT 1 FROM results WHERE expected = 1 LIMIT 1").fetchone()
+            if (owner and owner[0] != site) or (owner is None and roster):
+                raise CaseError(403, "foreign_candidate", f"考生 {record['ticket']} 不是考点 {site} 的考生")
+        now = store.clock()
+        made = c.execute("INSERT INTO site_reports(site_no, kind, report_id, record, received_at) VALUES (?,?,?,?,?)"
+                         " ON CONFLICT(site_no, kind, report_id) DO NOTHING RETURNING report_id",
+                         (site, kind, record["id"], rec, now)).fetchone()
+        if not made:
+            old = c.execute("SELECT record FROM site_reports WHERE site_no = ? AND kind = ? AND report_id = ?",
+                            (site, kind, record["id"])).fetchone()[0]
+            if old != rec:
+                raise CaseError(409, "conflict", "同一编号的速报内容不同，已拒收")
+            return {"status": "duplicate"}
+        if kind == "violation":
+            from_report(c, site, record, now)
+        accounts.record(c, now, f"site:{site}", f"考点 {site}", f"report_{kind}", f"{site}:{record['id']}")
+    return {"status": "accepted"}
+
+
+def reports_listing(store, p: accounts.Principal) -> list[dict]:
+    from .reports import district_of_site
+    out = []
+    for r in store._q("SELECT * FROM site_reports ORDER BY received_at, site_no, report_id"):
+        if p.sees(district_of_site(store, r["site_no"])):
+            out.append({**dict(r), "record": json.loads(r["record"])})
+    return out

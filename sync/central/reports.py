@@ -131,6 +131,14 @@ def site_status(store: Store, sites_csv: str | Path | None = None, principal=Non
     for site_no, state in store._q("SELECT site_no, state FROM cases"):
         if state != "approved":
             site(site_no)["pending_cases"] += 1
+    unconfirmed: dict[str, int] = {}
+    for site_no, received_at, in_bundle in store._q("SELECT site_no, received_at, in_bundle FROM site_reports"):
+        s = site(site_no)
+        s["reports"] = s.get("reports", 0) + 1
+        if not in_bundle and s["last_received"] and s["last_received"] > received_at:
+            unconfirmed[site_no] = unconfirmed.get(site_no, 0) + 1
+    for no, n in unconfirmed.items():
+        site(no)["problems"].append(f"{n} 条当日速报未见于之后收到的成绩包")
     for no, n in no_key.items():
         site(no)["problems"].append(f"{n} 名考生中心无答案（无法评分）")
     for no, n in mismatch.items():

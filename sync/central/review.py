@@ -95,6 +95,13 @@ def case_approve(case_id):
                                                     b.get("reason"))}, f"/cases/{case_id}")
 
 
+@bp.get("/api/reports")
+@login_required
+def reports_json():
+    """Same-day reports from the account's sites; ``in_bundle`` once a bundle confirmed them."""
+    return jsonify({"ok": True, "reports": cases.reports_listing(_store(), g.principal)})
+
+
 @bp.get("/deferrals")
 @login_required
 def deferrals_page():

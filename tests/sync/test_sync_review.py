@@ -265,3 +265,45 @@ def test_exports_speak_the_forms_chinese(centre):
     assert {"已交卷", "终止考试", "缺考"} <= {r["状态"] for r in rows}
     assert {"考生交卷", "时间到自动交卷", "违纪终止考试"} <= {r["交卷方式"] for r in rows}
     assert {"考试作弊", "一般违纪"} <= {r["违纪"] for r in rows}
+
+
+def test_same_day_reports_reach_the_district_before_the_bundle(tmp_path, make_hall, start_central, site_keys):
+    from sync import site_report
+    db17, _ = make_hall("17")
+    central = start_central()
+    chengkou = _bearer(issue_office_token(central.store, "城口县")[1])
+    p17 = json.loads(build_result_bundle(db17))["payload"]
+    cheat = next(v for v in p17["violations"] if v["level"] == "cheating")
+    inc = p17["incidents"][0]
+    a = site_report.push(db17, central.url, "violation", cheat["id"])
+    assert a["status_code"] == 200 and a["status"] == "accepted"
+    assert site_report.push(db17, central.url, "violation", cheat["id"])["status"] == "duplicate"   # idempotent
+    assert site_report.push(db17, central.url, "incident", inc["id"])["status"] == "accepted"
+    cases_ = requests.get(central.url + "/api/cases", headers=chengkou).json()["cases"]
+    assert [(c["case_id"], c["state"], c["source"], c["in_bundle"]) for c in cases_] == [
+        (f"17:{cheat['id']}", "pending_review", "report", 0)]
+    reps = requests.get(central.url + "/api/reports", headers=chengkou).json()["reports"]
+    assert {(r["kind"], r["in_bundle"]) for r in reps} == {("violation", 0), ("incident", 0)}
+    assert requests.get(central.url + "/api/reports", headers=_bearer(
+        issue_office_token(central.store, "万州区")[1])).json()["reports"] == []
+    # forged, altered, malformed: refused, nothing stored
+    _, priv, rec = site_report.read_record(db17, "violation", cheat["id"])
+    bad = [site_report.sign_report(site_keys["42"][0], "17", "violation", rec),
+           {**site_report.sign_report(priv, "17", "violation", rec), "record": {**rec, "level": "minor"}},
+           site_report.sign_report(priv, "17", "violation", {**rec, "level": "minor"}),          # same id, other text
+           site_report.sign_report(priv, "17", "violation", {**rec, "id": "x"}),
+           {"format": "hall-site-report/1"}]
+    codes = [requests.post(central.url + "/api/reports", json=b).json()["error"]["code"] for b in bad]
+    assert codes == ["bad_signature", "bad_signature", "conflict", "bad_request", "bad_format"]
+    assert central.store.count("site_reports") == 2
+    # the bundle, the record of truth, confirms both and brings the evidence
+    _upload(tmp_path, central, build_result_bundle(db17), "17.hallresult")
+    reps = requests.get(central.url + "/api/reports", headers=chengkou).json()["reports"]
+    assert {r["in_bundle"] for r in reps} == {1}
+    case = requests.get(f"{central.url}/api/cases/17:{cheat['id']}", headers=chengkou).json()["case"]
+    assert case["in_bundle"] == 1 and case["evidence"]["room_record"]["sitting_id"] == cheat["sitting_id"]
+    assert [s["step"] for s in case["steps"]] == ["site"]                      # opened once
+    # a site cannot report another site's candidate
+    r = requests.post(central.url + "/api/reports", json=site_report.sign_report(
+        site_keys["42"][0], "42", "violation", {**rec, "id": 99}))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "foreign_candidate"
