@@ -34,14 +34,14 @@ def city_principal() -> Principal:
     return Principal(CITY, CITY_OFFICE, None)
 
 
-def _principal(who: str) -> Principal | None:
+def office_principal(who: str) -> Principal | None:
     o = next((x for x in load_offices() if x["account"] == who), None)
     return Principal(who, o["office"], tuple(o["districts"])) if o else None
 
 
 def account_by_token_hash(store, sha: str) -> Principal | None:
     rows = store._q("SELECT account FROM accounts WHERE token_sha256 = ?", (sha,))
-    return _principal(rows[0][0]) if rows else None
+    return office_principal(rows[0][0]) if rows else None
 
 
 def account_token_hash(store, who: str) -> str | None:

@@ -39,7 +39,13 @@ def load_sites(path: str | Path | None) -> list[dict]:
 
 
 def district_map(sites_csv) -> dict[str, str]:
-    return {str(s["site_no"]): s.get("district", "") for s in load_sites(sites_csv)}
+    p = Path(sites_csv) if sites_csv else DEFAULT_SITES_CSV
+    return _district_map(str(p), os.path.getmtime(p)) if p.exists() else {}
+
+
+@lru_cache(maxsize=8)
+def _district_map(path: str, mtime: float) -> dict[str, str]:
+    return {str(s["site_no"]): s.get("district", "") for s in _read_sites(path, mtime)}
 
 
 def district_of_site(store: Store, site_no: str) -> str:
