@@ -110,7 +110,7 @@ def main(argv=None) -> int:
     pg = None
     db = a.db or w / "centre.db"
     if a.pg_temp:
-        sys.path.insert(0, str(ROOT / "tests" / "sync"))
+        sys.path[:0] = [str(ROOT / "tests" / "sync"), str(ROOT / "tests")]
         from pg_server import PgServer
         pg = PgServer().start()
         db = pg.url(pg.create_db("centrepages"))

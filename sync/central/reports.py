@@ -80,9 +80,16 @@ def _visible(principal, district: str) -> bool:
     return principal is None or principal.sees(district)
 
 
+def _own_sites(principal, sites_csv) -> list[str] | None:
+    """The site numbers a district account owns (None: every site); read only those rows."""
+    if principal is None or principal.districts is None:
+        return None
+    return [no for no, d in district_map(sites_csv).items() if principal.sees(d)]
+
+
 def site_status(store: Store, sites_csv: str | Path | None = None, principal=None) -> dict:
     sites = load_sites(sites_csv)
-    results = store.results()
+    results = store.results(site_nos=_own_sites(principal, sites_csv))
     bundles = store.bundles()
     rejections = store.rejections(limit=1000)
     out = Outcomes(store)
@@ -191,7 +198,7 @@ def site_status(store: Store, sites_csv: str | Path | None = None, principal=Non
 def _rows(store: Store, sites_csv, unit, district, principal):
     """(result row, its district) the caller may see, after the ?unit= / ?district= filters."""
     dist = district_map(sites_csv)
-    for r in store.results():
+    for r in store.results(site_nos=_own_sites(principal, sites_csv)):
         d = dist.get(r["site_no"], "")
         if (unit and r["unit"] != unit) or (district and d != district) or not _visible(principal, d):
             continue

@@ -595,13 +595,20 @@ class Store(UploadsMixin):
                    " in_bundle, bundle_id, generation, status, opened_at, submitted_at, deadline_at, submit_reason,"
                    " device_changes, violation, site_score, centre_score, correct, score_note")
 
-    def results(self, site_no: str | None = None, with_answers: bool = False, table: str = "results") -> list[dict]:
-        """First-sitting rows (``table="makeup_results"``: the make-up sittings')."""
+    def results(self, site_no: str | None = None, with_answers: bool = False, table: str = "results",
+                site_nos: Iterable[str] | None = None) -> list[dict]:
+        """First-sitting rows (``table="makeup_results"``: the make-up sittings'), of one site,
+        of the sites in ``site_nos`` (a district's), or all."""
         assert table in RESULT_TABLES
         cols = self.RESULT_COLS + (", answers" if with_answers else "")
-        if site_no is None:
+        if site_no is not None:
+            site_nos = [site_no]
+        if site_nos is None:
             rows = self._q(f"SELECT {cols} FROM {table}")
         else:
-            rows = self._q(f"SELECT {cols} FROM {table} WHERE site_no = ?", (site_no,))
+            rows, wanted = [], sorted(set(site_nos))
+            for i in range(0, len(wanted), 500):
+                part = wanted[i:i + 500]
+                rows += self._q(f"SELECT {cols} FROM {table} WHERE site_no IN ({','.join('?' * len(part))})", part)
         # sorted here: a PostgreSQL database's collation may order text unlike SQLite's bytes
         return sorted((dict(r) for r in rows), key=lambda r: (r["site_no"], r["ticket"]))
