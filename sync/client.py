@@ -22,6 +22,7 @@ from typing import Callable
 import requests
 
 from .audit_chain import canonical_json
+from .upload_proof import proof_path, read_proof, sign_open
 
 BUNDLE_SUFFIX = ".hallresult"
 DEFAULT_CHUNK = 256 * 1024
@@ -92,9 +93,11 @@ def upload_bundle(data: bytes | str | Path, url: str, *, chunk_size: int = DEFAU
                   session: requests.Session | None = None, on_state: Callable[[dict], None] | None = None,
                   backoff: Backoff | None = None, sleep: Callable[[float], None] = time.sleep,
                   timeout: tuple[float, float] = (3.0, 60.0), centre_public_key: str | None = None,
-                  deadline_s: float | None = None) -> UploadResult:
+                  deadline_s: float | None = None, open_proof: dict | None = None) -> UploadResult:
     """Upload one bundle; resumes after any cut; harmless to repeat. Never raises for
-    network trouble: returns state 'pending' when retries are exhausted."""
+    network trouble: returns state 'pending' when retries are exhausted. Opening a
+    resumable upload needs the site's proof (``open_proof``, or the ``.sig`` file beside
+    ``data``); without one the whole file goes in one request (``_open_request``)."""
     path = None
     if isinstance(data, (str, Path)):
         path = Path(data)
@@ -106,6 +109,7 @@ def upload_bundle(data: bytes | str | Path, url: str, *, chunk_size: int = DEFAU
     bo = backoff or Backoff()
     t0 = time.monotonic()
     state_file = path.with_name(path.name + ".sync.json") if path else None
+    proof = open_proof or (read_proof(path, sha, size) if path else None)
 
     def report(state: str, **kw):
         info = {"state": state, "bundle_id": sha, "size": size, **kw}
@@ -146,10 +150,11 @@ def upload_bundle(data: bytes | str | Path, url: str, *, chunk_size: int = DEFAU
     while True:
         try:
             if upload_id is None:
-                r = s.post(f"{base}/api/uploads", json={"sha256": sha, "size": size}, timeout=timeout)
+                r = _open_request(s, base, data, sha, proof, timeout)
                 d = _json(r)
-                if r.status_code == 200 and d.get("status") == "duplicate":
-                    return done(UploadResult("accepted", sha, duplicate=True, receipt=d["receipt"], retries=retries))
+                if r.status_code == 200 and d.get("status") in ("duplicate", "accepted"):
+                    return done(UploadResult("accepted", sha, duplicate=bool(d.get("duplicate")),
+                                             receipt=d["receipt"], retries=retries))
                 if r.status_code == 201:
                     upload_id, offset, need_sync = d["upload_id"], int(d["offset"]), False
                 elif r.status_code >= 500 or r.status_code == 429:
@@ -225,6 +230,31 @@ def upload_bundle(data: bytes | str | Path, url: str, *, chunk_size: int = DEFAU
             sleep(wait)
 
 
+def _open_request(s: requests.Session, base: str, data: bytes, sha: str, proof: dict | None, timeout):
+    """Open (or resume) the upload with the site's proof; without a proof the centre
+    reserves nothing, so the whole file goes to ``/api/bundles`` (verified on arrival)."""
+    if proof is None:
+        return s.post(f"{base}/api/bundles", data=data, timeout=timeout,
+                      headers={"Content-Type": "application/octet-stream"})
+    return s.post(f"{base}/api/uploads", timeout=timeout, json={
+        "sha256": sha, "size": len(data), "site_no": proof["site_no"], "sig": proof["sig"]})
+
+
+def write_open_proof(db_path: str | Path, bundle_path: str | Path) -> Path:
+    """Sign the upload-open proof for this bundle file with the site's key and store it
+    beside the file (``<file>.sig``), so whoever carries the file can upload it resumably."""
+    from .result_bundle import site_signing_key
+    bundle_path = Path(bundle_path)
+    data = bundle_path.read_bytes()
+    site_no, priv = site_signing_key(db_path)
+    proof = sign_open(priv, site_no, hashlib.sha256(data).hexdigest(), len(data))
+    out = proof_path(bundle_path)
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_text(json.dumps(proof, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(out)
+    return out
+
+
 # ---------------------------------------------------------------------- USB export
 
 def export_bundle(db_path: str | Path, out: str | Path, sitting_id: str | None = None) -> tuple[Path, str]:
@@ -245,6 +275,7 @@ def export_bundle(db_path: str | Path, out: str | Path, sitting_id: str | None =
         import os
         os.fsync(f.fileno())
     tmp.replace(out)
+    write_open_proof(db_path, out)
     return out, sha
 
 

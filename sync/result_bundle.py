@@ -212,6 +212,19 @@ def build_result_bundle(db_path: str | Path, sitting_id: str | None = None) -> b
     return sign_payload(payload, priv, meta.get("site_no", ""))
 
 
+def site_signing_key(db_path: str | Path) -> tuple[str, str]:
+    """(site_no, private key b64) of the hall DB: what signs its bundles and upload proofs."""
+    conn = _open_ro(db_path)
+    try:
+        meta = _meta(conn)
+    finally:
+        conn.close()
+    priv = meta.get("site_key_private")
+    if not priv:
+        raise RuntimeError("本机没有考点签名密钥 (meta.site_key_private)，无法签名")
+    return meta.get("site_no", ""), priv
+
+
 def _load_pub(b64: str) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(_unb64(b64))
 

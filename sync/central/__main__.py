@@ -1,4 +1,4 @@
-"""python -m sync.central serve|import|set-pass-mark|status|admin-token
+"""python -m sync.central serve|import|set-pass-mark|status|admin-token|office-token|makeup-roster
 
 --db is a SQLite file path or a PostgreSQL URL (postgresql://user:password@host/dbname)."""
 from __future__ import annotations
@@ -28,6 +28,29 @@ def _token_banner(auth, url: str, db: str) -> str:
     return f"{line}\n 市定考办 成绩包接收服务  {url}/\n{body}\n{line}"
 
 
+def _serve(a) -> int:
+    from .admin import AdminAuth
+    from .app import load_inputs, open_store
+    from .serve import DEFAULT_THREADS, default_workers, gunicorn_options, run_gunicorn
+    from .settings import resolve
+    cfg = resolve({"db": a.db, "spool_dir": a.spool_dir, "site_keys": a.site_keys, "answer_keys": a.answer_keys,
+                   "roster": a.roster, "sites_csv": a.sites_csv, "admin_token": a.admin_token,
+                   "upload_idle_minutes": a.upload_idle_minutes})
+    store = open_store(cfg)               # once, before any worker: schema, inputs, the token
+    load_inputs(store, cfg)
+    auth = AdminAuth(store, cfg["admin_token"])
+    print(_token_banner(auth, f"http://{a.host}:{a.port}", a.db), file=sys.stderr, flush=True)
+    store.close()
+    if a.server == "werkzeug":
+        from werkzeug.serving import run_simple
+        from .app import create_app
+        run_simple(a.host, a.port, create_app({**cfg, "load_inputs": False}), threaded=True)
+        return 0
+    run_gunicorn(cfg, gunicorn_options(a.host, a.port, a.workers or default_workers(str(a.db)),
+                                       a.threads or DEFAULT_THREADS, a.access_log))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sync.central", description="市定考办 成绩包接收服务")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -39,13 +62,20 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--site-keys", required=True, help="site_keys.json {site_no: public_b64}")
             p.add_argument("--answer-keys", help="{ticket: [key...]} JSON")
             p.add_argument("--roster", help="CSV ticket,site_no,name,id_number,category,level,unit,department")
-    s = sub.add_parser("serve")
+    s = sub.add_parser("serve", help="运行接收服务（gunicorn，多进程）")
     common(s)
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8700)
     s.add_argument("--sites-csv")
+    s.add_argument("--upload-idle-minutes", type=float, default=None,
+                   help="drop an open upload that received no bytes for this long (default 30)")
     s.add_argument("--admin-token", default=os.environ.get(TOKEN_ENV),
                    help=f"fixed admin token (or ${TOKEN_ENV}); default: generated at the first start")
+    s.add_argument("--workers", type=int, help="gunicorn worker processes (default 4 on PostgreSQL, 2 on SQLite)")
+    s.add_argument("--threads", type=int, help="threads per worker (default 8)")
+    s.add_argument("--access-log", help="gunicorn access log file ('-' = stderr)")
+    s.add_argument("--server", choices=("gunicorn", "werkzeug"), default="gunicorn",
+                   help="werkzeug: one process, Flask's development server (debugging only)")
     i = sub.add_parser("import", help="导入U盘成绩包文件（与上传同样校验）")
     common(i)
     i.add_argument("files", nargs="+")
@@ -59,19 +89,18 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--sites-csv")
     t = sub.add_parser("admin-token", help="生成新的管理口令（旧口令随即作废）")
     common(t, keys=False)
+    o = sub.add_parser("office-token", help="为区县定考办生成登录口令（旧口令随即作废）")
+    common(o, keys=False)
+    o.add_argument("--office", action="append", help="区县定考办名称（可重复）；不给则为全部 41 个")
+    o.add_argument("--out", help="write the accounts sheet (CSV: 序号, 区县定考办, 账号, 电话, 口令) here")
+    mr = sub.add_parser("makeup-roster", help="导入补考名单：准考证号在哪个补考考点（CSV ticket,site_no）")
+    common(mr, keys=False)
+    mr.add_argument("file")
     a = ap.parse_args(argv)
 
     from .store import Store, load_answer_keys, load_site_registry
     if a.cmd == "serve":
-        from werkzeug.serving import run_simple
-        from .app import create_app
-        app = create_app({"db": a.db, "spool_dir": a.spool_dir, "site_keys": a.site_keys,
-                          "answer_keys": a.answer_keys, "roster": a.roster, "sites_csv": a.sites_csv,
-                          "admin_token": a.admin_token})
-        print(_token_banner(app.extensions["central_admin"], f"http://{a.host}:{a.port}", a.db),
-              file=sys.stderr, flush=True)
-        run_simple(a.host, a.port, app, threaded=True)
-        return 0
+        return _serve(a)
     if a.cmd == "import":
         from ..result_bundle import BundleRejected
         reg = load_site_registry(a.site_keys)
@@ -99,6 +128,32 @@ def main(argv: list[str] | None = None) -> int:
         from .reports import site_status
         print(json.dumps(site_status(Store(a.db, spool_dir=a.spool_dir), a.sites_csv)["totals"],
                          ensure_ascii=False, indent=1))
+        return 0
+    if a.cmd == "office-token":
+        import csv
+        from .accounts import issue_office_token
+        from .offices import load_offices
+        store = Store(a.db, spool_dir=a.spool_dir)
+        names = a.office or [o["office"] for o in load_offices()]
+        try:
+            issued = [issue_office_token(store, n) for n in names]
+        except KeyError as e:
+            print(e.args[0], file=sys.stderr)
+            return 2
+        rows = [[o["no"], o["office"], o["account"], o["phones"], tok] for o, tok in issued]
+        if a.out:
+            with open(a.out, "w", encoding="utf-8-sig", newline="") as f:
+                csv.writer(f).writerows([["序号", "区县定考办", "账号", "电话", "口令"], *rows])
+            print(f"已为 {len(rows)} 个区县定考办生成口令，账号单: {a.out}（请妥善保管，旧口令已作废）")
+        else:
+            for r in rows:
+                print("  ".join(str(x) for x in r))
+        return 0
+    if a.cmd == "makeup-roster":
+        import csv
+        with open(a.file, encoding="utf-8-sig", newline="") as f:
+            n = Store(a.db, spool_dir=a.spool_dir).load_makeup_roster(csv.DictReader(f))
+        print(f"补考名单 {n} 人")
         return 0
     if a.cmd == "admin-token":
         from .admin import AdminAuth

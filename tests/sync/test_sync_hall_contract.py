@@ -35,9 +35,9 @@ def test_real_hall_sitting_end_to_end(tmp_path, start_central):
         ops.open_paper(conn, t, now + 3)
         for q in range(1, 11):
             choice = keys[t][q - 1] if q % 3 else "E" if keys[t][q - 1] != "E" else "A"
-            ops.answer(conn, t, q, choice, q, now + 10 + q, f"dev-{t}")
-    ops.login(conn, t2, sid, now + 30, "other-phone", "h2")            # device take-over
-    ops.submit(conn, t1, [], now + 1000, f"dev-{t1}", rk)
+            ops.answer(conn, t, q, choice, q, now + 10 + q, f"dev-{t}", 50)
+    ops.login(conn, t2, sid, now + 30, "other-phone", "h2", False)     # device take-over
+    ops.submit(conn, t1, [], now + 1000, f"dev-{t1}", rk, 50)
     ops.end_sitting(conn, sid, now + 4000, "chief", rk)                 # t2 finalized by staff
     conn.close()
 

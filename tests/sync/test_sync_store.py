@@ -10,6 +10,7 @@ import pytest
 from sync.central.admin import META_KEY, AdminAuth
 from sync.central.store import Store
 from sync.result_bundle import BundleRejected, build_result_bundle, bundle_id
+from sync.upload_proof import sign_open
 
 
 def _stores(central_db, public_keys, n=2):
@@ -119,7 +120,7 @@ def test_refused_bundle_leaves_nothing_behind(make_hall, public_keys, central_db
     st.close()
 
 
-def test_a_restart_finds_everything(make_hall, public_keys, central_db):
+def test_a_restart_finds_everything(make_hall, public_keys, central_db, site_keys):
     db = central_db()
     spool = central_db.spool(db)
     (h1, i1), (h2, _) = make_hall("1"), make_hall("2")
@@ -129,7 +130,8 @@ def test_a_restart_finds_everything(make_hall, public_keys, central_db):
     _, rec = st.ingest(build_result_bundle(h1))
     st.set_pass_mark("临床", "执业医师", 60)
     half = build_result_bundle(h2)
-    u = st.open_upload(bundle_id(half), len(half))["upload_id"]
+    proof = sign_open(site_keys["2"][0], "2", bundle_id(half), len(half))
+    u = st.open_upload(bundle_id(half), len(half), proof["site_no"], proof["sig"])["upload_id"]
     st.put_chunk(u, 0, half[:1000])
     before = (st.results(with_answers=True), st.bundles(), st.centre_public_b64, st.meta(META_KEY))
     st.close()

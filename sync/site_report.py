@@ -1,0 +1,111 @@
+"""Same-day anomaly reports from a site to the centre (seeds 000_… 附件2 二(七): the chief
+reports anomalies to the office at once; 附件4 第七条3: evidence reaches the district the
+same day). A contract: the hall signs, the centre checks.
+
+When the laptop has a network, each violation and incident is pushed as it is recorded:
+
+    POST /api/reports  {"format": "hall-site-report/1", "site_no", "kind": "violation" | "incident",
+                        "record": {the row as the hall stores it}, "sig"}
+
+``sig`` is the site's Ed25519 signature (the key the centre issued) over
+canonical_json({"format", "site_no", "kind", "record"}). A repeat is harmless (the same
+answer); the result bundle stays the record of truth and later reconciles the reports.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import sqlite3
+from pathlib import Path
+from typing import Any, Mapping
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from .audit_chain import canonical_json
+
+FORMAT = "hall-site-report/1"
+KINDS = {"violation": ("id", "ticket", "sitting_id", "level", "facts", "ts", "staff"),
+         "incident": ("id", "sitting_id", "kind", "text", "ts", "staff")}
+LEVELS = ("minor", "cheating", "serious")
+MAX_TEXT = 4000
+
+
+class ReportRefused(Exception):
+    def __init__(self, status: int, code: str, message_zh: str):
+        super().__init__(f"{code}: {message_zh}")
+        self.status, self.code, self.message_zh = status, code, message_zh
+
+
+def _message(site_no: str, kind: str, record: dict) -> bytes:
+    return canonical_json({"format": FORMAT, "site_no": site_no, "kind": kind, "record": record})
+
+
+def sign_report(private_key_b64: str, site_no: str, kind: str, record: dict) -> dict:
+    sk = Ed25519PrivateKey.from_private_bytes(base64.b64decode(private_key_b64))
+    return {"format": FORMAT, "site_no": str(site_no), "kind": kind, "record": record,
+            "sig": base64.b64encode(sk.sign(_message(str(site_no), kind, record))).decode("ascii")}
+
+
+def _shape(kind: Any, record: Any) -> str | None:
+    if kind not in KINDS or not isinstance(record, dict) or set(record) != set(KINDS[kind]):
+        return "kind/record"
+    if not isinstance(record["id"], int) or isinstance(record["id"], bool) or record["id"] <= 0:
+        return "id"
+    if not isinstance(record["ts"], (int, float)) or isinstance(record["ts"], bool):
+        return "ts"
+    for k in KINDS[kind]:
+        if k not in ("id", "ts", "sitting_id") and not (isinstance(record[k], str) and len(record[k]) <= MAX_TEXT):
+            return k
+    if record["sitting_id"] is not None and not (isinstance(record["sitting_id"], str) and len(record["sitting_id"]) < 100):
+        return "sitting_id"
+    if kind == "violation" and record["level"] not in LEVELS:
+        return "level"
+    return None
+
+
+def verify_report(body: Any, site_public_keys: Mapping[str, str]) -> tuple[str, str, dict]:
+    """-> (site_no, kind, record) or raise ReportRefused."""
+    if not isinstance(body, dict) or body.get("format") != FORMAT or set(body) != {"format", "site_no", "kind",
+                                                                                   "record", "sig"}:
+        raise ReportRefused(400, "bad_format", "不是本系统的考点速报")
+    problem = _shape(body["kind"], body["record"])
+    if problem:
+        raise ReportRefused(400, "bad_request", f"速报内容不符: {problem}")
+    site_no, sig = body["site_no"], body["sig"]
+    issued = site_public_keys.get(site_no) if isinstance(site_no, str) else None
+    if not issued:
+        raise ReportRefused(403, "unknown_site", f"考点 {site_no} 不在本中心签发的考点密钥名单中")
+    try:
+        Ed25519PublicKey.from_public_bytes(base64.b64decode(issued)).verify(
+            base64.b64decode(str(sig).encode("ascii"), validate=True), _message(site_no, body["kind"], body["record"]))
+    except (InvalidSignature, ValueError, TypeError, binascii.Error, UnicodeEncodeError):
+        raise ReportRefused(403, "bad_signature", f"速报签名与考点 {site_no} 的密钥不符") from None
+    return site_no, body["kind"], body["record"]
+
+
+def read_record(db_path: str | Path, kind: str, row_id: int) -> tuple[str, str, dict]:
+    """(site_no, private key, record) from the hall's database (read-only)."""
+    conn = sqlite3.connect(f"file:{Path(db_path)}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        table = {"violation": "violations", "incident": "incidents"}[kind]
+        row = conn.execute(f"SELECT {', '.join(KINDS[kind])} FROM {table} WHERE id = ?", (row_id,)).fetchone()
+    finally:
+        conn.close()
+    if row is None:
+        raise KeyError(f"{kind} {row_id}")
+    return meta.get("site_no", ""), meta["site_key_private"], dict(row)
+
+
+def push(db_path: str | Path, url: str, kind: str, row_id: int, timeout: float = 5.0) -> dict:
+    """Send one report (the hall calls this after recording a violation or incident, off
+    the event loop, when a centre URL is configured). Returns the centre's JSON answer;
+    raises requests' errors when the centre cannot be reached (the bundle will carry it)."""
+    import requests
+    site_no, priv, record = read_record(db_path, kind, row_id)
+    r = requests.post(url.rstrip("/") + "/api/reports", json=sign_report(priv, site_no, kind, record),
+                      timeout=timeout)
+    return {"status_code": r.status_code, **(r.json() if r.headers.get("Content-Type", "").startswith(
+        "application/json") else {})}
