@@ -165,6 +165,10 @@ def cmd_import(args) -> int:
 
 def cmd_audit(args) -> int:
     cfg = _load_config(args)
+    missing = _missing_db(cfg)
+    if missing:
+        print(missing, file=sys.stderr)
+        return 2
     from .db import schema
     from sync.audit_chain import verify_chain
 
@@ -178,24 +182,56 @@ def cmd_audit(args) -> int:
     return 1
 
 
+def _missing_db(cfg) -> str | None:
+    """A Chinese sentence when the configured database does not exist (else None): commands
+    that read it must say where they looked and what to do, never show a traceback."""
+    if cfg.db_path.exists():
+        return None
+    msg = f"找不到考点数据库 {cfg.db_path}。"
+    demo = REPO / "var" / "demo" / "hall.db"
+    if demo.exists() and demo.resolve() != cfg.db_path.resolve():
+        msg += f"\n演示考点的数据在 {demo.parent}：请加 --data-dir {demo.parent}（例如 hall sync --data-dir {demo.parent} --export /media/usb）。"
+    else:
+        msg += "\n请先导入考点数据包（hall import），或用 --config / --data-dir 指定数据所在的文件夹。"
+    return msg
+
+
 def cmd_sync(args) -> int:
-    """Export the signed result bundle; upload it when the centre is reachable."""
+    """Export the signed result bundle; upload it when the centre is reachable. Every bundle
+    is also kept in the outbox, so the console shows what left and its sha256."""
     cfg = _load_config(args)
     from sync.client import export_bundle, sync_now
 
+    missing = _missing_db(cfg)
+    if missing:
+        print(missing, file=sys.stderr)
+        return 2
     outbox = cfg.data_dir / cfg["sync"]["outbox"]
-    if args.export:
-        path, sha = export_bundle(cfg.db_path, args.export)
-        print(f"已导出成绩包: {path}\nsha256: {sha}\n（请将 sha256 抄写在交接单上）")
-        return 0
     url = args.url or cfg["sync"]["central_url"]
-    if not url:
+    if not args.export and not url:
         print("未配置市定考办地址（sync.central_url 或 --url）；无网络时请用 hall sync --export 导出到U盘",
               file=sys.stderr)
         return 2
-    result = sync_now(cfg.db_path, url, outbox)
-    print(json.dumps(getattr(result, "__dict__", result), ensure_ascii=False, default=str))
-    return 0 if getattr(result, "state", "") == "accepted" else 1
+    try:
+        if args.export:
+            dest, sha = export_bundle(cfg.db_path, outbox, copy_to=args.export)
+            print(f"已导出成绩包: {dest}\nsha256: {sha}\n（请将 sha256 抄写在交接单上）")
+            return 0
+        result = sync_now(cfg.db_path, url, outbox)
+    except (OSError, RuntimeError, ValueError) as e:
+        print(f"无法导出成绩包（考点数据未改动）: {e}", file=sys.stderr)
+        return 2
+    if result.state == "accepted":
+        print(f"市定考办已接收{'（此前已收到）' if result.duplicate else ''}：回执号 {result.receipt.get('receipt_no')}"
+              f"\n成绩包: {result.path}\nsha256: {result.bundle_id}")
+        return 0
+    reason = result.reason or {}
+    if result.state == "rejected":
+        print(f"市定考办拒收: {reason.get('message')} [{reason.get('code')}]\n成绩包: {result.path}", file=sys.stderr)
+        return 1
+    print(f"暂时无法上传（{reason.get('message', '网络不通')}）。成绩包已保存: {result.path}\n"
+          "稍后再运行 hall sync，或用 hall sync --export 导出到U盘交区县定考办。", file=sys.stderr)
+    return 1
 
 
 def cmd_staff(args) -> int:
@@ -206,6 +242,10 @@ def cmd_staff(args) -> int:
     from .auth.passwords import hash_password
     from .db import schema
 
+    missing = _missing_db(cfg)
+    if missing:
+        print(missing, file=sys.stderr)
+        return 2
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("密码: ")
     if len(password) < 8:
         print("密码至少 8 位", file=sys.stderr)
@@ -267,6 +307,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--export", metavar="PATH", help="only write the bundle here (USB stick), print its sha256")
     p.add_argument("--data-dir")
     args, rest = ap.parse_known_args(argv)
+    try:
+        return _dispatch(args)
+    except config_mod.ConfigError as e:
+        print(f"配置有误: {e}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args) -> int:
     if args.cmd == "serve":
         return cmd_serve(args)
     if args.cmd == "demo":

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import io
+import time
 
 from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
                    send_from_directory, session, url_for)
@@ -78,7 +79,7 @@ def home():
     return render_template("console_home.html", staff=staff, sittings=sittings, svc=svc,
                            sync=sync_state() if staff.role == "chief" else None,
                            central_url=current_app.config["HALL"]["sync"]["central_url"],
-                           syncing=request.args.get("syncing"))
+                           syncing=request.args.get("syncing", type=float), exported=request.args.get("exported"))
 
 
 def _sitting_or_404(sitting_id: str) -> dict:
@@ -188,32 +189,52 @@ def sync_start():
     import subprocess
     import sys
 
+    from sync.client import ensure_outbox
+
     _chief_only()
     url = current_app.config["HALL"]["sync"]["central_url"]
     if not url:
         abort(409, "未配置市定考办地址（sync.central_url）。无网络时请使用“导出到U盘”。")
-    outbox = _outbox()
-    outbox.mkdir(parents=True, exist_ok=True)
+    outbox = run_blocking(ensure_outbox, _outbox())
     log = open(outbox / "sync.log", "ab")
     subprocess.Popen([sys.executable, "-m", "sync", "hall-sync", "--db", str(current_app.extensions["hall.db_path"]),
                       "--url", url, "--outbox", str(outbox)], stdout=log, stderr=subprocess.STDOUT,
                      start_new_session=True)
     _audit_staff("sync_upload", {"url": url})
-    return redirect(url_for("console.home", syncing=1))
+    # Refresh until a final state written after this moment (an older receipt is not the answer).
+    return redirect(url_for("console.home", syncing=int(time.time())) + "#sync")
 
 
-@bp.get("/export.hallresult")
+def _export(db_path, outbox):
+    from sync.client import export_bundle, record_export
+
+    path, sha = export_bundle(db_path, outbox)
+    record_export(path, sha)
+    return path, sha
+
+
+@bp.post("/export")
 @staff_required
 def export_results():
-    """The USB fallback: the signed result bundle as a download, its sha256 in the name."""
-    from flask import send_file
-    from sync.client import export_bundle
+    """The USB fallback: write the signed result bundle into the outbox, then show its
+    sha256 (for the hand-over form) and a link that downloads it under its own name."""
+    _chief_only()
+    path, sha = run_blocking(_export, current_app.extensions["hall.db_path"], _outbox())
+    _audit_staff("export_results", {"sha256": sha, "file": path.name})
+    return redirect(url_for("console.home", exported=path.name) + "#sync")
+
+
+@bp.get("/outbox/<name>")
+@staff_required
+def outbox_file(name: str):
+    """Download an exported bundle (as a file, under its bundle name)."""
+    from sync.client import BUNDLE_SUFFIX
 
     _chief_only()
-    path, sha = run_blocking(export_bundle, current_app.extensions["hall.db_path"], _outbox())
-    _audit_staff("export_results", {"sha256": sha, "file": path.name})
-    resp = send_file(path, as_attachment=True, download_name=path.name, mimetype="application/octet-stream")
-    resp.headers["X-Bundle-SHA256"] = sha
+    if not name.endswith(BUNDLE_SUFFIX):
+        abort(404)
+    resp = send_from_directory(_outbox(), name, as_attachment=True, download_name=name,
+                               mimetype="application/octet-stream", max_age=0)
     return resp
 
 
@@ -232,3 +253,36 @@ def _audit_staff(action: str, data: dict) -> None:
     svc = _svc()
     actor, now = f"staff:{current_staff().username}", svc.clock()  # the writer thread has no request
     svc._write(lambda conn: audit.append(conn, now, actor, action, None, None, data))
+
+
+@bp.errorhandler(Exception)
+def console_error(err):
+    """Every console error as a Chinese page (never Flask's English one); the cause goes to
+    the log, not the screen."""
+    from werkzeug.exceptions import HTTPException
+
+    if isinstance(err, HTTPException):
+        code, text = err.code or 500, err.description if _is_chinese(err.description) else ""
+    else:
+        import logging
+
+        logging.getLogger(__name__).exception("console error on %s", request.path)
+        code, text = 500, ""
+    title = ERROR_TITLES.get(code, "出错了")
+    return render_template("console_error.html", staff=_staff_or_none(), svc=_svc(), code=code, title=title,
+                           text=text), code
+
+
+ERROR_TITLES = {400: "请求有误", 403: "无权操作", 404: "找不到这个页面", 405: "不支持的操作", 409: "暂时不能这样操作",
+                413: "内容太大", 429: "操作太频繁", 500: "系统内部错误"}
+
+
+def _is_chinese(text) -> bool:
+    return isinstance(text, str) and any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def _staff_or_none():
+    try:
+        return current_staff()
+    except Exception:
+        return None
