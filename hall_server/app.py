@@ -28,6 +28,7 @@ class Hall:
     def __init__(self, app: Flask, socketio: SocketIO, service: ExamService, writer: Writer):
         self.app, self.socketio, self.service, self.writer = app, socketio, service, writer
         self.dirty: set[str] = set()  # tickets whose progress the console has not seen yet
+        self.dirty_sittings: set[str] = set()  # rooms whose counts (应到/实到/缺考) may have changed
 
     def qr_url(self, sitting_id: str) -> str:
         return self.app.extensions["hall.qr_url"](sitting_id)
@@ -59,6 +60,10 @@ class Hall:
             self.dirty.clear()  # no yield between the copy and the clear: nothing is lost
             if dirty:
                 staff.push_progress(dirty)
+            rooms = list(self.dirty_sittings)
+            self.dirty_sittings.clear()
+            for sitting_id in rooms:      # one count update per room per sweep, not per candidate
+                staff.push_sitting(sitting_id)
             try:
                 self.service.sweep_timeups()
                 self.service.sweep_absent()
@@ -137,6 +142,9 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
     def attempt_changed(ticket: str) -> None:
         phones.push_state(ticket)
         staff.push_candidate(ticket)
+        c = service.candidates.get(ticket)
+        if c:
+            hall.dirty_sittings.add(c["sitting_id"])
 
     def sitting_changed(sitting_id: str) -> None:
         for t in service.tickets_in(sitting_id):

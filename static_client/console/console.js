@@ -9,6 +9,7 @@
   var offset = 0;
   var filter = "all";
   var current = null; // ticket in the action dialog
+  var entryTimer = null;
   var STATUS = { not_arrived: "未到", logged_in: "已登录", confirmed: "已核对", answering: "答题中",
                  submitted: "已交卷", terminated: "已终止", absent: "缺考" };
   var SITTING = { planned: "未开考", started: "考试中", paused: "暂停中", ended: "已结束" };
@@ -39,11 +40,14 @@
       case "answering": return r.status === "answering";
       case "offline": return !r.connected && ["logged_in", "confirmed", "answering"].indexOf(r.status) >= 0;
       case "done": return r.status === "submitted" || r.status === "terminated";
-      case "absent": return r.status === "absent";
+      case "absent": return isAbsent(r);
       case "flagged": return r.violations && r.violations.length > 0;
     }
     return true;
   }
+
+  // 缺考 is the server's count (hall_server/exam/counts.py), sent with the sitting view.
+  function isAbsent(r) { return !!(sitting && sitting.absentees && sitting.absentees.indexOf(r.ticket) >= 0); }
 
   function connCell(r) {
     if (["not_arrived", "absent"].indexOf(r.status) >= 0) return "";
@@ -60,20 +64,18 @@
     var list = Object.keys(rows).map(function (k) { return rows[k]; })
       .sort(function (a, b) { return (a.seat_no || 0) - (b.seat_no || 0); });
     tbody.textContent = "";
-    var n = { answering: 0, submitted: 0, present: 0, absent: 0 };
+    var n = { answering: 0 };
     var approvals = [];
     list.forEach(function (r) {
       if (r.status === "answering") n.answering++;
-      if (r.status === "submitted" || r.status === "terminated") n.submitted++;
-      if (r.status === "absent") n.absent++;
-      else if (r.status !== "not_arrived") n.present++;
       if (r.pending_device) approvals.push(r);
       if (!matches(r)) return;
       var tr = document.createElement("tr");
       tr.id = "c-" + r.ticket;
       var f = r.focus || {};
       var cells = [r.seat_no, r.ticket, r.name, r.category,
-                   (STATUS[r.status] || r.status) + (r.mode === "paper" ? "（答题卡）" : "") + (r.late_reason ? "（迟到准入）" : ""),
+                   (STATUS[r.status] || r.status) + (r.mode === "paper" ? "（答题卡）" : "") + (r.late_reason ? "（迟到准入）" : "") +
+                     (r.status !== "absent" && isAbsent(r) ? "（未开卷，计缺考）" : ""),
                    ["answering", "submitted", "terminated"].indexOf(r.status) >= 0 ? r.answered + " 题" : "",
                    r.signin_order ? "#" + r.signin_order : "",
                    connCell(r),
@@ -82,7 +84,7 @@
                    (r.violations || []).map(function (v) { return LEVEL[v.level]; }).join("、")];
       cells.forEach(function (c, i) {
         var td = document.createElement("td"); text(td, c);
-        if (i === 4) td.className = "s-" + r.status;
+        if (i === 4) td.className = "s-" + (isAbsent(r) ? "absent" : r.status);
         if (i === 7 && c.indexOf("离线") === 0) td.className = "off";
         if (i === 8 && f.hidden_now) td.className = "off";
         tr.appendChild(td);
@@ -94,8 +96,7 @@
       td.appendChild(b); tr.appendChild(td);
       tbody.appendChild(tr);
     });
-    text($("n-answering"), n.answering); text($("n-submitted"), n.submitted);
-    text($("n-present"), n.present); text($("n-absent"), n.absent);
+    text($("n-answering"), n.answering);
     renderApprovals(approvals);
   }
 
@@ -125,7 +126,14 @@
     sitting = s;
     text($("sitting-status"), SITTING[s.status] || s.status);
     $("sitting-status").className = "st-" + s.status;
-    text($("n-expected"), s.expected);
+    text($("n-expected"), s.expected); text($("n-present"), s.present); text($("n-absent"), s.absent);
+    text($("n-pending"), s.pending); text($("n-submitted"), s.submitted);
+    // At the late-entry limit the undecided become 缺考: ask the server for its count then.
+    clearTimeout(entryTimer);
+    if (s.late_entry_until && ["started", "paused"].indexOf(s.status) >= 0 && s.pending > 0) {
+      var wait = s.late_entry_until - now() + 1500;
+      if (wait > 0 && wait < 2147483647) entryTimer = setTimeout(function () { emit("watch", {}, function () { render(); }); }, wait);
+    }
     $("start").disabled = s.status !== "planned";
     $("pause").disabled = s.status !== "started";
     $("resume").disabled = s.status !== "paused";
@@ -187,7 +195,7 @@
     });
     render();
   });
-  socket.on("sitting", function (s) { renderSitting(s); });
+  socket.on("sitting", function (s) { renderSitting(s); render(); });
   socket.on("fault", function (d) { showFault(d.fault); });
   function showFault(fault) {
     var d = { fault: fault };
