@@ -16,6 +16,8 @@ from . import layout as L
 from .data import cn_date, planned_hm, reading
 
 QR_SIZE = 125 * mm
+NETWORK_ADVICE = ("考试中请不要刷新或关闭考试页面，断网时尤其不要刷新（答案会自动保存）。请关闭手机的“WLAN+”、"
+                  "“Wi-Fi 助理”等自动切换移动数据的功能。")
 
 
 def qr_poster(db: Any, sitting_id: str, url: str, wifi_ssid: str, wifi_password: str) -> bytes:
@@ -84,6 +86,13 @@ def qr_poster(db: Any, sitting_id: str, url: str, wifi_ssid: str, wifi_password:
     for line in simpleSplit(rules, f, 10, w - 2 * L.MARGIN - 28 * mm):
         c.drawString(L.MARGIN + 14 * mm, y, line)
         y -= 5 * mm
+    # A reload without WiFi shows the phone browser's own error page; a phone that slips onto
+    # mobile data leaves the room's network. Both are avoidable if said before the exam.
+    c.setFont(f, 11)
+    c.setFillColor(colors.black)
+    for line in simpleSplit(NETWORK_ADVICE, f, 11, w - 2 * L.MARGIN - 28 * mm):
+        c.drawString(L.MARGIN + 14 * mm, y, line)
+        y -= 5.5 * mm
     c.showPage()
     c.save()
     return buf.getvalue()

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import gzip
 
-from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
+from flask import Blueprint, Response, current_app, jsonify, request
 
-from . import assets
+from . import assets, static_files
 
 bp = Blueprint("candidate", __name__)
 
@@ -16,24 +16,24 @@ def _svc():
 
 @bp.get("/")
 def landing():
-    return send_from_directory(assets.CANDIDATE_DIR, "landing.html", max_age=0)
+    return static_files.send(assets.CANDIDATE_DIR, "landing.html")
 
 
 @bp.get("/r/<token>")
 def app_shell(token: str):
     # The token is read by the app from the URL; it is verified on login, not here,
     # so a stale QR still shows a page that explains what to do.
-    return send_from_directory(assets.CANDIDATE_DIR, "index.html", max_age=0)
+    return static_files.send(assets.CANDIDATE_DIR, "index.html")
 
 
 @bp.get("/static/client/<path:name>")
 def client_asset(name: str):
-    return send_from_directory(assets.CANDIDATE_DIR, name, max_age=0)
+    return static_files.send(assets.CANDIDATE_DIR, name)
 
 
 @bp.get("/vendor/socket.io.min.js")
 def socketio_client():
-    return send_from_directory(assets.SOCKETIO_JS.parent, assets.SOCKETIO_JS.name, max_age=3600)
+    return static_files.send(assets.SOCKETIO_JS.parent, assets.SOCKETIO_JS.name, "public, max-age=3600")
 
 
 def _error(status: int, code: str) -> Response:

@@ -10,7 +10,7 @@ from flask import (Blueprint, Response, abort, current_app, redirect, render_tem
 
 from ..auth.staff import address_allowed
 from ..blocking import run_blocking
-from . import assets
+from . import assets, static_files
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
 
@@ -46,7 +46,7 @@ def staff_required(fn):
 
 @bp.get("/static/<path:name>")
 def asset(name: str):
-    return send_from_directory(assets.CONSOLE_DIR, name, max_age=0)
+    return static_files.send(assets.CONSOLE_DIR, name)
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -55,11 +55,15 @@
 
   // ------------------------------------------------------------------ messages
   var MSG = {
-    disconnected: '网络已断开，答案已暂存在手机上，恢复后自动提交',
+    disconnected: '网络已断开，答案已暂存在手机上，恢复后自动提交。请不要刷新页面',
     connecting: '正在连接考场服务器…请确认手机已连接考场 WiFi',
     reconnecting: '正在恢复连接…',
     storage: '服务器暂时无法保存，答案已暂存在手机上，正在自动重试',
-    replaced: '您已在另一台设备登录，本设备已停止'
+    replaced: '您已在另一台设备登录，本设备已停止',
+    // A plain-HTTP page has no offline copy: a reload without WiFi shows the browser's own
+    // (English) error page. Said on the login page and the poster; see also beforeunload.
+    noReload: '考试中请不要刷新或关闭本页面，断网时尤其不要刷新：答案会自动保存。',
+    noSwitch: '请关闭手机的“WLAN+”（华为）、“Wi-Fi 助理”（苹果）等自动切换到移动数据的功能，始终连接考场 WiFi。'
   };
   // Fallbacks; the server's own `message` (Chinese) wins when present.
   var ERR = {
@@ -671,6 +675,21 @@
     while (S.focusQueue.length) request('focus', S.focusQueue.shift(), 10000);
   }
 
+  // While answers wait on the phone, or the network is down during the exam, a reload or a
+  // closed tab could land on the browser's own error page: ask first (the browser shows its
+  // own wording; the banner above already says why).
+  function unloadRisk() {
+    if (S.stopped || !S.att) return false;
+    if (pendingList().length || S.att.submitWanted) return true;
+    return status() === 'answering' && !(S.socket && S.socket.connected);
+  }
+  function onBeforeUnload(ev) {
+    if (!unloadRisk()) return undefined;
+    ev.preventDefault();
+    ev.returnValue = MSG.noReload;
+    return MSG.noReload;
+  }
+
   // ------------------------------------------------------------------ banner
   function updateBanner() {
     var b = $('banner');
@@ -769,7 +788,8 @@
         h('h1', { class: 'title center', text: '医师定期考核' }),
         h('p', { class: 'subtitle center', text: '业务水平测评 · 考生登录' }),
         form,
-        h('p', { class: 'muted', id: 'conn-state' }));
+        h('p', { class: 'muted', id: 'conn-state' }),
+        h('div', { class: 'card advice', id: 'net-advice' }, h('p', { text: MSG.noReload }), h('p', { text: MSG.noSwitch })));
     },
 
     confirm: function () {
@@ -1249,6 +1269,7 @@
     }
     route(true);
     document.addEventListener('visibilitychange', onVisibility);
+    window.addEventListener('beforeunload', onBeforeUnload);
     window.addEventListener('online', function () { if (S.socket && !S.socket.connected && !S.stopped) S.socket.connect(); });
     setInterval(tick, 1000);
     setTimeout(updateBanner, 3100);

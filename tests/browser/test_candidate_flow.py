@@ -114,7 +114,7 @@ def test_candidate_flow(phone_hall, phone, shots):
 
     # 7. the server dies; two more answers are kept on the phone as 未保存
     hall.stop()
-    expect(page.locator("#banner")).to_have_text("网络已断开，答案已暂存在手机上，恢复后自动提交")
+    expect(page.locator("#banner")).to_have_text("网络已断开，答案已暂存在手机上，恢复后自动提交。请不要刷新页面")
     answer(page, 8, "D")
     expect(page.locator("#savestate")).to_contain_text("未保存")
     snap(page, shots, "09_offline_pending")
