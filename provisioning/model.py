@@ -40,6 +40,7 @@ class Item:
     answer: str                   # "A".."E", in the bank's order
     image: str | None = None      # media name "<sha256>.png"
     qtype: str = "A1"
+    group: str | None = None      # A3/A4: items of one shared case stem; a paper keeps them together
 
     @property
     def band(self) -> str:

@@ -140,6 +140,7 @@
     rateLimitedUntil: 0,
     awaiting: null,      // {ticket, id6, message}: a device change waiting for an invigilator
     sheetOpen: false,
+    viewer: null,        // the full-screen image, when open
     modal: null
   };
 
@@ -560,7 +561,7 @@
       if (st.receipt) S.att.receipt = st.receipt;
       saveAtt();
     }
-    if (st.status === 'submitted' || st.status === 'terminated') { closeModal(); S.sheetOpen = false; }
+    if (st.status === 'submitted' || st.status === 'terminated') { closeModal(); closeViewer(); S.sheetOpen = false; }
     route(false);
     if (st.status === 'answering') pump();
   }
@@ -747,7 +748,7 @@
     var fn = SCREENS[S.screen] || SCREENS.connecting;
     append(app, fn());
     if (S.screen === 'exam') renderExamAll();
-    else { var sh = $('sheet'); if (sh) sh.remove(); }
+    else { var sh = $('sheet'); if (sh) sh.remove(); closeViewer(); }
     if (S.screen === 'login') renderLoginStatus();
     updateBanner();
   }
@@ -1013,6 +1014,7 @@
     if (!S.att) return;
     S.att.cur = q; saveAtt();
     S.sheetOpen = false;
+    closeViewer();
     renderExamAll();
     window.scrollTo(0, 0);
   }
@@ -1081,16 +1083,18 @@
     updateBanner();
   }
 
+  // One line at any text size: question number, time left, the question list. Counts and
+  // the category live in the question list and under the options, not here.
   function renderTop() {
     var top = $('exam-top');
     if (!top) return;
     top.textContent = '';
     var n = qCount(), q = curQ();
     top.appendChild(h('div', { class: 'topbar' },
-      h('div', { class: 'qno' }, S.paper ? ['第 ', h('b', { id: 'qno', text: String(q) }), ' / ' + n + ' 题'] : '试卷',
-        h('small', { id: 'unanswered', text: (S.paper && S.paper.category ? S.paper.category + ' · ' : '') + '未答 ' + unansweredList().length + ' 题' })),
+      h('div', { class: 'qno', 'aria-label': S.paper ? '第' + q + '题，共' + n + '题' : '试卷' },
+        S.paper ? [h('b', { id: 'qno', text: String(q) }), h('span', { class: 'of', text: '/' + n })] : '试卷'),
       h('div', { class: 'clock', id: 'clock' }),
-      h('button', { class: 'gridbtn', id: 'grid-btn', onclick: function () { S.sheetOpen = true; renderSheet(); } }, '题目', h('br'), '列表')));
+      h('button', { class: 'gridbtn', id: 'grid-btn', onclick: function () { S.sheetOpen = true; renderSheet(); } }, '题目')));
     tick();
   }
 
@@ -1114,16 +1118,19 @@
     var e = S.att && S.att.ans[q];
     var choice = e ? e.c : null;
     var enabled = canAnswer();
-    wrap.appendChild(h('div', { class: 'stem', id: 'stem' }, h('b', { text: q + '. ' }), item.stem || ''));
+    wrap.appendChild(stemBlock(q, item.stem || ''));
     if (item.image) {
       var src = String(item.image).charAt(0) === '/' ? item.image : '/api/media/' + item.image;
-      var img = h('img', { class: 'qimg', loading: 'lazy', src: src, alt: '第' + q + '题图片' });
+      var img = h('img', { class: 'qimg', loading: 'lazy', src: src, alt: '第' + q + '题图片（点击放大）',
+        onclick: function () { openViewer(src, '第' + q + '题图片'); } });
       img.addEventListener('error', function () {
         var retry = h('div', { class: 'imgfail' }, h('div', { class: 'msg warn', text: '图片没有加载出来' }),
           h('button', { class: 'btn', text: '重新加载图片', onclick: function () { retry.replaceWith(img); img.src = src + (src.indexOf('?') < 0 ? '?' : '&') + 'r=' + Date.now(); } }));
         img.replaceWith(retry);
       });
       wrap.appendChild(img);
+      wrap.appendChild(h('button', { class: 'btn zoombtn', id: 'zoom-btn', text: '点击放大图片',
+        onclick: function () { openViewer(src, '第' + q + '题图片'); } }));
     }
     var opts = h('div', { class: 'options', role: 'radiogroup', 'aria-label': '选项' });
     (item.options || []).forEach(function (o) {
@@ -1136,7 +1143,14 @@
     watchOptions(opts);
     var bad = e && e.bad;
     if (bad) wrap.appendChild(h('div', { class: 'msg error', text: '本题答案未被服务器接受：' + bad + '。请重新选择或联系监考老师。' }));
-    if (S.att && S.att.flags[q]) wrap.appendChild(h('div', { class: 'flagnote', text: '⚑ 已标记本题，交卷前可在题目列表中找到' }));
+    var sv = saveStateOf(q);
+    var flagged = !!(S.att && S.att.flags[q]);
+    wrap.appendChild(h('div', { class: 'qstate' },
+      h('div', { class: 'savestate ' + sv[0], id: 'savestate', text: sv[1] }),
+      h('button', { id: 'flag-btn', class: 'flag' + (flagged ? ' on' : ''), type: 'button', 'aria-pressed': flagged ? 'true' : 'false',
+        onclick: function () { if (S.att.flags[q]) delete S.att.flags[q]; else S.att.flags[q] = true; saveAtt(); renderExamAll(); },
+        text: flagged ? '⚑ 已标记' : '⚑ 标记本题' })));
+    if (flagged) wrap.appendChild(h('div', { class: 'flagnote', text: '⚑ 已标记本题，交卷前可在题目列表中找到' }));
     var openAt = st.earliest_submit;
     var submitBtn = h('button', { class: 'btn primary', id: 'submit-btn', text: '交卷', onclick: openSubmitDialog });
     var early = openAt && serverNow() < openAt;
@@ -1147,42 +1161,96 @@
       submitBtn));
   }
 
+  function bottomBarHeight() {
+    var bar = document.querySelector('.bottombar');
+    return bar ? Math.round(bar.getBoundingClientRect().height) : 80;
+  }
+
   // A long stem pushes the options below the screen: say where they are.
   var optObserver = null;
   function watchOptions(opts) {
     if (optObserver) { optObserver.disconnect(); optObserver = null; }
     var hint = $('opt-hint');
-    if (!('IntersectionObserver' in window)) return;
-    optObserver = new IntersectionObserver(function (entries) {
-      var seen = entries[0] && entries[0].isIntersecting;
-      var el = $('opt-hint');
-      if (el) el.hidden = !!seen;
-      if (seen && optObserver) { optObserver.disconnect(); optObserver = null; }
-    }, { rootMargin: '0px 0px -140px 0px' });
-    optObserver.observe(opts.firstChild || opts);
     if (hint) hint.hidden = true;
+    if (!('IntersectionObserver' in window)) return;
+    // Shown only while the options lie wholly below what the candidate sees; observed for
+    // as long as the question is shown, so an image that loads late and pushes them down
+    // brings the hint back.
+    optObserver = new IntersectionObserver(function (entries) {
+      var e = entries[entries.length - 1];
+      var el = $('opt-hint');
+      if (!el || !e) return;
+      var below = !e.isIntersecting && e.boundingClientRect.top >= (e.rootBounds ? e.rootBounds.bottom : window.innerHeight) - 1;
+      el.hidden = !below;
+    }, { rootMargin: '0px 0px -' + (bottomBarHeight() + 24) + 'px 0px' });
+    optObserver.observe(opts.firstChild || opts);
   }
 
+  // The footer is one row of large buttons; the "options below" hint sits in the bar's own
+  // flow (above the row) so it never covers the question, the counts or 交卷.
   function renderBottom() {
     var box = $('exam-bottom');
     if (!box) return;
     box.textContent = '';
     if (!S.paper) return;
     var q = curQ(), n = qCount();
-    var flagged = !!(S.att && S.att.flags[q]);
-    var e = S.att && S.att.ans[q];
-    var sv = saveStateOf(q);
-    var save = h('div', { class: 'savestate ' + sv[0], id: 'savestate', text: sv[1] });
     box.appendChild(h('div', { class: 'bottombar' },
-      h('button', { class: 'opt-hint', id: 'opt-hint', hidden: true, text: '↓ 选项在下方，请向下滑动',
+      h('button', { class: 'opt-hint', id: 'opt-hint', hidden: true, text: '↓ 选项在下方',
         onclick: function () { var o = document.querySelector('.options'); if (o) o.scrollIntoView({ behavior: 'smooth', block: 'center' }); } }),
-      save, h('div', { class: 'navrow' },
-      h('button', { id: 'prev-btn', disabled: q <= 1, onclick: function () { goTo(q - 1); }, text: '上一题' }),
-      h('button', { id: 'flag-btn', class: 'flag' + (flagged ? ' on' : ''), 'aria-pressed': flagged ? 'true' : 'false',
-        onclick: function () { if (flagged) delete S.att.flags[q]; else S.att.flags[q] = true; saveAtt(); renderExamAll(); },
-        text: flagged ? '⚑ 已标记' : '⚑ 标记' }),
-      q < n ? h('button', { id: 'next-btn', class: 'next', onclick: function () { goTo(q + 1); }, text: '下一题' })
-        : h('button', { id: 'next-btn', class: 'next', onclick: function () { S.sheetOpen = true; renderSheet(); }, text: '题目列表' }))));
+      h('div', { class: 'navrow' },
+        h('button', { id: 'prev-btn', disabled: q <= 1, onclick: function () { goTo(q - 1); }, text: '上一题' }),
+        q < n ? h('button', { id: 'next-btn', class: 'next', onclick: function () { goTo(q + 1); }, text: '下一题' })
+          : h('button', { id: 'next-btn', class: 'next', onclick: function () { S.sheetOpen = true; renderSheet(); }, text: '题目列表' }))));
+  }
+
+  // A3/A4 items carry their shared case first, then (after a line break) their own question:
+  // the case is set off in a box so the candidate sees which part is shared.
+  function stemBlock(q, stem) {
+    var cut = stem.indexOf('\n');
+    if (cut < 0) return h('div', { class: 'stem', id: 'stem' }, h('b', { text: q + '. ' }), stem);
+    return h('div', { class: 'stem', id: 'stem' },
+      h('div', { class: 'case', text: stem.slice(0, cut).replace('（共用题干）', '') }),
+      h('div', { class: 'ask' }, h('b', { text: q + '. ' }), stem.slice(cut + 1)));
+  }
+
+  // Tap an image: it fills the screen at full resolution; pinch (or the buttons) zooms,
+  // dragging pans. 关闭 returns to the question where it was.
+  function openViewer(src, title) {
+    closeViewer();
+    var scale = 1, pinch = null;
+    var img = h('img', { class: 'viewer-img', src: src, alt: title });
+    var stage = h('div', { class: 'viewer-stage', id: 'viewer-stage' }, img);
+    var label = h('span', { class: 'viewer-scale', id: 'viewer-scale', text: '100%' });
+    function setScale(v) {
+      var cx = stage.scrollLeft + stage.clientWidth / 2, cy = stage.scrollTop + stage.clientHeight / 2;
+      var old = scale;
+      scale = Math.max(1, Math.min(6, v));
+      img.style.width = (scale * 100) + '%';
+      stage.scrollLeft = cx * scale / old - stage.clientWidth / 2;
+      stage.scrollTop = cy * scale / old - stage.clientHeight / 2;
+      label.textContent = Math.round(scale * 100) + '%';
+    }
+    function dist(t) { return Math.hypot(t[0].clientX - t[1].clientX, t[0].clientY - t[1].clientY); }
+    stage.addEventListener('touchstart', function (ev) {
+      if (ev.touches.length === 2) { pinch = { d: dist(ev.touches), s: scale }; ev.preventDefault(); }
+    }, { passive: false });
+    stage.addEventListener('touchmove', function (ev) {
+      if (pinch && ev.touches.length === 2) { setScale(pinch.s * dist(ev.touches) / pinch.d); ev.preventDefault(); }
+    }, { passive: false });
+    stage.addEventListener('touchend', function (ev) { if (ev.touches.length < 2) pinch = null; });
+    var v = h('div', { class: 'viewer', id: 'viewer', role: 'dialog', 'aria-label': title },
+      h('div', { class: 'viewer-bar' },
+        h('button', { class: 'btn', id: 'viewer-out', text: '缩小', onclick: function () { setScale(scale / 1.5); } }),
+        label,
+        h('button', { class: 'btn', id: 'viewer-in', text: '放大', onclick: function () { setScale(scale * 1.5); } }),
+        h('button', { class: 'btn primary', id: 'viewer-close', text: '关闭', onclick: closeViewer })),
+      stage,
+      h('p', { class: 'viewer-tip', text: '双指捏合可放大缩小，单指拖动查看' }));
+    document.body.appendChild(v);
+    S.viewer = v;
+  }
+  function closeViewer() {
+    if (S.viewer) { S.viewer.remove(); S.viewer = null; }
   }
 
   function renderSheet() {
@@ -1240,10 +1308,10 @@
     var st = S.state;
     if (el && st) {
       el.textContent = '';
-      if (sittingStatus() === 'paused') { el.appendChild(h('small', { text: '考试' })); el.appendChild(document.createTextNode('暂停')); el.className = 'clock'; }
+      if (sittingStatus() === 'paused') { el.appendChild(document.createTextNode('考试暂停')); el.className = 'clock'; }
       else if (st.deadline) {
         var left = st.deadline - serverNow();
-        el.appendChild(h('small', { text: '剩余时间' }));
+        el.appendChild(h('small', { text: '剩余' }));
         el.appendChild(document.createTextNode(left > 0 ? fmtDur(left) : '00:00'));
         el.className = 'clock' + (left < 5 * 60000 ? ' low' : '');
       }
