@@ -1151,14 +1151,25 @@
         onclick: function () { if (S.att.flags[q]) delete S.att.flags[q]; else S.att.flags[q] = true; saveAtt(); renderExamAll(); },
         text: flagged ? '⚑ 已标记' : '⚑ 标记本题' })));
     if (flagged) wrap.appendChild(h('div', { class: 'flagnote', text: '⚑ 已标记本题，交卷前可在题目列表中找到' }));
-    var openAt = st.earliest_submit;
-    var submitBtn = h('button', { class: 'btn primary', id: 'submit-btn', text: '交卷', onclick: openSubmitDialog });
-    var early = openAt && serverNow() < openAt;
-    if (early || status() !== 'answering') submitBtn.disabled = true;
     wrap.appendChild(h('div', { class: 'summary' },
-      h('div', {}, h('div', { id: 'summary-text', text: '已答 ' + answeredCount() + ' 题，未答 ' + unansweredList().length + ' 题' }),
-        early ? h('div', { class: 'muted', id: 'submit-opens', text: fmtClock(openAt) + ' 以后可以交卷' }) : null),
-      submitBtn));
+      h('div', { id: 'summary-text', text: '已答 ' + answeredCount() + ' 题，未答 ' + unansweredList().length + ' 题' })));
+  }
+
+  // 交卷 is on every question (the footer) and in the question list. Before submission
+  // opens it says when, in its own label, and a tap explains rather than doing nothing.
+  function submitButton(id, cls) {
+    var st = S.state || {};
+    var openAt = st.earliest_submit;
+    var early = !!(openAt && serverNow() < openAt);
+    var footer = id === 'submit-btn';           // a third of the row: the short form of the time
+    var b = h('button', { class: cls + (early ? ' later' : ''), id: id, type: 'button', onclick: openSubmitDialog,
+                          'aria-label': early ? fmtClock(openAt) + ' 以后可以交卷' : '交卷' },
+      h('span', { text: '交卷' }),
+      early ? h('span', { class: 'when', id: footer ? 'submit-opens' : null,
+                          text: fmtClock(openAt) + (footer ? ' 起' : ' 以后可以交卷') }) : null);
+    if (early) b.setAttribute('aria-disabled', 'true');
+    if (status() !== 'answering') b.disabled = true;
+    return b;
   }
 
   function bottomBarHeight() {
@@ -1199,6 +1210,7 @@
         onclick: function () { var o = document.querySelector('.options'); if (o) o.scrollIntoView({ behavior: 'smooth', block: 'center' }); } }),
       h('div', { class: 'navrow' },
         h('button', { id: 'prev-btn', disabled: q <= 1, onclick: function () { goTo(q - 1); }, text: '上一题' }),
+        submitButton('submit-btn', 'submitbtn'),
         q < n ? h('button', { id: 'next-btn', class: 'next', onclick: function () { goTo(q + 1); }, text: '下一题' })
           : h('button', { id: 'next-btn', class: 'next', onclick: function () { S.sheetOpen = true; renderSheet(); }, text: '题目列表' }))));
   }
@@ -1268,13 +1280,14 @@
     var sheet = h('div', { class: 'sheet', id: 'sheet', role: 'dialog', 'aria-label': '题目列表' },
       h('div', { class: 'sheet-head' }, h('h2', { text: '题目列表' }),
         h('button', { class: 'btn', id: 'sheet-close', text: '返回答题', onclick: function () { S.sheetOpen = false; renderSheet(); } })),
+      h('div', { class: 'sheet-submit-top' }, submitButton('sheet-submit-top', 'btn primary')),
       h('div', { class: 'counts', id: 'sheet-counts', text: countsText(pend) }),
       h('div', { class: 'legend' },
         h('span', {}, h('i', { class: 'a' }), '已答'), h('span', {}, h('i', {}), '未答'),
         h('span', {}, h('i', { class: 'f' }), '已标记'), h('span', {}, h('i', { class: 'p', text: '!' }), '未保存'),
         h('span', {}, h('i', { class: 'c' }), '当前题')),
       grid,
-      h('button', { class: 'btn primary', id: 'sheet-submit', text: '交卷', disabled: !!(S.state && S.state.earliest_submit && serverNow() < S.state.earliest_submit) || status() !== 'answering', onclick: openSubmitDialog }));
+      submitButton('sheet-submit', 'btn primary'));
     document.body.appendChild(sheet);
   }
 
