@@ -98,9 +98,11 @@ def sitting(sitting_id: str):
     _sitting_or_404(sitting_id)
     svc = _svc()
     rotate = current_app.config["HALL"]["security"]["qr_rotate_seconds"]
+    site = current_app.config["HALL"]["site"]
     return render_template("console_sitting.html", staff=current_staff(), svc=svc,
                            sitting=svc.sitting_view(sitting_id), qr_refresh_s=rotate or 60,
-                           qr_url=current_app.extensions["hall.qr_url"](sitting_id))
+                           qr_url=current_app.extensions["hall.qr_url"](sitting_id),
+                           wifi_ssid=site["wifi_ssid"], wifi_password=site["wifi_password"])
 
 
 @bp.get("/sitting/<sitting_id>/qr.png")

@@ -42,6 +42,7 @@ def test_counts_agree_when_a_sitting_ends_before_the_late_entry_limit(tmp_path):
             page.click(f"a[href='/console/sitting/{S1}']")
             page.wait_for_selector("#sitting-status:has-text('未开考')")
             page.click("#start")
+            page.click("button[data-room=start_sitting]")
             page.wait_for_selector("#sitting-status:has-text('考试中')")
             # a opens the paper and answers; b logs in and confirms but never opens it
             for who, opens in ((a, True), (b, False)):
@@ -57,12 +58,14 @@ def test_counts_agree_when_a_sitting_ends_before_the_late_entry_limit(tmp_path):
             assert "另有 3 人尚未入场" in text, text
             # a power cut of a couple of seconds
             page.click("#pause")
+            page.click("button[data-room=pause]")
             page.wait_for_selector("#sitting-status:has-text('暂停中')")
             time.sleep(2.2)
             page.click("#resume")
             page.wait_for_selector("#sitting-status:has-text('考试中')")
             # the room ends before the 10-minute late-entry limit
             page.click("#end")
+            page.click("button[data-room=end_sitting]")
             page.wait_for_selector("#sitting-status:has-text('已结束')")
             page.wait_for_function("document.getElementById('n-absent').textContent === '3'")
             assert _counts(page) == {"expected": 4, "present": 1, "absent": 3, "pending": 0}
