@@ -119,6 +119,14 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
     app.extensions["hall.qr_url"] = lambda sitting_id: f"{base}/r/{service.qr_token(sitting_id)}"
     app.extensions["hall.base_url"] = base
     app.extensions["hall.db_path"] = db_path
+    from .auth import room_codes
+    from .auth.ratelimit import LoginLimiter
+
+    codes = room_codes.codes_for(room_codes.secret_of(service.meta["site_key_private"]), service.sittings)
+    app.extensions["hall.room_codes"] = codes                                  # sitting_id -> code
+    app.extensions["hall.room_by_code"] = {c: sid for sid, c in codes.items()}
+    sec = cfg["security"]
+    app.extensions["hall.code_limiter"] = LoginLimiter(sec["login_max_failures"], sec["login_lockout_seconds"])
 
     from .web import candidate, console
 

@@ -102,7 +102,10 @@ def sitting(sitting_id: str):
     return render_template("console_sitting.html", staff=current_staff(), svc=svc,
                            sitting=svc.sitting_view(sitting_id), qr_refresh_s=rotate or 60,
                            qr_url=current_app.extensions["hall.qr_url"](sitting_id),
-                           wifi_ssid=site["wifi_ssid"], wifi_password=site["wifi_password"])
+                           wifi_ssid=site["wifi_ssid"], wifi_password=site["wifi_password"],
+                           address=current_app.extensions["hall.base_url"],
+                           room_code=None if current_app.config["HALL"]["security"]["qr_rotate_seconds"]
+                           else current_app.extensions["hall.room_codes"][sitting_id])
 
 
 @bp.get("/sitting/<sitting_id>/qr.png")
@@ -116,7 +119,7 @@ def sitting_qr(sitting_id: str):
 
 
 def _render(doc: str, db_path, sitting_id: str | None = None, url: str = "", wifi=("", ""),
-            tickets=None) -> bytes:
+            tickets=None, room_code: bool = True) -> bytes:
     """Runs off the event loop (no Flask context there): opens its own read-only
     connection, which WAL lets read while the writer writes, and renders with reportlab."""
     from .. import printing
@@ -129,7 +132,7 @@ def _render(doc: str, db_path, sitting_id: str | None = None, url: str = "", wif
         if doc == "room-record":
             return printing.room_record(conn, sitting_id)
         if doc == "poster":
-            return printing.qr_poster(conn, sitting_id, url, *wifi)
+            return printing.qr_poster(conn, sitting_id, url, *wifi, room_code=room_code)
         if doc == "answer-cards":
             return printing.answer_cards(conn, sitting_id, tickets)
         return printing.site_report(conn)
@@ -158,7 +161,8 @@ def print_sitting(sitting_id: str, doc: str):
     body = run_blocking(_render, doc, current_app.extensions["hall.db_path"], sitting_id,
                         url=current_app.extensions["hall.qr_url"](sitting_id),
                         wifi=(site["wifi_ssid"], site["wifi_password"]),
-                        tickets=request.args.getlist("ticket") or None)
+                        tickets=request.args.getlist("ticket") or None,
+                        room_code=not current_app.config["HALL"]["security"]["qr_rotate_seconds"])
     return _pdf(body, f"{PRINTABLE[doc]}-{_svc().rooms[s['room_id']]['name']}-第{s['sitting_no']}场.pdf")
 
 
