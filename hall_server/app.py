@@ -119,6 +119,9 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
     app.extensions["hall.qr_url"] = lambda sitting_id: f"{base}/r/{service.qr_token(sitting_id)}"
     app.extensions["hall.base_url"] = base
     app.extensions["hall.db_path"] = db_path
+    from . import zone
+
+    app.extensions["hall.zone"] = zone.name_for(service.meta, cfg)   # the exam's time zone (IANA name)
     from .auth import room_codes
     from .auth.ratelimit import LoginLimiter
 

@@ -126,7 +126,7 @@ def cmd_demo(args) -> int:
     if not cfg.db_path.exists():
         from .demo import build_demo_db
 
-        summary = build_demo_db(cfg.db_path, REPO.parent / "shared" / "data" / "sites.csv")
+        summary = build_demo_db(cfg.db_path, REPO.parent / "shared" / "data" / "sites.csv", cfg["site"]["timezone"])
         print(f"已生成演示考点: {json.dumps(summary, ensure_ascii=False)}", flush=True)
     roster = (cfg.db_path.parent / "demo-candidates.txt").read_text(encoding="utf-8").splitlines()
     extra = [" 登录: 主考 chief / demo-chief；第1考场监考 r01 / demo-r01；第2考场监考 r02 / demo-r02",

@@ -40,7 +40,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "qr_valid_after_end_minutes": 60,
         "device_change_requires_approval": True,
     },
-    "site": {"wifi_ssid": "", "wifi_password": ""},
+    "site": {"wifi_ssid": "", "wifi_password": "", "timezone": "Asia/Shanghai"},
     "bundle": {"central_public_key": "", "site_no": ""},
     "sync": {"central_url": "", "outbox": "outbox"},
 }

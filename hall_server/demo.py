@@ -11,8 +11,10 @@ from pathlib import Path
 from .importer import import_plan
 
 
-def shift_to_today(plan: dict, now: datetime | None = None) -> dict:
-    now = (now or datetime.now().astimezone()).replace(second=0, microsecond=0)
+def shift_to_today(plan: dict, now: datetime | None = None, tz=None) -> dict:
+    """Sittings a quarter of an hour from now, today, in the exam's zone ``tz`` (the demo on a
+    UTC laptop still runs on the exam's clock: the console, the phones and the forms agree)."""
+    now = (now or datetime.now(tz).astimezone(tz)).replace(second=0, microsecond=0)
     start = now + timedelta(minutes=15 - now.minute % 5)
     for i, s in enumerate(plan["sittings"]):
         s["date"] = start.date().isoformat()
@@ -21,10 +23,15 @@ def shift_to_today(plan: dict, now: datetime | None = None) -> dict:
     return plan
 
 
-def build_demo_db(db_path: Path, sites_csv: Path) -> dict:
+def build_demo_db(db_path: Path, sites_csv: Path, zone_name: str | None = None) -> dict:
     from provisioning.demo import build_demo_plan
 
-    plan = shift_to_today(build_demo_plan(sites_csv))
+    from . import zone
+
+    plan = build_demo_plan(sites_csv)
+    name = zone_name or plan["exam"].get("timezone") or zone.DEFAULT
+    plan["exam"]["timezone"] = name
+    plan = shift_to_today(plan, tz=zone.get(name))
     summary = import_plan(db_path, plan)
     lines = ["演示考生（准考证号 / 身份证号后6位 / 姓名 / 类别 / 考场）"]
     rooms = {r["room_id"]: r["name"] for r in plan["rooms"]}

@@ -19,6 +19,7 @@ EXAM_DEFAULTS = {
     "earliest_submit_minutes": 15,
     "question_count": 100,
     "points_per_question": 1,
+    "timezone": "Asia/Shanghai",     # the exam's clock: every site shows times in it
 }
 
 

@@ -10,20 +10,34 @@ import json
 import sqlite3
 import time
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date as Date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
 # The console's own labels and counts, so screen and paper say the same thing.
+from hall_server import zone
 from hall_server.exam import counts
 from hall_server.exam.room_ops import INCIDENT_KINDS, VIOLATION_LEVELS as LEVELS
 
-try:
-    from zoneinfo import ZoneInfo
-    TZ = ZoneInfo("Asia/Shanghai")
-except Exception:  # no tzdata on the box: China has had no DST since 1991
-    TZ = timezone(timedelta(hours=8), "CST")
+# Forms print times in the exam's zone (hall_server/zone.py), never the laptop's: the caller
+# sets it for one document (using_zone); the default is the configured default zone.
+_ZONE: ContextVar = ContextVar("exam_zone", default=None)
+
+
+def current_zone():
+    tz = _ZONE.get()
+    return tz if tz is not None else zone.get(zone.DEFAULT)
+
+
+@contextmanager
+def using_zone(tz):
+    token = _ZONE.set(tz)
+    try:
+        yield tz
+    finally:
+        _ZONE.reset(token)
 
 STATUS = {None: "缺考", "absent": "缺考", "logged_in": "已签到", "confirmed": "已确认", "answering": "答题中",
           "submitted": "已交卷", "terminated": "终止考试"}
@@ -65,7 +79,7 @@ def _file_of(conn: sqlite3.Connection) -> str:
 
 
 def local_dt(ts: float | None) -> datetime | None:
-    return None if ts is None else datetime.fromtimestamp(ts, TZ)
+    return None if ts is None else datetime.fromtimestamp(ts, current_zone())
 
 
 def hm(ts: float | None, seconds: bool = False) -> str:
@@ -97,7 +111,7 @@ def planned_hm(planned_start: str) -> str:
     except ValueError:
         return planned_start
     if d.tzinfo is not None:
-        d = d.astimezone(TZ)
+        d = d.astimezone(current_zone())
     return d.strftime("%H:%M")
 
 

@@ -30,6 +30,19 @@ def only_allowed_addresses():
         abort(403, "控制台只能在考点电脑上打开（security.staff_allowlist）")
 
 
+@bp.context_processor
+def exam_zone():
+    """Every console page shows times in the exam's zone and says so; it warns when this
+    laptop's own zone differs (its clock shows another hour than the phones and forms)."""
+    from .. import zone
+
+    name = current_app.extensions["hall.zone"]
+    tz, now = zone.get(name), time.time()
+    exam_off, laptop_off = zone.offset_minutes(tz, now), zone.laptop_offset_minutes(now)
+    return {"zone": {"name": name, "offset": exam_off, "label": zone.label(name, tz, now),
+                     "laptop": zone.utc_label(laptop_off), "mismatch": exam_off != laptop_off}}
+
+
 def current_staff():
     return _staff_dir().get(session.get("staff"))
 
@@ -119,9 +132,18 @@ def sitting_qr(sitting_id: str):
 
 
 def _render(doc: str, db_path, sitting_id: str | None = None, url: str = "", wifi=("", ""),
-            tickets=None, room_code: bool = True) -> bytes:
+            tickets=None, room_code: bool = True, zone_name: str = "") -> bytes:
     """Runs off the event loop (no Flask context there): opens its own read-only
-    connection, which WAL lets read while the writer writes, and renders with reportlab."""
+    connection, which WAL lets read while the writer writes, and renders with reportlab,
+    times in the exam's zone."""
+    from .. import zone
+    from ..printing.data import using_zone
+
+    with using_zone(zone.get(zone_name or zone.DEFAULT)):
+        return _render_doc(doc, db_path, sitting_id, url, wifi, tickets, room_code)
+
+
+def _render_doc(doc, db_path, sitting_id, url, wifi, tickets, room_code) -> bytes:
     from .. import printing
     from ..db import schema
 
@@ -162,7 +184,8 @@ def print_sitting(sitting_id: str, doc: str):
                         url=current_app.extensions["hall.qr_url"](sitting_id),
                         wifi=(site["wifi_ssid"], site["wifi_password"]),
                         tickets=request.args.getlist("ticket") or None,
-                        room_code=not current_app.config["HALL"]["security"]["qr_rotate_seconds"])
+                        room_code=not current_app.config["HALL"]["security"]["qr_rotate_seconds"],
+                        zone_name=current_app.extensions["hall.zone"])
     return _pdf(body, f"{PRINTABLE[doc]}-{_svc().rooms[s['room_id']]['name']}-第{s['sitting_no']}场.pdf")
 
 
@@ -171,7 +194,8 @@ def print_sitting(sitting_id: str, doc: str):
 def print_site_report():
     if current_staff().role != "chief":
         abort(403, "考点报告仅限主考打印")
-    return _pdf(run_blocking(_render, "site-report", current_app.extensions["hall.db_path"]), "考点报告.pdf")
+    return _pdf(run_blocking(_render, "site-report", current_app.extensions["hall.db_path"],
+                             zone_name=current_app.extensions["hall.zone"]), "考点报告.pdf")
 
 
 # -- results to the centre ------------------------------------------------------------

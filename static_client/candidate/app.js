@@ -175,14 +175,23 @@
     var hh = Math.floor(s / 3600), mm = Math.floor((s % 3600) / 60), ss = s % 60;
     return (hh ? hh + ':' + pad2(mm) : pad2(mm)) + ':' + pad2(ss);
   }
-  // A server timestamp shown as the exam's local wall time (China, UTC+8), whatever
-  // time zone the phone is set to.
+  // A server timestamp shown as the exam's local wall time, whatever time zone the phone is
+  // set to: the exam's UTC offset is the one its planned start carries (from the bundle,
+  // "2023-09-04T09:00:00+08:00"), the same zone the console and the forms use.
+  function examOffsetMs() {
+    var ps = (S.state && S.state.sitting && S.state.sitting.planned_start) || '';
+    var m = /([+-])(\d{2}):?(\d{2})$/.exec(ps);
+    if (m) return (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) * 60000;
+    if (/Z$/.test(ps)) return 0;
+    return -new Date(ms0()).getTimezoneOffset() * 60000;   // not known yet: the phone's own zone
+  }
+  function ms0() { return Date.now(); }
   function fmtClock(ms) {
-    var d = new Date(ms + 8 * 3600 * 1000);
+    var d = new Date(ms + examOffsetMs());
     return pad2(d.getUTCHours()) + ':' + pad2(d.getUTCMinutes());
   }
   function fmtClockSec(ms) {
-    var d = new Date(ms + 8 * 3600 * 1000);
+    var d = new Date(ms + examOffsetMs());
     return pad2(d.getUTCHours()) + ':' + pad2(d.getUTCMinutes()) + ':' + pad2(d.getUTCSeconds());
   }
   function plannedClock(iso) {

@@ -19,7 +19,8 @@
   function $(id) { return document.getElementById(id); }
   function text(el, t) { el.textContent = t == null ? "" : String(t); }
   function now() { return Date.now() + offset; }
-  function hhmm(ms) { return ms ? new Date(ms).toTimeString().slice(0, 5) : ""; }
+  // Times in the exam's zone (zone.js), never the laptop's.
+  function hhmm(ms) { return window.hallZone.hhmm(ms); }
   function mins(ms) { return Math.floor(ms / 60000); }
   function msg(t, bad) { var m = $("msg"); text(m, t); m.className = bad ? "error" : "okmsg"; }
 
@@ -252,7 +253,16 @@
         case "start_sitting":
           var payload = startPayload(f);
           if (!payload) return;
-          emit("start_sitting", payload, roomDone("已开考"));
+          socket.emit("start_sitting", Object.assign({ sitting: sittingId }, payload), function (r) {
+            if (r && r.now) offset = r.now - Date.now();
+            if (r && r.ok) { renderSitting(r.sitting); msg("已开考"); $("room").close(); return; }
+            var e = (r && r.error) || {};
+            if (e.confirm_date) {               // the server's clock says another day than ours
+              $("date-line").hidden = false;
+              text($("date-warning"), "今天是 " + e.today + "，本场次的考试日期是 " + e.date + "。我已核对：确实要在今天开考本场次。");
+            }
+            text($("room-msg"), e.message || "操作失败"); $("room-msg").className = "error";
+          });
           break;
         case "end_sitting":
           emit("end_sitting", {}, roomDone("本场考试已结束"));
@@ -261,13 +271,24 @@
     });
   });
   // Start: a sealed paper asks for its release code (item 8 adds the date check here).
+  // A sitting started on a day that is not its date needs a second, explicit tick (the
+  // server refuses without confirm_date as well).
   function prepareStart() {
     var sealed = !!(sitting && sitting.sealed);
     $("release-line").hidden = !sealed;
-    $("date-line").hidden = true;
+    var today = window.hallZone.date(now());
+    var wrongDay = !!(sitting && sitting.date && sitting.date !== today);
+    $("date-line").hidden = !wrongDay;
+    $("room-form").elements.confirm_date.checked = false;
+    if (wrongDay) text($("date-warning"), "今天是 " + today + "，本场次的考试日期是 " + sitting.date +
+                       "。我已核对：确实要在今天开考本场次。");
   }
   function startPayload(f) {
     var p = {};
+    if (!$("date-line").hidden) {
+      if (!f.confirm_date.checked) { text($("room-msg"), "今天不是本场次的考试日期：请先勾选确认。"); $("room-msg").className = "error"; return null; }
+      p.confirm_date = true;
+    }
     if (sitting && sitting.sealed) {
       var code = f.release_code.value.trim();
       if (!code) { text($("room-msg"), "请输入放行码"); $("room-msg").className = "error"; return null; }
@@ -369,7 +390,9 @@
       render();
     });
   });
-  setInterval(function () { text($("clock"), new Date(now()).toTimeString().slice(0, 8)); }, 1000);
+  function showClock() { text($("clock"), window.hallZone.hhmmss(now()) + "（" + window.hallZone.label.split("（")[0] + "）"); }
+  showClock();
+  setInterval(showClock, 1000);
   setInterval(render, 30000); // idle times and offline durations age
   // The QR carries a fresh token; with qr_rotate_seconds set, a new code replaces it on
   // that beat so a photo sent out of the room stops working after the grace period.

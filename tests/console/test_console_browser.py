@@ -66,6 +66,8 @@ def test_console_runs_a_sitting(tmp_path, browser_page):
         shot(page, "02-checked-in")
 
         page.click("#start")
+
+        page.check("input[name=confirm_date]")         # test plans are dated 2030
         page.click("button[data-room=start_sitting]")
         page.wait_for_selector("#sitting-status:has-text('考试中')")
         for ph in phones:

@@ -69,6 +69,7 @@ def test_console_fits_the_laptop_and_uses_forms(tmp_path):
 
             # start through the form, then a device change
             page.click("#start")
+            page.check("input[name=confirm_date]")         # test plans are dated 2030
             page.click("button[data-room=start_sitting]")
             page.wait_for_selector("#sitting-status:has-text('考试中')")
             c = cands[0]

@@ -42,6 +42,7 @@ def test_counts_agree_when_a_sitting_ends_before_the_late_entry_limit(tmp_path):
             page.click(f"a[href='/console/sitting/{S1}']")
             page.wait_for_selector("#sitting-status:has-text('未开考')")
             page.click("#start")
+            page.check("input[name=confirm_date]")         # test plans are dated 2030
             page.click("button[data-room=start_sitting]")
             page.wait_for_selector("#sitting-status:has-text('考试中')")
             # a opens the paper and answers; b logs in and confirms but never opens it
