@@ -24,6 +24,12 @@ from . import config as config_mod
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _config_path(args) -> str | None:
+    """--config before or after the command (`hall --config c.toml demo`, `hall demo --config
+    c.toml`, and so `make demo DEMO_ARGS="--config c.toml"`)."""
+    return getattr(args, "config_sub", None) or args.config
+
+
 def _load_config(args) -> config_mod.Config:
     overrides: dict = {}
     if getattr(args, "data_dir", None):
@@ -32,7 +38,7 @@ def _load_config(args) -> config_mod.Config:
         overrides.setdefault("server", {})["port"] = args.port
     if getattr(args, "host", None):
         overrides.setdefault("server", {})["host"] = args.host
-    return config_mod.load(args.config, overrides)
+    return config_mod.load(_config_path(args), overrides)
 
 
 def _prepare_async(cfg) -> None:
@@ -114,24 +120,50 @@ def print_banner(hall, cfg, extra) -> None:
         url = hall.qr_url(sid)
         print(f"\n {s['room']} 第{s['sitting_no']}场 考场二维码（也可在控制台全屏显示）:\n{url}\n", flush=True)
         print(qr_terminal(url), flush=True)
+        code = hall.app.extensions["hall.room_codes"].get(sid)
+        if code and not cfg["security"]["qr_rotate_seconds"]:
+            print(f" 无法扫码时: 手机浏览器输入 {base}/ ，再输入考场码 {code}", flush=True)
     print("=" * 64, flush=True)
 
 
+def demo_sites_csv(explicit: str | None) -> Path | None:
+    """The site list the demo takes its first site from: --sites, else the repository's own
+    copy, else the one beside the repository (a development checkout)."""
+    if explicit:
+        return Path(explicit)
+    for p in (REPO / "data" / "sites.csv", REPO.parent / "shared" / "data" / "sites.csv"):
+        if p.exists():
+            return p
+    return None
+
+
 def cmd_demo(args) -> int:
-    args.data_dir = args.data_dir or str(REPO / "var" / "demo")
     cfg = _load_config(args)
+    # The demo lives in var/demo unless told otherwise (--data-dir, or data_dir in --config).
+    if not args.data_dir and not cfg.set_in_file("server", "data_dir"):
+        args.data_dir = str(REPO / "var" / "demo")
+        cfg = _load_config(args)
     if args.reset and cfg.db_path.exists():
         for suffix in ("", "-wal", "-shm"):
             Path(str(cfg.db_path) + suffix).unlink(missing_ok=True)
     if not cfg.db_path.exists():
         from .demo import build_demo_db
 
-        summary = build_demo_db(cfg.db_path, REPO.parent / "shared" / "data" / "sites.csv", cfg["site"]["timezone"])
+        sites = demo_sites_csv(args.sites)
+        if sites is None or not sites.exists():
+            print(f"找不到考点名单 sites.csv{'（' + str(sites) + '）' if sites else ''}：请用 --sites 指定，"
+                  "例如 make demo DEMO_ARGS=\"--sites data/sites.csv\"", file=sys.stderr)
+            return 2
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        summary = build_demo_db(cfg.db_path, sites, cfg["site"]["timezone"])
         print(f"已生成演示考点: {json.dumps(summary, ensure_ascii=False)}", flush=True)
-    roster = (cfg.db_path.parent / "demo-candidates.txt").read_text(encoding="utf-8").splitlines()
+    folder = cfg.db_path.parent
+    roster = (folder / "demo-candidates.txt").read_text(encoding="utf-8").splitlines()
     extra = [" 登录: 主考 chief / demo-chief；第1考场监考 r01 / demo-r01；第2考场监考 r02 / demo-r02",
-             f" 演示考生（全部见 {cfg.db_path.parent / 'demo-candidates.txt'}）:",
-             *("   " + line for line in roster[:4])]
+             f" 演示考生（全部见 {folder / 'demo-candidates.txt'}）:",
+             *("   " + line for line in roster[1:5]),          # the file's first line is its header
+             f" 市定考办（中心）所需文件: {folder / 'centre'}（考点公钥、答案、名单，见 README）",
+             f" 配置: {cfg.path or '（默认值）'}  数据: {folder}"]
     return cmd_serve(args, extra)
 
 
@@ -285,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--host")
         if name == "demo":
             p.add_argument("--reset", action="store_true", help="rebuild the demo site from scratch")
+            p.add_argument("--sites", help="sites.csv to take the demo site from (default: the repository's)")
     p = sub.add_parser("import", help="import a signed site bundle (.hallbundle)")
     p.add_argument("plan", help="the .hallbundle file (or a .json site plan for development)")
     p.add_argument("--central-key", help="the city office's public key file")
@@ -306,7 +339,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--url", help="the centre's ingest URL (default: sync.central_url)")
     p.add_argument("--export", metavar="PATH", help="only write the bundle here (USB stick), print its sha256")
     p.add_argument("--data-dir")
+    for p in sub.choices.values():        # --config is also taken after the command
+        p.add_argument("--config", dest="config_sub", help="TOML config file (see config.example.toml)")
     args, rest = ap.parse_known_args(argv)
+    if rest:
+        print(f"无法识别的参数: {' '.join(rest)}（hall {args.cmd} --help 列出可用参数）", file=sys.stderr)
+        return 2
     try:
         return _dispatch(args)
     except config_mod.ConfigError as e:
