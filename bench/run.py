@@ -270,7 +270,7 @@ class HallServer(Server):
         sio = self.hp.staff_socket()
         try:
             for sid in self.sittings:
-                r = sio.call("start_sitting", {"sitting": sid}, namespace="/staff", timeout=30)
+                r = sio.call("start_sitting", {"sitting": sid, "confirm_date": True}, namespace="/staff", timeout=30)
                 if not r.get("ok"):
                     raise RuntimeError(f"start_sitting {sid}: {r}")
         finally:

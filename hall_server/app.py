@@ -37,6 +37,7 @@ class Hall:
         # key -> Chinese message. Shown on every console page and in /healthz.
         self.alerts: dict[str, str] = {}
         self._sweep_failures: dict[str, str] = {}
+        self.dirty_sittings: set[str] = set()  # rooms whose counts (应到/实到/缺考) may have changed
 
     def qr_url(self, sitting_id: str) -> str:
         return self.app.extensions["hall.qr_url"](sitting_id)
@@ -90,6 +91,7 @@ class Hall:
         steps = (("progress", lambda: dirty and staff.push_progress(dirty)),
                  ("timeups", self.service.sweep_timeups),
                  ("absent", self.service.sweep_absent),
+                 ("rooms", self._push_rooms),
                  ("clock", self.check_clock))
         for name, step in steps:
             try:
@@ -103,6 +105,14 @@ class Hall:
             self.refresh_alerts()
         except Exception:
             log.exception("pushing alerts failed")
+
+    def _push_rooms(self) -> None:
+        """One count update (应到/实到/缺考) per changed room per sweep, not per candidate."""
+        staff = self.app.extensions["hall.staff_channel"]
+        rooms = list(self.dirty_sittings)
+        self.dirty_sittings.clear()
+        for sitting_id in rooms:
+            staff.push_sitting(sitting_id)
 
     def check_clock(self) -> None:
         self.service.follow_wall_clock(self.app.config["HALL"]["clock"]["drift_alert_seconds"])
@@ -192,6 +202,17 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
     app.extensions["hall.base_url"] = base
     app.extensions["hall.db_path"] = db_path
     app.extensions["hall.config"] = cfg        # hall doctor on the console re-reads the same config
+    from . import zone
+
+    app.extensions["hall.zone"] = zone.name_for(service.meta, cfg)   # the exam's time zone (IANA name)
+    from .auth import room_codes
+    from .auth.ratelimit import LoginLimiter
+
+    codes = room_codes.codes_for(room_codes.secret_of(service.meta["site_key_private"]), service.sittings)
+    app.extensions["hall.room_codes"] = codes                                  # sitting_id -> code
+    app.extensions["hall.room_by_code"] = {c: sid for sid, c in codes.items()}
+    sec = cfg["security"]
+    app.extensions["hall.code_limiter"] = LoginLimiter(sec["login_max_failures"], sec["login_lockout_seconds"])
 
     from .web import candidate, console
 
@@ -216,6 +237,9 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
     def attempt_changed(ticket: str) -> None:
         phones.push_state(ticket)
         staff.push_candidate(ticket)
+        c = service.candidates.get(ticket)
+        if c:
+            hall.dirty_sittings.add(c["sitting_id"])
 
     def sitting_changed(sitting_id: str) -> None:
         for t in service.tickets_in(sitting_id):

@@ -27,6 +27,12 @@ from . import config as config_mod
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _config_path(args) -> str | None:
+    """--config before or after the command (`hall --config c.toml demo`, `hall demo --config
+    c.toml`, and so `make demo DEMO_ARGS="--config c.toml"`)."""
+    return getattr(args, "config_sub", None) or args.config
+
+
 def _load_config(args) -> config_mod.Config:
     overrides: dict = {}
     if getattr(args, "data_dir", None):
@@ -35,7 +41,7 @@ def _load_config(args) -> config_mod.Config:
         overrides.setdefault("server", {})["port"] = args.port
     if getattr(args, "host", None):
         overrides.setdefault("server", {})["host"] = args.host
-    return config_mod.load(args.config, overrides)
+    return config_mod.load(_config_path(args), overrides)
 
 
 def _prepare_async(cfg) -> None:
@@ -115,24 +121,38 @@ def print_banner(hall, cfg, extra) -> None:
         url = hall.qr_url(sid)
         print(f"\n {s['room']} 第{s['sitting_no']}场 考场二维码（也可在控制台全屏显示）:\n{url}\n", flush=True)
         print(qr_terminal(url), flush=True)
+        code = hall.app.extensions["hall.room_codes"].get(sid)
+        if code and not cfg["security"]["qr_rotate_seconds"]:
+            print(f" 无法扫码时: 手机浏览器输入 {base}/ ，再输入考场码 {code}", flush=True)
     print("=" * 64, flush=True)
 
 
 def cmd_demo(args) -> int:
-    args.data_dir = args.data_dir or str(REPO / "var" / "demo")
     cfg = _load_config(args)
+    # The demo lives in var/demo unless told otherwise (--data-dir, or data_dir in --config).
+    if not args.data_dir and not cfg.set_in_file("server", "data_dir"):
+        args.data_dir = str(REPO / "var" / "demo")
+        cfg = _load_config(args)
     if args.reset and cfg.db_path.exists():
         for suffix in ("", "-wal", "-shm"):
             Path(str(cfg.db_path) + suffix).unlink(missing_ok=True)
     if not cfg.db_path.exists():
         from .demo import build_demo_db
 
-        summary = build_demo_db(cfg.db_path)   # the shipped site list (provisioning/data)
+        sites = Path(args.sites) if args.sites else None   # default: the shipped site list (provisioning/data)
+        if sites is not None and not sites.exists():
+            print(f"找不到考点名单 sites.csv（{sites}）：请检查 --sites 的路径", file=sys.stderr)
+            return 2
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        summary = build_demo_db(cfg.db_path, sites, cfg["site"]["timezone"])
         print(f"已生成演示考点: {json.dumps(summary, ensure_ascii=False)}", flush=True)
-    roster = (cfg.db_path.parent / "demo-candidates.txt").read_text(encoding="utf-8").splitlines()
+    folder = cfg.db_path.parent
+    roster = (folder / "demo-candidates.txt").read_text(encoding="utf-8").splitlines()
     extra = [" 登录: 主考 chief / demo-chief；第1考场监考 r01 / demo-r01；第2考场监考 r02 / demo-r02",
-             f" 演示考生（全部见 {cfg.db_path.parent / 'demo-candidates.txt'}）:",
-             *("   " + line for line in roster[:4])]
+             f" 演示考生（全部见 {folder / 'demo-candidates.txt'}）:",
+             *("   " + line for line in roster[1:5]),          # the file's first line is its header
+             f" 市定考办（中心）所需文件: {folder / 'centre'}（考点公钥、答案、名单，见 README）",
+             f" 配置: {cfg.path or '（默认值）'}  数据: {folder}"]
     return cmd_serve(args, extra)
 
 
@@ -166,6 +186,10 @@ def cmd_import(args) -> int:
 
 def cmd_audit(args) -> int:
     cfg = _load_config(args)
+    missing = _missing_db(cfg)
+    if missing:
+        print(missing, file=sys.stderr)
+        return 2
     from .db import schema
     from sync.audit_chain import verify_chain
 
@@ -179,24 +203,56 @@ def cmd_audit(args) -> int:
     return 1
 
 
+def _missing_db(cfg) -> str | None:
+    """A Chinese sentence when the configured database does not exist (else None): commands
+    that read it must say where they looked and what to do, never show a traceback."""
+    if cfg.db_path.exists():
+        return None
+    msg = f"找不到考点数据库 {cfg.db_path}。"
+    demo = REPO / "var" / "demo" / "hall.db"
+    if demo.exists() and demo.resolve() != cfg.db_path.resolve():
+        msg += f"\n演示考点的数据在 {demo.parent}：请加 --data-dir {demo.parent}（例如 hall sync --data-dir {demo.parent} --export /media/usb）。"
+    else:
+        msg += "\n请先导入考点数据包（hall import），或用 --config / --data-dir 指定数据所在的文件夹。"
+    return msg
+
+
 def cmd_sync(args) -> int:
-    """Export the signed result bundle; upload it when the centre is reachable."""
+    """Export the signed result bundle; upload it when the centre is reachable. Every bundle
+    is also kept in the outbox, so the console shows what left and its sha256."""
     cfg = _load_config(args)
     from sync.client import export_bundle, sync_now
 
+    missing = _missing_db(cfg)
+    if missing:
+        print(missing, file=sys.stderr)
+        return 2
     outbox = cfg.data_dir / cfg["sync"]["outbox"]
-    if args.export:
-        path, sha = export_bundle(cfg.db_path, args.export)
-        print(f"已导出成绩包: {path}\nsha256: {sha}\n（请将 sha256 抄写在交接单上）")
-        return 0
     url = args.url or cfg["sync"]["central_url"]
-    if not url:
+    if not args.export and not url:
         print("未配置市定考办地址（sync.central_url 或 --url）；无网络时请用 hall sync --export 导出到U盘",
               file=sys.stderr)
         return 2
-    result = sync_now(cfg.db_path, url, outbox)
-    print(json.dumps(getattr(result, "__dict__", result), ensure_ascii=False, default=str))
-    return 0 if getattr(result, "state", "") == "accepted" else 1
+    try:
+        if args.export:
+            dest, sha = export_bundle(cfg.db_path, outbox, copy_to=args.export)
+            print(f"已导出成绩包: {dest}\nsha256: {sha}\n（请将 sha256 抄写在交接单上）")
+            return 0
+        result = sync_now(cfg.db_path, url, outbox)
+    except (OSError, RuntimeError, ValueError) as e:
+        print(f"无法导出成绩包（考点数据未改动）: {e}", file=sys.stderr)
+        return 2
+    if result.state == "accepted":
+        print(f"市定考办已接收{'（此前已收到）' if result.duplicate else ''}：回执号 {result.receipt.get('receipt_no')}"
+              f"\n成绩包: {result.path}\nsha256: {result.bundle_id}")
+        return 0
+    reason = result.reason or {}
+    if result.state == "rejected":
+        print(f"市定考办拒收: {reason.get('message')} [{reason.get('code')}]\n成绩包: {result.path}", file=sys.stderr)
+        return 1
+    print(f"暂时无法上传（{reason.get('message', '网络不通')}）。成绩包已保存: {result.path}\n"
+          "稍后再运行 hall sync，或用 hall sync --export 导出到U盘交区县定考办。", file=sys.stderr)
+    return 1
 
 
 def cmd_staff(args) -> int:
@@ -207,6 +263,10 @@ def cmd_staff(args) -> int:
     from .auth.passwords import hash_password
     from .db import schema
 
+    missing = _missing_db(cfg)
+    if missing:
+        print(missing, file=sys.stderr)
+        return 2
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("密码: ")
     if len(password) < 8:
         print("密码至少 8 位", file=sys.stderr)
@@ -246,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--host")
         if name == "demo":
             p.add_argument("--reset", action="store_true", help="rebuild the demo site from scratch")
+            p.add_argument("--sites", help="sites.csv to take the demo site from (default: the repository's)")
     p = sub.add_parser("import", help="import a signed site bundle (.hallbundle)")
     p.add_argument("plan", help="the .hallbundle file (or a .json site plan for development)")
     p.add_argument("--central-key", help="the city office's public key file")
@@ -280,7 +341,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir")
     p.add_argument("--port", type=int)
     p.add_argument("--host")
+    for p in sub.choices.values():        # --config is also taken after the command
+        p.add_argument("--config", dest="config_sub", help="TOML config file (see config.example.toml)")
     args, rest = ap.parse_known_args(argv)
+    if rest:
+        print(f"无法识别的参数: {' '.join(rest)}（hall {args.cmd} --help 列出可用参数）", file=sys.stderr)
+        return 2
+    try:
+        return _dispatch(args)
+    except config_mod.ConfigError as e:
+        print(f"配置有误: {e}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args) -> int:
     if args.cmd == "doctor":
         from .doctor import cmd_doctor
 
@@ -288,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "install-service":
         from . import service_unit
 
-        return service_unit.cmd_install(args.config, _load_config(args), args.user, args.unit_dir, not args.no_start)
+        return service_unit.cmd_install(_config_path(args), _load_config(args), args.user, args.unit_dir, not args.no_start)
     if args.cmd == "uninstall-service":
         from . import service_unit
 

@@ -50,7 +50,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "device_change_requires_approval": True,
     },
     "clock": {"drift_alert_seconds": 5.0},
-    "site": {"wifi_ssid": "", "wifi_password": ""},
+    "site": {"wifi_ssid": "", "wifi_password": "", "timezone": "Asia/Shanghai"},
     "bundle": {"central_public_key": "", "site_no": ""},
     "sync": {"central_url": "", "outbox": "outbox"},
     "doctor": {"min_free_mb": 512, "disk_per_candidate_kb": 256, "battery_min_percent": 50,
@@ -68,6 +68,10 @@ class ConfigError(ValueError):
 class Config:
     data: dict[str, dict[str, Any]] = field(default_factory=lambda: copy.deepcopy(DEFAULTS))
     path: Path | None = None
+    from_file: set = field(default_factory=set)   # (section, key) pairs the config file set
+
+    def set_in_file(self, section: str, key: str) -> bool:
+        return (section, key) in self.from_file
 
     def __getitem__(self, section: str) -> dict[str, Any]:
         return self.data[section]
@@ -95,6 +99,7 @@ def load(path: str | Path | None = None, overrides: dict | None = None) -> Confi
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"配置文件格式错误 {path}: {e}") from None
         _merge(cfg.data, user, where=str(path))
+        cfg.from_file = {(sec, k) for sec, vals in user.items() if isinstance(vals, dict) for k in vals}
     if overrides:
         _merge(cfg.data, overrides, where="overrides")
     if cfg["server"]["async_mode"] not in ASYNC_MODES:

@@ -63,6 +63,8 @@ def import_plan(db_path: str | Path, plan: dict, synchronous: str = "FULL",
             "site_key_private": plan["site_key"]["private"],
             "site_key_public": plan["site_key"]["public"],
             "bundle_id": plan.get("bundle_id", ""),
+            # the exam's time zone, when the bundle names one (hall_server/zone.py)
+            "timezone": exam.get("timezone") or plan["site"].get("timezone") or "",
         }
         conn.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", meta.items())
         for r in plan["rooms"]:

@@ -166,8 +166,26 @@ class Assembler:
         """Items in paper order and, per item, the permutation of its options."""
         items = self.select(rng)
         rng.shuffle(items)
+        items = keep_groups_together(items)
         perms = [shuffle_options(it, rng) for it in items]
         return items, perms
+
+
+def keep_groups_together(items: list[Item]) -> list[Item]:
+    """Items of one A3/A4 group (shared case stem) follow each other, in the group's own
+    order, where its first drawn member landed; everything else keeps its shuffled place."""
+    groups: dict[str, list[Item]] = defaultdict(list)
+    for it in items:
+        if it.group:
+            groups[it.group].append(it)
+    out, placed = [], set()
+    for it in items:
+        if not it.group:
+            out.append(it)
+        elif it.group not in placed:
+            placed.add(it.group)
+            out.extend(sorted(groups[it.group], key=lambda i: i.item_id))
+    return out
 
 
 _PINNED_PREFIXES = ("以上", "上述", "全部", "都不", "均不")

@@ -19,6 +19,7 @@ EXAM_DEFAULTS = {
     "earliest_submit_minutes": 15,
     "question_count": 100,
     "points_per_question": 1,
+    "timezone": "Asia/Shanghai",     # the exam's clock: every site shows times in it
 }
 
 
@@ -40,6 +41,7 @@ class Item:
     answer: str                   # "A".."E", in the bank's order
     image: str | None = None      # media name "<sha256>.png"
     qtype: str = "A1"
+    group: str | None = None      # A3/A4: items of one shared case stem; a paper keeps them together
 
     @property
     def band(self) -> str:

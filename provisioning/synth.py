@@ -121,31 +121,74 @@ def media_name(data: bytes, ext: str = "png") -> str:
     return f"{hashlib.sha256(data).hexdigest()}.{ext}"
 
 
+# Shares of the demo bank's item types (the rest is A1): long single-case A2 items and A3
+# groups of GROUP_SIZE questions on one shared case, as on real 测评 papers.
+A2_SHARE, A3_SHARE, GROUP_SIZE = 0.30, 0.12, 3
+IMAGE_REUSE = 6               # items per image: a 100-question paper shows a few images
+# Large images per category: (drawing, label) in the order items get them.
+DEMO_IMAGES = {
+    "临床": (("ecg", "ECG"), ("chest_xray", "CXR")),
+    "中医": (("ecg_regular", "ECG"), ("chest_xray", "CXR")),
+    "口腔": (("dental_panoramic", "PANO"), ("chest_xray", "CXR")),
+    "公共卫生": (("epidemic_curve", "EPI"), ("epidemic_curve", "EPI")),
+}
+
+
+def demo_image(kind: str, seed: int, label: str) -> tuple[bytes, str]:
+    from . import demo_images as D
+    if kind == "ecg_regular":
+        return D.ecg(seed, label, irregular=False, st_mv=0.25)
+    return getattr(D, kind)(seed, label)
+
+
 def demo_bank(seed: int = 2023, per_category: int = 320, images_per_category: int = 2,
               categories: tuple[str, ...] = CATEGORIES) -> Bank:
-    """A synthetic bank: stems start with 【演示题】, 难度系数 0.30-0.80, options A-E."""
+    """A synthetic bank: stems start with 【演示题】, 难度系数 0.30-0.80, options A-E.
+
+    Like a real bank it mixes short A1 items, A2 items on a 150-400 character case (the
+    first ``images_per_category`` of them with a large image: ECG, radiograph, panoramic
+    film, epidemic curve) and A3 groups of three questions on one shared case."""
+    from . import demo_cases
     rng = random.Random(f"demo-bank:{seed}")
     items: list[Item] = []
     media: dict[str, bytes] = {}
+    drawn: dict[tuple[int, int], str] = {}
     for ci, cat in enumerate(categories):
         topics = TOPICS[cat]
-        for k in range(per_category):
+        n_a3 = int(per_category * A3_SHARE) // GROUP_SIZE * GROUP_SIZE
+        n_a2 = int(per_category * A2_SHARE)
+        k = 0
+        while k < per_category:
             topic = topics[k % len(topics)]
             concept = rng.choice(_CONCEPTS)
             diff = round(rng.uniform(0.30, 0.80), 2)
             n_opt = 5
-            opts = [f"{topic}{concept}的表述{_OPTION_WORDS[j]}（{cat}{k + 1}-{j + 1}）" for j in range(n_opt)]
-            if rng.random() < 0.05:
-                opts[-1] = "以上都是"
-            image = None
-            if k < images_per_category:
-                png = demo_png(f"DEMO {ci + 1}-{k + 1}", seed * 100 + ci * 10 + k)
-                image = media_name(png)
-                media[image] = png
-            stem = f"{DEMO_STEM_PREFIX}{topic}第{k // len(topics) + 1}题：关于{concept}，下列说法正确的是"
-            if image:
-                stem += "（见图）"
-            items.append(Item(item_id=f"DEMO-{ci + 1}-{k + 1:04d}", category=cat, topic=topic,
-                              difficulty=diff, stem=stem, options=tuple(opts),
-                              answer="ABCDE"[rng.randrange(n_opt)], image=image))
+            image, group = None, None
+            if k < n_a3 and k + GROUP_SIZE <= per_category:      # one A3 group: same topic and difficulty
+                group = f"DEMO-{ci + 1}-G{k // GROUP_SIZE + 1:03d}"
+                stems = demo_cases.a3_group(cat, rng, GROUP_SIZE)
+                qtype = "A3"
+            elif k < n_a3 + n_a2:
+                j = k - n_a3
+                if j < images_per_category * IMAGE_REUSE:        # several items may show one image
+                    j %= images_per_category
+                    kind, label = DEMO_IMAGES[cat][j % len(DEMO_IMAGES[cat])]
+                    if (ci, j) not in drawn:
+                        data, ext = demo_image(kind, seed * 100 + ci * 10 + j, f"{label} {ci + 1}-{j + 1}")
+                        drawn[ci, j] = media_name(data, ext)
+                        media[drawn[ci, j]] = data
+                    image = drawn[ci, j]
+                stems = [demo_cases.a2_stem(cat, rng, with_image=image is not None)]
+                qtype = "A2"
+            else:
+                stems = [f"{topic}第{k // len(topics) + 1}题：关于{concept}，下列说法正确的是"]
+                qtype = "A1"
+            for stem in stems:
+                opts = [f"{topic}{concept}的表述{_OPTION_WORDS[j]}（{cat}{k + 1}-{j + 1}）" for j in range(n_opt)]
+                if rng.random() < 0.05:
+                    opts[-1] = "以上都是"
+                items.append(Item(item_id=f"DEMO-{ci + 1}-{k + 1:04d}", category=cat, topic=topic,
+                                  difficulty=diff, stem=DEMO_STEM_PREFIX + stem, options=tuple(opts),
+                                  answer="ABCDE"[rng.randrange(n_opt)], image=image, qtype=qtype, group=group))
+                k += 1
     return Bank(items, media)

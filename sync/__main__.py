@@ -43,7 +43,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"找不到 {getattr(a, attr)}", file=sys.stderr)
             return 1
     if a.cmd == "export":
-        path, sha = client.export_bundle(a.db, a.out, a.sitting)
+        try:
+            path, sha = client.export_bundle(a.db, a.out, a.sitting)
+        except (OSError, RuntimeError, KeyError) as e:
+            print(f"无法导出成绩包: {e}", file=sys.stderr)
+            return 2
         print(f"{sha}  {path}")
         return 0
     if a.cmd == "verify":
@@ -71,7 +75,12 @@ def main(argv: list[str] | None = None) -> int:
             res = client.upload_bundle(a.bundle, a.url, chunk_size=a.chunk, on_state=show, backoff=bo,
                                        centre_public_key=a.centre_key)
         else:
-            res = client.sync_now(a.db, a.url, a.outbox, on_state=show, backoff=bo, centre_public_key=a.centre_key)
+            try:
+                res = client.sync_now(a.db, a.url, a.outbox, on_state=show, backoff=bo,
+                                      centre_public_key=a.centre_key)
+            except (OSError, RuntimeError) as e:
+                print(f"无法导出成绩包: {e}", file=sys.stderr)
+                return 2
         print(file=sys.stderr)
         print(json.dumps(res.as_dict(), ensure_ascii=False, indent=1))
         return {"accepted": 0, "rejected": 2}.get(res.state, 3)

@@ -93,11 +93,14 @@ def upload_bundle(data: bytes | str | Path, url: str, *, chunk_size: int = DEFAU
                   session: requests.Session | None = None, on_state: Callable[[dict], None] | None = None,
                   backoff: Backoff | None = None, sleep: Callable[[float], None] = time.sleep,
                   timeout: tuple[float, float] = (3.0, 60.0), centre_public_key: str | None = None,
-                  deadline_s: float | None = None, open_proof: dict | None = None) -> UploadResult:
+                  deadline_s: float | None = None, open_proof: dict | None = None,
+                  state_files: bool = True) -> UploadResult:
     """Upload one bundle; resumes after any cut; harmless to repeat. Never raises for
     network trouble: returns state 'pending' when retries are exhausted. Opening a
     resumable upload needs the site's proof (``open_proof``, or the ``.sig`` file beside
-    ``data``); without one the whole file goes in one request (``_open_request``)."""
+    ``data``); without one the whole file goes in one request (``_open_request``). With a
+    path and ``state_files``, the state and receipt are kept beside it (the hall's outbox, for
+    the console); the county run keeps its summary instead and writes nothing on the stick."""
     path = None
     if isinstance(data, (str, Path)):
         path = Path(data)
@@ -108,11 +111,13 @@ def upload_bundle(data: bytes | str | Path, url: str, *, chunk_size: int = DEFAU
     s = session or requests.Session()
     bo = backoff or Backoff()
     t0 = time.monotonic()
-    state_file = path.with_name(path.name + ".sync.json") if path else None
+    state_file = path.with_name(path.name + ".sync.json") if path and state_files else None
     proof = open_proof or (read_proof(path, sha, size) if path else None)
 
     def report(state: str, **kw):
         info = {"state": state, "bundle_id": sha, "size": size, **kw}
+        if path is not None:
+            info["file"] = path.name
         if state_file is not None:
             try:
                 state_file.write_text(json.dumps({**info, "at": time.time()}, ensure_ascii=False), encoding="utf-8")
@@ -131,7 +136,7 @@ def upload_bundle(data: bytes | str | Path, url: str, *, chunk_size: int = DEFAU
                 res.state, res.reason = "rejected", {"code": "bad_receipt", "message": "中心回执与成绩包不符"}
         if res.state == "accepted":
             res.site_no = str(res.receipt.get("site_no", ""))
-            if path is not None:
+            if state_file is not None:
                 path.with_name(path.name + ".receipt.json").write_text(
                     json.dumps(res.receipt, ensure_ascii=False, indent=1), encoding="utf-8")
             report("accepted", percent=100, receipt=res.receipt, duplicate=res.duplicate)
@@ -257,51 +262,162 @@ def write_open_proof(db_path: str | Path, bundle_path: str | Path) -> Path:
 
 # ---------------------------------------------------------------------- USB export
 
-def export_bundle(db_path: str | Path, out: str | Path, sitting_id: str | None = None) -> tuple[Path, str]:
-    """Write the bundle file (atomic) and return (path, sha256). ``out`` may be a folder:
-    the file is then named result-<site>-<scope>-g<generation>-<sha12>.hallresult."""
-    from .result_bundle import build_result_bundle
-    data = build_result_bundle(db_path, sitting_id)
-    sha = hashlib.sha256(data).hexdigest()
-    out = Path(out)
-    if out.is_dir():
-        p = json.loads(data)["payload"]
-        scope = "all" if p["scope"] == "*" else p["scope"]
-        out = out / f"result-{p['site']['site_no']}-{scope}-g{p['generation']}-{sha[:12]}{BUNDLE_SUFFIX}"
-    tmp = out.with_name(out.name + ".part")
+# Canonical JSON sorts the envelope's keys, so every result bundle starts with these bytes:
+# how a bundle is recognised whatever its file name (an early version wrote one named "outbox").
+BUNDLE_MAGIC = b'{"format":"hall-result-bundle/1","payload":'
+
+
+def looks_like_bundle(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(BUNDLE_MAGIC)) == BUNDLE_MAGIC
+    except OSError:
+        return False
+
+
+def bundle_file_name(data: bytes, sha: str | None = None) -> str:
+    """result-<site>-<scope>-g<generation>-<sha12>.hallresult"""
+    sha = sha or hashlib.sha256(data).hexdigest()
+    p = json.loads(data)["payload"]
+    scope = "all" if p["scope"] == "*" else p["scope"]
+    return f"result-{p['site']['site_no']}-{scope}-g{p['generation']}-{sha[:12]}{BUNDLE_SUFFIX}"
+
+
+def ensure_outbox(outbox: str | Path) -> Path:
+    """The outbox folder, created if missing. A plain file in its place (what the first USB
+    export of an early version left behind) is kept: moved into the folder under its
+    bundle name when it is a bundle, or beside it otherwise."""
+    outbox = Path(outbox)
+    if outbox.exists() and not outbox.is_dir():
+        aside = outbox.with_name(outbox.name + ".file")
+        outbox.replace(aside)
+        outbox.mkdir(parents=True)
+        if looks_like_bundle(aside):
+            try:
+                aside.replace(outbox / bundle_file_name(aside.read_bytes()))
+            except (OSError, ValueError, KeyError):
+                pass
+    outbox.mkdir(parents=True, exist_ok=True)
+    return outbox
+
+
+def _target(out: Path, name: str) -> Path:
+    """``out`` itself when it names a .hallresult file, else ``out/name`` (folder created)."""
+    if out.name.endswith(BUNDLE_SUFFIX) and not out.is_dir():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return out
+    return ensure_outbox(out) / name
+
+
+def write_bundle_file(data: bytes, path: Path) -> None:
+    """Atomic and on disk before it returns (a USB stick pulled right after keeps a whole file)."""
+    import os
+
+    tmp = path.with_name(path.name + ".part")
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
-        import os
         os.fsync(f.fileno())
-    tmp.replace(out)
-    write_open_proof(db_path, out)
-    return out, sha
+    tmp.replace(path)
+
+
+def export_bundle(db_path: str | Path, out: str | Path, sitting_id: str | None = None,
+                  copy_to: str | Path | None = None) -> tuple[Path, str]:
+    """Write the bundle file and return (path, sha256). ``out`` is the file when it ends in
+    .hallresult; anything else is a folder (created if missing) and the file in it is named
+    by ``bundle_file_name``. ``copy_to`` (a file or folder, e.g. the USB stick) gets the same
+    bytes; the path returned is then the copy's."""
+    from .result_bundle import build_result_bundle
+    data = build_result_bundle(db_path, sitting_id)
+    sha = hashlib.sha256(data).hexdigest()
+    name = bundle_file_name(data, sha)
+    path = _target(Path(out), name)
+    write_bundle_file(data, path)
+    write_open_proof(db_path, path)   # <file>.sig: lets whoever carries it upload resumably
+    if copy_to is not None:
+        record_export(path, sha)
+        path = _target(Path(copy_to), name)
+        write_bundle_file(data, path)
+        write_open_proof(db_path, path)
+    return path, sha
+
+
+def record_export(path: Path, sha: str) -> None:
+    """Tell the console a bundle went to USB, unless that same bundle already has an upload
+    state (re-exporting unchanged results must not hide an accepted receipt)."""
+    state_file = path.with_name(path.name + ".sync.json")
+    if state_file.exists():
+        state_file.touch()               # newest again: the console shows this bundle
+        return
+    state_file.write_text(json.dumps({"state": "exported", "bundle_id": sha, "file": path.name,
+                                      "size": path.stat().st_size, "at": time.time()}, ensure_ascii=False),
+                          encoding="utf-8")
 
 
 def sync_now(db_path: str | Path, url: str, outbox: str | Path, **kw) -> UploadResult:
     """`hall sync` / the console button: export into ``outbox`` then upload (with retries)."""
-    Path(outbox).mkdir(parents=True, exist_ok=True)
-    path, _ = export_bundle(db_path, outbox)
+    path, _ = export_bundle(db_path, ensure_outbox(outbox))
     return upload_bundle(path, url, **kw)
 
 
 def last_state(outbox: str | Path) -> dict | None:
     """For the chief's console: the state of the newest bundle in ``outbox``
-    ({state, percent, receipt | reason, bundle_id, at}), or None before any sync."""
-    files = sorted(Path(outbox).glob(f"*{BUNDLE_SUFFIX}.sync.json"), key=lambda p: p.stat().st_mtime)
+    ({state, percent, receipt | reason, bundle_id, file, at}), or None before any export or
+    sync. ``state`` is exported | pending | uploading | accepted | rejected."""
+    outbox = Path(outbox)
+    if not outbox.is_dir():
+        return None
+    files = sorted(outbox.glob(f"*{BUNDLE_SUFFIX}.sync.json"), key=lambda p: p.stat().st_mtime)
     if not files:
         return None
     try:
-        return json.loads(files[-1].read_text(encoding="utf-8"))
+        st = json.loads(files[-1].read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    st.setdefault("file", files[-1].name[: -len(".sync.json")])
+    return st
 
 
 # ---------------------------------------------------------------------- county office run
 
+# Files the hall itself writes beside a bundle: never uploaded; named in the county run's
+# summary (records of a bundle that is in the folder are only counted: they are expected).
+RECORD_ENDINGS = (".sync.json", ".receipt.json", ".sig")
+OTHER_ENDINGS = {".part": "未写完的导出文件（请在考点重新导出）", "sync.log": "上传日志（不是成绩包）"}
+RECORD_WHY = "上传状态/回执记录或上传凭证（不是成绩包，随成绩包一起保留）"
+
+
+def why_not_a_bundle(path: Path) -> str:
+    if path.name.endswith(RECORD_ENDINGS):
+        return RECORD_WHY
+    for end, why in OTHER_ENDINGS.items():
+        if path.name.endswith(end):
+            return why
+    if path.name.endswith(BUNDLE_SUFFIX) or looks_like_bundle(path):
+        return ""                                # (a bundle under another name is taken too)
+    return "不是成绩包文件（成绩包以 .hallresult 结尾，由考点“导出到U盘”生成）"
+
+
+def scan_folder(folder: str | Path) -> tuple[list[Path], list[tuple[Path, str]], list[Path]]:
+    """Every regular file under ``folder``: (bundles to upload, [(file, why it is not
+    taken)], records of bundles that are in the folder)."""
+    take, skip, records = [], [], []
+    folder = Path(folder)
+    for p in ([folder] if folder.is_file() else sorted(folder.rglob("*"))):
+        if not p.is_file():
+            continue
+        why = why_not_a_bundle(p)
+        if not why:
+            take.append(p)
+        elif why == RECORD_WHY and p.with_name(p.name.rsplit(BUNDLE_SUFFIX, 1)[0] + BUNDLE_SUFFIX).is_file():
+            records.append(p)
+        else:
+            skip.append((p, why))
+    return take, skip, records
+
+
 def find_bundles(folder: str | Path) -> list[Path]:
-    return sorted(p for p in Path(folder).rglob(f"*{BUNDLE_SUFFIX}") if p.is_file())
+    return scan_folder(folder)[0]
 
 
 def _site_of(path: Path) -> str:
@@ -315,10 +431,12 @@ def county_run(folder: str | Path, url: str, *, out=sys.stderr, report_path: str
                **kw) -> dict:
     """Upload every *.hallresult under ``folder``; progress bar on ``out``; returns the
     summary {accepted: [...], already: [...], refused: [...], pending: [...]}."""
-    files = find_bundles(folder)
+    files, skipped, records = scan_folder(folder)
     total_bytes = sum(p.stat().st_size for p in files) or 1
     done_bytes = 0
-    summary: dict[str, list] = {"accepted": [], "already": [], "refused": [], "pending": []}
+    summary: dict[str, list] = {"accepted": [], "already": [], "refused": [], "pending": [],
+                                "skipped": [{"file": str(p), "reason": {"code": "not_a_bundle", "message": why}}
+                                            for p, why in skipped]}
 
     def bar(i: int, name: str, pct: float):
         frac = (done_bytes + pct / 100 * files[i].stat().st_size) / total_bytes
@@ -328,7 +446,8 @@ def county_run(folder: str | Path, url: str, *, out=sys.stderr, report_path: str
 
     for i, p in enumerate(files):
         bar(i, p.name, 0)
-        res = upload_bundle(p, url, on_state=lambda st, i=i, p=p: bar(i, p.name, st.get("percent") or 0), **kw)
+        res = upload_bundle(p, url, on_state=lambda st, i=i, p=p: bar(i, p.name, st.get("percent") or 0),
+                            state_files=False, **kw)
         res.site_no = res.site_no or _site_of(p)
         done_bytes += p.stat().st_size
         row = {"file": str(p), "site_no": res.site_no, "bundle_id": res.bundle_id,
@@ -342,6 +461,11 @@ def county_run(folder: str | Path, url: str, *, out=sys.stderr, report_path: str
     out.write("\n")
     lines = [f"共 {len(files)} 个成绩包：新接收 {len(summary['accepted'])}，中心已有 {len(summary['already'])}，"
              f"被拒收 {len(summary['refused'])}，未能上传（稍后重试） {len(summary['pending'])}"]
+    if skipped:
+        lines.append(f"另有 {len(skipped)} 个文件未处理：")
+        lines += [f"  未处理  {p.relative_to(folder) if p != Path(folder) else p.name}: {why}" for p, why in skipped]
+    if records:
+        lines.append(f"（另有 {len(records)} 个成绩包的上传状态/回执记录文件，不是成绩包，不上传）")
     for row in summary["refused"]:
         lines.append(f"  拒收  考点 {row['site_no']}  {Path(row['file']).name}: {row['reason'].get('message')}"
                      f" [{row['reason'].get('code')}]")
@@ -357,5 +481,7 @@ def county_run(folder: str | Path, url: str, *, out=sys.stderr, report_path: str
                 for row in summary[k]:
                     w.writerow([zh, row["site_no"], Path(row["file"]).name, row["bundle_id"], row["receipt_no"] or "",
                                 (row["reason"] or {}).get("message", "")])
+            for row in summary["skipped"]:
+                w.writerow(["未处理", "", Path(row["file"]).name, "", "", row["reason"]["message"]])
     summary["text"] = "\n".join(lines)
     return summary

@@ -141,20 +141,27 @@ def build_payload(conn: sqlite3.Connection, sitting_id: str | None = None) -> di
                           tuple(sids)) if _has_table(conn, "paper_entries") else []
 
     # 考场情况记录表, one per sitting (场次 x 考场), filled from the data above.
-    # 缺考: no attempt at all, or marked absent by the hall (status 'absent').
+    # 应到/实到/缺考 as hall_server/exam/counts.py defines them (the console's and the printed
+    # form's numbers), as of the last recorded event: no wall clock, so the bundle stays
+    # deterministic; an ended sitting has no one pending.
+    from hall_server.exam.counts import sitting_attendance
     att_by_ticket = {a["ticket"]: a for a in attempts if a["status"] != "absent"}
+    any_attempt = {a["ticket"]: a for a in attempts}
+    as_of = float(audit[-1]["ts"]) if audit else 0.0
     room_name = {r["room_id"]: r["name"] for r in rooms}
     room_records = []
     for s in sittings:
         cs = [c for c in candidates if c["sitting_id"] == s["sitting_id"]]
-        absent = [{"ticket": c["ticket"], "name": c["name"]} for c in cs if c["ticket"] not in att_by_ticket]
+        seen = sitting_attendance(s, [{"ticket": c["ticket"], **any_attempt.get(c["ticket"], {})} for c in cs], as_of)
+        gone = set(seen.absentees)
+        absent = [{"ticket": c["ticket"], "name": c["name"]} for c in cs if c["ticket"] in gone]
         vio = [{"ticket": v["ticket"], "name": next((c["name"] for c in cs if c["ticket"] == v["ticket"]), ""),
                 "level": v["level"], "facts": v["facts"]} for v in violations if v["sitting_id"] == s["sitting_id"]]
         other = [f'{i["kind"]}: {i["text"]}' for i in incidents if i["sitting_id"] == s["sitting_id"]]
         room_records.append({
             "date": s["date"], "site_name": meta.get("site_name", ""), "sitting_id": s["sitting_id"],
             "sitting_no": s["sitting_no"], "room": room_name.get(s["room_id"], s["room_id"]),
-            "expected": len(cs), "present": len(cs) - len(absent), "absentees": absent,
+            "expected": seen.expected, "present": seen.present, "pending": seen.pending, "absentees": absent,
             "violations": vio, "other": other,
         })
     absentees = [a for rr in room_records for a in

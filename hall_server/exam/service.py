@@ -221,13 +221,16 @@ class ExamService(RoomActions):
     def sitting_view(self, sitting_id: str) -> dict:
         s = self.sittings[sitting_id]
         tickets = self.tickets_in(sitting_id)
-        present = sum(1 for t in tickets if self.attempts.get(t, {}).get("status", "absent") != "absent")
-        absent = sum(1 for t in tickets if self.attempts.get(t, {}).get("status") == "absent")
+        from .counts import attendance  # 应到/实到/缺考: one definition (exam/counts.py)
+
+        seen = attendance(({"ticket": t, **self.attempts.get(t, {})} for t in tickets), s["status"],
+                          rules.late_entry_until(ops.sitting_times(s)), self.clock())
         return {
             "sitting_id": sitting_id, "sitting_no": s["sitting_no"], "room_id": s["room_id"],
             "room": self.rooms[s["room_id"]]["name"], "date": s["date"], "planned_start": s["planned_start"],
             "status": s["status"], "started_at": _ms(s["started_at"]), "ended_at": _ms(s["ended_at"]),
-            "expected": len(tickets), "present": present, "absent": absent,
+            "expected": seen.expected, "present": seen.present, "absent": seen.absent, "pending": seen.pending,
+            "absentees": list(seen.absentees),
             "paused_at": _ms(s["paused_at"]), "paused_total_s": s["paused_total_s"],
             "late_entry_until": _ms(rules.late_entry_until(ops.sitting_times(s))),
             "submitted": sum(1 for t in tickets if self.attempts.get(t, {}).get("status") in ("submitted", "terminated")),

@@ -62,7 +62,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     conn = connect(args.db, readonly=True)  # printing never writes
     try:
-        pdf = render(args, conn)
+        from hall_server import zone
+
+        from .data import using_zone
+
+        meta = {r[0]: r[1] for r in conn.execute("SELECT key, value FROM meta WHERE key = 'timezone'")}
+        with using_zone(zone.get(zone.name_for(meta))):      # the exam's zone, not the laptop's
+            pdf = render(args, conn)
     except (UsageError, NotFound, LookupError, FontMissing) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

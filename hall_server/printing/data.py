@@ -8,28 +8,39 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date as Date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-# The console's own labels, so screen and paper say the same thing.
+# The console's own labels and counts, so screen and paper say the same thing.
+from hall_server import zone
+from hall_server.exam import counts
 from hall_server.exam.room_ops import INCIDENT_KINDS, VIOLATION_LEVELS as LEVELS
 
-try:
-    from zoneinfo import ZoneInfo
-    TZ = ZoneInfo("Asia/Shanghai")
-except Exception:  # no tzdata on the box: China has had no DST since 1991
-    TZ = timezone(timedelta(hours=8), "CST")
+# Forms print times in the exam's zone (hall_server/zone.py), never the laptop's: the caller
+# sets it for one document (using_zone); the default is the configured default zone.
+_ZONE: ContextVar = ContextVar("exam_zone", default=None)
+
+
+def current_zone():
+    tz = _ZONE.get()
+    return tz if tz is not None else zone.get(zone.DEFAULT)
+
+
+@contextmanager
+def using_zone(tz):
+    token = _ZONE.set(tz)
+    try:
+        yield tz
+    finally:
+        _ZONE.reset(token)
 
 STATUS = {None: "缺考", "absent": "缺考", "logged_in": "已签到", "confirmed": "已确认", "answering": "答题中",
           "submitted": "已交卷", "terminated": "终止考试"}
-# Present = the candidate signed in on a phone (or sat the paper fallback).
-# status 'absent' is the sweep's (or a not-yet-arrived latecomer's) mark; a paper-mode
-# attempt (答题卡 keyed in) is present without a phone login.
-PRESENT_SQL = ("(a.ticket IS NOT NULL AND a.status != 'absent' AND (a.signin_order IS NOT NULL"
-               " OR a.logged_in_at IS NOT NULL OR a.mode != 'phone'))")
 
 
 class NotFound(LookupError):
@@ -68,12 +79,21 @@ def _file_of(conn: sqlite3.Connection) -> str:
 
 
 def local_dt(ts: float | None) -> datetime | None:
-    return None if ts is None else datetime.fromtimestamp(ts, TZ)
+    return None if ts is None else datetime.fromtimestamp(ts, current_zone())
 
 
 def hm(ts: float | None, seconds: bool = False) -> str:
     d = local_dt(ts)
     return "" if d is None else d.strftime("%H:%M:%S" if seconds else "%H:%M")
+
+
+def duration_zh(seconds: float | None) -> str:
+    """30 -> '30 秒', 90 -> '1 分 30 秒', 600 -> '10 分钟': a short pause is never '0 分钟'."""
+    secs = max(0, round(seconds or 0))
+    m, s = divmod(secs, 60)
+    if m == 0:
+        return f"{s} 秒"
+    return f"{m} 分钟" if s == 0 else f"{m} 分 {s} 秒"
 
 
 def cn_date(iso: str) -> str:
@@ -91,7 +111,7 @@ def planned_hm(planned_start: str) -> str:
     except ValueError:
         return planned_start
     if d.tzinfo is not None:
-        d = d.astimezone(TZ)
+        d = d.astimezone(current_zone())
     return d.strftime("%H:%M")
 
 
@@ -163,18 +183,30 @@ class Reader:
         return self.rows("SELECT s.*, r.name AS room_name FROM sittings s JOIN rooms r USING (room_id) "
                          "ORDER BY s.date, s.sitting_no, r.name, s.sitting_id")
 
-    def candidates(self, sitting_id: str | None = None) -> list[sqlite3.Row]:
-        """Candidates with their attempt (NULL columns when they never signed in)."""
+    def candidates(self, sitting_id: str | None = None, now: float | None = None) -> list[dict]:
+        """Candidates with their attempt (None columns when they never signed in) and their
+        attendance at ``now`` (default: the time of reading): ``attendance`` is present |
+        absent | pending as hall_server/exam/counts.py defines it, ``present`` a bool."""
         where, params = ("WHERE c.sitting_id = ?", (sitting_id,)) if sitting_id else ("", ())
-        return self.rows(
-            f"SELECT c.*, a.status, a.signin_order, a.logged_in_at, a.submitted_at, a.receipt,"
+        rows = self.rows(
+            f"SELECT c.*, a.status, a.signin_order, a.logged_in_at, a.opened_at, a.submitted_at, a.receipt,"
             f" a.score, a.answered, a.device_changes, a.mode, a.submit_reason, a.late_reason,"
-            f" {PRESENT_SQL} AS present,"
             f" s.sitting_no, s.date, r.name AS room_name, r.room_id"
             f" FROM candidates c JOIN sittings s ON s.sitting_id = c.sitting_id"
             f" JOIN rooms r ON r.room_id = s.room_id"
             f" LEFT JOIN attempts a ON a.ticket = c.ticket {where}"
             f" ORDER BY c.seat_no IS NULL, c.seat_no, c.ticket", params)
+        now = time.time() if now is None else now
+        sittings = {r["sitting_id"]: (r["status"], counts.late_entry_until_of(r))
+                    for r in self.rows("SELECT * FROM sittings")}
+        out = []
+        for r in rows:
+            c = dict(r)
+            st, until = sittings[c["sitting_id"]]
+            c["attendance"] = counts.classify(c["opened_at"], c["mode"], bool(c["late_reason"]), st, until, now)
+            c["present"] = c["attendance"] == counts.PRESENT
+            out.append(c)
+        return out
 
     def violations(self, sitting_id: str) -> list[sqlite3.Row]:
         return self.rows(

@@ -12,15 +12,24 @@ from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen.canvas import Canvas
 
+from ..auth import room_codes
 from . import layout as L
 from .data import cn_date, planned_hm, reading
 
-QR_SIZE = 125 * mm
+QR_SIZE = 112 * mm        # leaves room for the typed fallback and the notes below it
+NETWORK_ADVICE = ("考试中请不要刷新或关闭考试页面，断网时尤其不要刷新（答案会自动保存）。请关闭手机的“WLAN+”、"
+                  "“Wi-Fi 助理”等自动切换移动数据的功能。")
 
 
-def qr_poster(db: Any, sitting_id: str, url: str, wifi_ssid: str, wifi_password: str) -> bytes:
+def qr_poster(db: Any, sitting_id: str, url: str, wifi_ssid: str, wifi_password: str,
+              room_code: bool = True) -> bytes:
+    """``room_code``: print the laptop's short address and the sitting's 4-character code as
+    the typed fallback (off when the QR rotates: /k refuses codes then); else the QR URL."""
     with reading(db) as r:
         s = r.sitting(sitting_id)
+        key = r.meta("site_key_private")
+        code = (room_codes.codes_for(room_codes.secret_of(key), [x["sitting_id"] for x in r.sittings()])[sitting_id]
+                if room_code and key else None)
     f = L.font()
     w, h = A4
     buf = io.BytesIO()
@@ -56,16 +65,32 @@ def qr_poster(db: Any, sitting_id: str, url: str, wifi_ssid: str, wifi_password:
     _draw_qr(c, url, (w - QR_SIZE) / 2, y - QR_SIZE, QR_SIZE)
     y -= QR_SIZE + 6 * mm
 
-    c.setFont(f, 10)
-    c.drawCentredString(w / 2, y, "无法扫码时，在手机浏览器地址栏输入：")
-    y -= 6 * mm
     text_w = w - 2 * L.MARGIN - 16 * mm
-    size = L.fit_size(url, text_w, 14, 8)
-    for line in simpleSplit(url, f, size, text_w):
-        c.setFont(f, size)
-        c.drawCentredString(w / 2, y, line)
-        y -= size * 1.3
-    y -= 4 * mm
+    if code:
+        # Typed by hand: the laptop's address (a dozen characters), then the room code.
+        address = origin(url)
+        c.setFont(f, 12)
+        c.drawCentredString(w / 2, y, "无法扫码时：① 在手机浏览器地址栏输入")
+        y -= 9 * mm
+        c.setFont(f, L.fit_size(address, text_w, 24, 14))
+        c.drawCentredString(w / 2, y, address)
+        y -= 8 * mm
+        c.setFont(f, 12)
+        c.drawCentredString(w / 2, y, "② 在打开的页面输入考场码")
+        y -= 11 * mm
+        c.setFont(f, 32)
+        c.drawCentredString(w / 2, y, " ".join(code))
+        y -= 8 * mm
+    else:
+        c.setFont(f, 10)
+        c.drawCentredString(w / 2, y, "无法扫码时，在手机浏览器地址栏输入：")
+        y -= 6 * mm
+        size = L.fit_size(url, text_w, 14, 8)
+        for line in simpleSplit(url, f, size, text_w):
+            c.setFont(f, size)
+            c.drawCentredString(w / 2, y, line)
+            y -= size * 1.3
+        y -= 4 * mm
 
     steps = [
         "① 连接考场WiFi（名称和密码见上方）",
@@ -81,12 +106,42 @@ def qr_poster(db: Any, sitting_id: str, url: str, wifi_ssid: str, wifi_password:
         y -= 7 * mm
     c.setFont(f, 10)
     c.setFillColor(colors.Color(.2, .2, .2))
-    for line in simpleSplit(rules, f, 10, w - 2 * L.MARGIN - 28 * mm):
+    for line in wrap_cjk(rules, f, 10, w - 2 * L.MARGIN - 28 * mm):
         c.drawString(L.MARGIN + 14 * mm, y, line)
         y -= 5 * mm
+    # A reload without WiFi shows the phone browser's own error page; a phone that slips onto
+    # mobile data leaves the room's network. Both are avoidable if said before the exam.
+    c.setFont(f, 11)
+    c.setFillColor(colors.black)
+    for line in wrap_cjk(NETWORK_ADVICE, f, 11, w - 2 * L.MARGIN - 28 * mm):
+        c.drawString(L.MARGIN + 14 * mm, y, line)
+        y -= 5.5 * mm
     c.showPage()
     c.save()
     return buf.getvalue()
+
+
+def wrap_cjk(text: str, font: str, size: float, width: float) -> list[str]:
+    """Lines no wider than ``width``: Chinese has no spaces to break at (reportlab's
+    simpleSplit would leave a sentence as one line running off the page)."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    lines, cur = [], ""
+    for ch in text:
+        if cur and stringWidth(cur + ch, font, size) > width:
+            lines.append(cur)
+            cur = ch.lstrip()
+        else:
+            cur += ch
+    return lines + ([cur] if cur else [])
+
+
+def origin(url: str) -> str:
+    """http://192.168.1.23:8080/r/… -> http://192.168.1.23:8080"""
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    return f"{u.scheme}://{u.netloc}" if u.scheme and u.netloc else url
 
 
 def _draw_qr(c: Canvas, data: str, x: float, y: float, size: float) -> None:

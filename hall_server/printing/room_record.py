@@ -16,7 +16,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import PageBreak, Spacer, Table
 
 from . import layout as L
-from .data import INCIDENT_KINDS, LEVELS, hm, reading
+from .data import INCIDENT_KINDS, LEVELS, duration_zh, hm, reading
 
 W = [30 * mm, 50 * mm, 22 * mm, 30 * mm, 24 * mm, 30 * mm]   # 186 mm, the A4 text width
 CONTENT_W = sum(W[1:]) - 6  # less the cell padding (3 pt a side)
@@ -40,10 +40,12 @@ def room_record(db: Any, sitting_id: str) -> bytes:
         incidents = r.incidents(sitting_id)
         adjustments = r.time_adjustments(sitting_id)
 
-    absent = [c for c in cands if not c["present"]]
+    # 应到/实到/缺考 as hall_server/exam/counts.py defines them (the console's numbers).
+    absent = [c for c in cands if c["attendance"] == "absent"]
     present = [c for c in cands if c["present"]]
+    pending = len(cands) - len(absent) - len(present)
     sections = {
-        "absent": _absent_rows(absent),
+        "absent": _absent_rows(absent, pending),
         "viol": _violation_rows(viols),
         "other": _other_rows(s, present, incidents, adjustments),
     }
@@ -86,10 +88,12 @@ def _identity_rows(s, expected: int, present: int) -> list[list]:
     ]
 
 
-def _absent_rows(absent) -> list[list]:
+def _absent_rows(absent, pending: int = 0) -> list[list]:
+    """pending: candidates who may still enter when this is printed (not 缺考 yet)."""
+    note = f"（打印时另有 {pending} 人尚未入场，入场时间未截止）" if pending else ""
     if not absent:
-        return [[L.para("无", 10)]]
-    rows = [[L.para(f"共 {len(absent)} 人：", 10)]]
+        return [[L.para("无" + note, 10)]]
+    rows = [[L.para(f"共 {len(absent)} 人{note}：", 10)]]
     for i in range(0, len(absent), ABSENT_PER_LINE):
         rows.append([L.para(f"{c['ticket']}  {c['name']}", 10)
                      for c in absent[i:i + ABSENT_PER_LINE]])
@@ -116,14 +120,14 @@ def _other_rows(s, present, incidents, adjustments) -> list[list]:
         kind = INCIDENT_KINDS.get(inc["kind"], inc["kind"])
         events.append((inc["ts"], f"{hm(inc['ts'])}  【{kind}】{inc['text']}"))
     for t in adjustments:
-        minutes = round((t["seconds"] or 0) / 60)
+        minutes = duration_zh(t["seconds"])
         if t["kind"] == "pause":
-            span = f"{minutes} 分钟" if t["ended_at"] else "（打印时仍暂停）"
+            span = minutes if t["ended_at"] else "（打印时仍暂停）"
             events.append((t["started_at"], f"{hm(t['started_at'])}  【暂停考试】{span}：{t['reason']}"))
         else:
             who = f"{t['ticket']} {t['name'] or ''}".strip() if t["ticket"] else "全场在考考生"
             events.append((t["started_at"],
-                           f"{hm(t['started_at'])}  【延长时间】{who} 延长 {minutes} 分钟：{t['reason']}"))
+                           f"{hm(t['started_at'])}  【延长时间】{who} 延长 {minutes}：{t['reason']}"))
     for c in present:
         if c["late_reason"]:
             at = c["logged_in_at"] or 0
@@ -141,7 +145,7 @@ def _other_rows(s, present, incidents, adjustments) -> list[list]:
     if s.ended_at:
         parts.append(f"结束 {hm(s.ended_at, True)}")
     if s.paused_total_s:
-        parts.append(f"暂停累计 {round(s.paused_total_s / 60)} 分钟")
+        parts.append(f"暂停累计 {duration_zh(s.paused_total_s)}")
     parts.append(f"已交卷 {submitted} 人，终止考试 {terminated} 人，未交卷 {unsubmitted} 人")
     parts.append(f"更换设备登录 {changes} 人次")
     if paper:

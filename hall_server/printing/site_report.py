@@ -69,12 +69,13 @@ def _cat_order(cat: str) -> tuple:
 def _counts(rows) -> list:
     expected = len(rows)
     present = sum(1 for c in rows if c["present"])
+    absent = sum(1 for c in rows if c["attendance"] == "absent")   # exam/counts.py
     submitted = [c for c in rows if c["status"] == "submitted"]
     terminated = sum(1 for c in rows if c["status"] == "terminated")
     scores = [c["score"] for c in submitted if c["score"] is not None]
     avg = fmt(sum(scores) / len(scores)) if scores else "—"
     unsubmitted = present - len(submitted) - terminated  # still answering when printed
-    return [expected, present, expected - present, len(submitted), terminated, unsubmitted, avg,
+    return [expected, present, absent, len(submitted), terminated, unsubmitted, avg,
             fmt(max(scores)) if scores else "—", fmt(min(scores)) if scores else "—"]
 
 

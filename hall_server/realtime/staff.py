@@ -63,6 +63,21 @@ class StaffChannel:
 
     def push_alerts(self, alerts: dict[str, str]) -> None:
         self.sio.emit("alerts", {"alerts": alerts}, namespace=NS)
+    def check_date(self, sitting_id: str, confirmed) -> None:
+        """Starting a sitting on a day that is not its date (in the exam's zone) needs a
+        second, explicit confirmation: ``confirm_date: true`` (a wrong laptop date, a rehearsal
+        on the eve, the wrong day's room)."""
+        from .. import zone
+
+        s = self.svc.sittings.get(sitting_id)
+        if s is None or s["status"] != "planned" or confirmed is True:
+            return
+        tz = zone.get(current_app.extensions["hall.zone"])
+        today = zone.today(tz, self.svc.clock())
+        if s["date"] != today:
+            raise ExamError("bad_state", f"本场次的考试日期是 {s['date']}，今天（{zone.label(current_app.extensions['hall.zone'], tz, self.svc.clock())}）"
+                            f"是 {today}。确需今天开考，请勾选确认后再开考。",
+                            confirm_date=True, date=s["date"], today=today)
 
     def push_sitting(self, sitting_id: str) -> None:
         self.sio.emit("sitting", self.svc.sitting_view(sitting_id), to=f"watch:{sitting_id}", namespace=NS)
@@ -99,6 +114,7 @@ class StaffChannel:
         @handler
         def start_sitting(p):
             sitting_id = self.sitting_for(p)
+            self.check_date(sitting_id, p.get("confirm_date"))
             svc.start_sitting(sitting_id, self.staff().username, p.get("release_code"))
             return ok(sitting=svc.sitting_view(sitting_id))
 

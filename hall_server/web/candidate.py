@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import gzip
 
-from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
+from flask import Blueprint, Response, current_app, jsonify, request
 
-from . import assets
+from . import assets, static_files
 
 bp = Blueprint("candidate", __name__)
 
@@ -16,24 +16,56 @@ def _svc():
 
 @bp.get("/")
 def landing():
-    return send_from_directory(assets.CANDIDATE_DIR, "landing.html", max_age=0)
+    return static_files.send(assets.CANDIDATE_DIR, "landing.html")
 
 
 @bp.get("/r/<token>")
 def app_shell(token: str):
     # The token is read by the app from the URL; it is verified on login, not here,
     # so a stale QR still shows a page that explains what to do.
-    return send_from_directory(assets.CANDIDATE_DIR, "index.html", max_age=0)
+    return static_files.send(assets.CANDIDATE_DIR, "index.html")
 
 
 @bp.get("/static/client/<path:name>")
 def client_asset(name: str):
-    return send_from_directory(assets.CANDIDATE_DIR, name, max_age=0)
+    return static_files.send(assets.CANDIDATE_DIR, name)
+
+
+@bp.get("/k")
+@bp.get("/k/<code>")
+def room_code(code: str | None = None):
+    """The typed fallback for the room QR: /k/<code> (or the landing page's form, /k?code=)
+    sends the phone to the same fresh /r/<token> the QR shows. Wrong codes are rate-limited
+    per address like logins."""
+    from flask import redirect, render_template
+
+    from ..auth.room_codes import normalize
+
+    cfg = current_app.config["HALL"]["security"]
+    typed = normalize(code if code is not None else request.args.get("code", ""))
+    limiter = current_app.extensions["hall.code_limiter"]
+    key = "a:" + (request.remote_addr or "")
+    wait = limiter.retry_after(key)
+    if wait > 0:
+        return render_template("room_code.html", error=f"尝试次数过多，请 {int(wait) + 1} 秒后再试，或举手联系监考老师。",
+                               typed=typed), 429
+    if cfg["qr_rotate_seconds"]:
+        return render_template("room_code.html", typed=typed,
+                               error="本考场使用动态二维码，不能输入考场码。请扫描监考老师屏幕上的二维码。"), 409
+    sitting_id = current_app.extensions["hall.room_by_code"].get(typed)
+    if sitting_id is None:
+        if typed:
+            limiter.failed(key)
+        return render_template("room_code.html", typed=typed,
+                               error="考场码不正确，请核对考场门口海报上的考场码（4位）。" if typed else None), \
+            (404 if typed else 200)
+    limiter.succeeded(key)
+    return redirect("/r/" + _svc().qr_token(sitting_id))
 
 
 @bp.get("/vendor/socket.io.min.js")
 def socketio_client():
-    return send_from_directory(assets.SOCKETIO_JS.parent, assets.SOCKETIO_JS.name, max_age=3600)
+    return static_files.send(assets.SOCKETIO_JS.parent, assets.SOCKETIO_JS.name, "public, max-age=3600")
 
 
 def _error(status: int, code: str) -> Response:

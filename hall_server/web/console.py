@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import functools
 import io
+import time
 
 from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
                    send_from_directory, session, url_for)
 
 from ..auth.staff import address_allowed
 from ..blocking import run_blocking
-from . import assets
+from . import assets, static_files
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
 
@@ -29,6 +30,19 @@ def only_allowed_addresses():
         abort(403, "控制台只能在考点电脑上打开（security.staff_allowlist）")
 
 
+@bp.context_processor
+def exam_zone():
+    """Every console page shows times in the exam's zone and says so; it warns when this
+    laptop's own zone differs (its clock shows another hour than the phones and forms)."""
+    from .. import zone
+
+    name = current_app.extensions["hall.zone"]
+    tz, now = zone.get(name), time.time()
+    exam_off, laptop_off = zone.offset_minutes(tz, now), zone.laptop_offset_minutes(now)
+    return {"zone": {"name": name, "offset": exam_off, "label": zone.label(name, tz, now),
+                     "laptop": zone.utc_label(laptop_off), "mismatch": exam_off != laptop_off}}
+
+
 def current_staff():
     return _staff_dir().get(session.get("staff"))
 
@@ -45,7 +59,7 @@ def staff_required(fn):
 
 @bp.get("/static/<path:name>")
 def asset(name: str):
-    return send_from_directory(assets.CONSOLE_DIR, name, max_age=0)
+    return static_files.send(assets.CONSOLE_DIR, name)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -78,7 +92,7 @@ def home():
     return render_template("console_home.html", staff=staff, sittings=sittings, svc=svc,
                            sync=sync_state() if staff.role == "chief" else None,
                            central_url=current_app.config["HALL"]["sync"]["central_url"],
-                           syncing=request.args.get("syncing"),
+                           syncing=request.args.get("syncing", type=float), exported=request.args.get("exported"),
                            doctor=_doctor() if staff.role == "chief" else None)
 
 
@@ -116,9 +130,14 @@ def sitting(sitting_id: str):
     _sitting_or_404(sitting_id)
     svc = _svc()
     rotate = current_app.config["HALL"]["security"]["qr_rotate_seconds"]
+    site = current_app.config["HALL"]["site"]
     return render_template("console_sitting.html", staff=current_staff(), svc=svc,
                            sitting=svc.sitting_view(sitting_id), qr_refresh_s=rotate or 60,
-                           qr_url=current_app.extensions["hall.qr_url"](sitting_id))
+                           qr_url=current_app.extensions["hall.qr_url"](sitting_id),
+                           wifi_ssid=site["wifi_ssid"], wifi_password=site["wifi_password"],
+                           address=current_app.extensions["hall.base_url"],
+                           room_code=None if current_app.config["HALL"]["security"]["qr_rotate_seconds"]
+                           else current_app.extensions["hall.room_codes"][sitting_id])
 
 
 @bp.get("/sitting/<sitting_id>/qr.png")
@@ -132,9 +151,18 @@ def sitting_qr(sitting_id: str):
 
 
 def _render(doc: str, db_path, sitting_id: str | None = None, url: str = "", wifi=("", ""),
-            tickets=None) -> bytes:
+            tickets=None, room_code: bool = True, zone_name: str = "") -> bytes:
     """Runs off the event loop (no Flask context there): opens its own read-only
-    connection, which WAL lets read while the writer writes, and renders with reportlab."""
+    connection, which WAL lets read while the writer writes, and renders with reportlab,
+    times in the exam's zone."""
+    from .. import zone
+    from ..printing.data import using_zone
+
+    with using_zone(zone.get(zone_name or zone.DEFAULT)):
+        return _render_doc(doc, db_path, sitting_id, url, wifi, tickets, room_code)
+
+
+def _render_doc(doc, db_path, sitting_id, url, wifi, tickets, room_code) -> bytes:
     from .. import printing
     from ..db import schema
 
@@ -145,7 +173,7 @@ def _render(doc: str, db_path, sitting_id: str | None = None, url: str = "", wif
         if doc == "room-record":
             return printing.room_record(conn, sitting_id)
         if doc == "poster":
-            return printing.qr_poster(conn, sitting_id, url, *wifi)
+            return printing.qr_poster(conn, sitting_id, url, *wifi, room_code=room_code)
         if doc == "answer-cards":
             return printing.answer_cards(conn, sitting_id, tickets)
         return printing.site_report(conn)
@@ -174,7 +202,9 @@ def print_sitting(sitting_id: str, doc: str):
     body = run_blocking(_render, doc, current_app.extensions["hall.db_path"], sitting_id,
                         url=current_app.extensions["hall.qr_url"](sitting_id),
                         wifi=(site["wifi_ssid"], site["wifi_password"]),
-                        tickets=request.args.getlist("ticket") or None)
+                        tickets=request.args.getlist("ticket") or None,
+                        room_code=not current_app.config["HALL"]["security"]["qr_rotate_seconds"],
+                        zone_name=current_app.extensions["hall.zone"])
     return _pdf(body, f"{PRINTABLE[doc]}-{_svc().rooms[s['room_id']]['name']}-第{s['sitting_no']}场.pdf")
 
 
@@ -183,7 +213,8 @@ def print_sitting(sitting_id: str, doc: str):
 def print_site_report():
     if current_staff().role != "chief":
         abort(403, "考点报告仅限主考打印")
-    return _pdf(run_blocking(_render, "site-report", current_app.extensions["hall.db_path"]), "考点报告.pdf")
+    return _pdf(run_blocking(_render, "site-report", current_app.extensions["hall.db_path"],
+                             zone_name=current_app.extensions["hall.zone"]), "考点报告.pdf")
 
 
 # -- printed guides (hall_server/printing/guides.py) -----------------------------------
@@ -232,32 +263,52 @@ def sync_start():
     import subprocess
     import sys
 
+    from sync.client import ensure_outbox
+
     _chief_only()
     url = current_app.config["HALL"]["sync"]["central_url"]
     if not url:
         abort(409, "未配置市定考办地址（sync.central_url）。无网络时请使用“导出到U盘”。")
-    outbox = _outbox()
-    outbox.mkdir(parents=True, exist_ok=True)
+    outbox = run_blocking(ensure_outbox, _outbox())
     log = open(outbox / "sync.log", "ab")
     subprocess.Popen([sys.executable, "-m", "sync", "hall-sync", "--db", str(current_app.extensions["hall.db_path"]),
                       "--url", url, "--outbox", str(outbox)], stdout=log, stderr=subprocess.STDOUT,
                      start_new_session=True)
     _audit_staff("sync_upload", {"url": url})
-    return redirect(url_for("console.home", syncing=1))
+    # Refresh until a final state written after this moment (an older receipt is not the answer).
+    return redirect(url_for("console.home", syncing=int(time.time())) + "#sync")
 
 
-@bp.get("/export.hallresult")
+def _export(db_path, outbox):
+    from sync.client import export_bundle, record_export
+
+    path, sha = export_bundle(db_path, outbox)
+    record_export(path, sha)
+    return path, sha
+
+
+@bp.post("/export")
 @staff_required
 def export_results():
-    """The USB fallback: the signed result bundle as a download, its sha256 in the name."""
-    from flask import send_file
-    from sync.client import export_bundle
+    """The USB fallback: write the signed result bundle into the outbox, then show its
+    sha256 (for the hand-over form) and a link that downloads it under its own name."""
+    _chief_only()
+    path, sha = run_blocking(_export, current_app.extensions["hall.db_path"], _outbox())
+    _audit_staff("export_results", {"sha256": sha, "file": path.name})
+    return redirect(url_for("console.home", exported=path.name) + "#sync")
+
+
+@bp.get("/outbox/<name>")
+@staff_required
+def outbox_file(name: str):
+    """Download an exported bundle (as a file, under its bundle name)."""
+    from sync.client import BUNDLE_SUFFIX
 
     _chief_only()
-    path, sha = run_blocking(export_bundle, current_app.extensions["hall.db_path"], _outbox())
-    _audit_staff("export_results", {"sha256": sha, "file": path.name})
-    resp = send_file(path, as_attachment=True, download_name=path.name, mimetype="application/octet-stream")
-    resp.headers["X-Bundle-SHA256"] = sha
+    if not name.endswith(BUNDLE_SUFFIX):
+        abort(404)
+    resp = send_from_directory(_outbox(), name, as_attachment=True, download_name=name,
+                               mimetype="application/octet-stream", max_age=0)
     return resp
 
 
@@ -276,3 +327,36 @@ def _audit_staff(action: str, data: dict) -> None:
     svc = _svc()
     actor, now = f"staff:{current_staff().username}", svc.clock()  # the writer thread has no request
     svc._write(lambda conn: audit.append(conn, now, actor, action, None, None, data))
+
+
+@bp.errorhandler(Exception)
+def console_error(err):
+    """Every console error as a Chinese page (never Flask's English one); the cause goes to
+    the log, not the screen."""
+    from werkzeug.exceptions import HTTPException
+
+    if isinstance(err, HTTPException):
+        code, text = err.code or 500, err.description if _is_chinese(err.description) else ""
+    else:
+        import logging
+
+        logging.getLogger(__name__).exception("console error on %s", request.path)
+        code, text = 500, ""
+    title = ERROR_TITLES.get(code, "出错了")
+    return render_template("console_error.html", staff=_staff_or_none(), svc=_svc(), code=code, title=title,
+                           text=text), code
+
+
+ERROR_TITLES = {400: "请求有误", 403: "无权操作", 404: "找不到这个页面", 405: "不支持的操作", 409: "暂时不能这样操作",
+                413: "内容太大", 429: "操作太频繁", 500: "系统内部错误"}
+
+
+def _is_chinese(text) -> bool:
+    return isinstance(text, str) and any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def _staff_or_none():
+    try:
+        return current_staff()
+    except Exception:
+        return None

@@ -55,11 +55,15 @@
 
   // ------------------------------------------------------------------ messages
   var MSG = {
-    disconnected: '网络已断开，答案已暂存在手机上，恢复后自动提交',
+    disconnected: '网络已断开，答案已暂存在手机上，恢复后自动提交。请不要刷新页面',
     connecting: '正在连接考场服务器…请确认手机已连接考场 WiFi',
     reconnecting: '正在恢复连接…',
     storage: '服务器暂时无法保存，答案已暂存在手机上，正在自动重试',
-    replaced: '您已在另一台设备登录，本设备已停止'
+    replaced: '您已在另一台设备登录，本设备已停止',
+    // A plain-HTTP page has no offline copy: a reload without WiFi shows the browser's own
+    // (English) error page. Said on the login page and the poster; see also beforeunload.
+    noReload: '考试中请不要刷新或关闭本页面，断网时尤其不要刷新：答案会自动保存。',
+    noSwitch: '请关闭手机的“WLAN+”（华为）、“Wi-Fi 助理”（苹果）等自动切换到移动数据的功能，始终连接考场 WiFi。'
   };
   // Fallbacks; the server's own `message` (Chinese) wins when present.
   var ERR = {
@@ -136,6 +140,7 @@
     rateLimitedUntil: 0,
     awaiting: null,      // {ticket, id6, message}: a device change waiting for an invigilator
     sheetOpen: false,
+    viewer: null,        // the full-screen image, when open
     modal: null
   };
 
@@ -170,14 +175,23 @@
     var hh = Math.floor(s / 3600), mm = Math.floor((s % 3600) / 60), ss = s % 60;
     return (hh ? hh + ':' + pad2(mm) : pad2(mm)) + ':' + pad2(ss);
   }
-  // A server timestamp shown as the exam's local wall time (China, UTC+8), whatever
-  // time zone the phone is set to.
+  // A server timestamp shown as the exam's local wall time, whatever time zone the phone is
+  // set to: the exam's UTC offset is the one its planned start carries (from the bundle,
+  // "2023-09-04T09:00:00+08:00"), the same zone the console and the forms use.
+  function examOffsetMs() {
+    var ps = (S.state && S.state.sitting && S.state.sitting.planned_start) || '';
+    var m = /([+-])(\d{2}):?(\d{2})$/.exec(ps);
+    if (m) return (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) * 60000;
+    if (/Z$/.test(ps)) return 0;
+    return -new Date(ms0()).getTimezoneOffset() * 60000;   // not known yet: the phone's own zone
+  }
+  function ms0() { return Date.now(); }
   function fmtClock(ms) {
-    var d = new Date(ms + 8 * 3600 * 1000);
+    var d = new Date(ms + examOffsetMs());
     return pad2(d.getUTCHours()) + ':' + pad2(d.getUTCMinutes());
   }
   function fmtClockSec(ms) {
-    var d = new Date(ms + 8 * 3600 * 1000);
+    var d = new Date(ms + examOffsetMs());
     return pad2(d.getUTCHours()) + ':' + pad2(d.getUTCMinutes()) + ':' + pad2(d.getUTCSeconds());
   }
   function plannedClock(iso) {
@@ -570,7 +584,7 @@
       if (st.receipt) S.att.receipt = st.receipt;
       saveAtt();
     }
-    if (st.status === 'submitted' || st.status === 'terminated') { closeModal(); S.sheetOpen = false; }
+    if (st.status === 'submitted' || st.status === 'terminated') { closeModal(); closeViewer(); S.sheetOpen = false; }
     route(false);
     if (st.status === 'answering') pump();
   }
@@ -685,6 +699,21 @@
     while (S.focusQueue.length) request('focus', S.focusQueue.shift(), 10000);
   }
 
+  // While answers wait on the phone, or the network is down during the exam, a reload or a
+  // closed tab could land on the browser's own error page: ask first (the browser shows its
+  // own wording; the banner above already says why).
+  function unloadRisk() {
+    if (S.stopped || !S.att) return false;
+    if (pendingList().length || S.att.submitWanted) return true;
+    return status() === 'answering' && !(S.socket && S.socket.connected);
+  }
+  function onBeforeUnload(ev) {
+    if (!unloadRisk()) return undefined;
+    ev.preventDefault();
+    ev.returnValue = MSG.noReload;
+    return MSG.noReload;
+  }
+
   // ------------------------------------------------------------------ banner
   function updateBanner() {
     var b = $('banner');
@@ -742,7 +771,7 @@
     var fn = SCREENS[S.screen] || SCREENS.connecting;
     append(app, fn());
     if (S.screen === 'exam') renderExamAll();
-    else { var sh = $('sheet'); if (sh) sh.remove(); }
+    else { var sh = $('sheet'); if (sh) sh.remove(); closeViewer(); }
     if (S.screen === 'login') renderLoginStatus();
     updateBanner();
   }
@@ -783,7 +812,8 @@
         h('h1', { class: 'title center', text: '医师定期考核' }),
         h('p', { class: 'subtitle center', text: '业务水平测评 · 考生登录' }),
         form,
-        h('p', { class: 'muted', id: 'conn-state' }));
+        h('p', { class: 'muted', id: 'conn-state' }),
+        h('div', { class: 'card advice', id: 'net-advice' }, h('p', { text: MSG.noReload }), h('p', { text: MSG.noSwitch })));
     },
 
     confirm: function () {
@@ -1010,6 +1040,7 @@
     if (!S.att) return;
     S.att.cur = q; saveAtt();
     S.sheetOpen = false;
+    closeViewer();
     renderExamAll();
     window.scrollTo(0, 0);
   }
@@ -1078,16 +1109,18 @@
     updateBanner();
   }
 
+  // One line at any text size: question number, time left, the question list. Counts and
+  // the category live in the question list and under the options, not here.
   function renderTop() {
     var top = $('exam-top');
     if (!top) return;
     top.textContent = '';
     var n = qCount(), q = curQ();
     top.appendChild(h('div', { class: 'topbar' },
-      h('div', { class: 'qno' }, S.paper ? ['第 ', h('b', { id: 'qno', text: String(q) }), ' / ' + n + ' 题'] : '试卷',
-        h('small', { id: 'unanswered', text: (S.paper && S.paper.category ? S.paper.category + ' · ' : '') + '未答 ' + unansweredList().length + ' 题' })),
+      h('div', { class: 'qno', 'aria-label': S.paper ? '第' + q + '题，共' + n + '题' : '试卷' },
+        S.paper ? [h('b', { id: 'qno', text: String(q) }), h('span', { class: 'of', text: '/' + n })] : '试卷'),
       h('div', { class: 'clock', id: 'clock' }),
-      h('button', { class: 'gridbtn', id: 'grid-btn', onclick: function () { S.sheetOpen = true; renderSheet(); } }, '题目', h('br'), '列表')));
+      h('button', { class: 'gridbtn', id: 'grid-btn', onclick: function () { S.sheetOpen = true; renderSheet(); } }, '题目')));
     tick();
   }
 
@@ -1111,16 +1144,19 @@
     var e = S.att && S.att.ans[q];
     var choice = e ? e.c : null;
     var enabled = canAnswer();
-    wrap.appendChild(h('div', { class: 'stem', id: 'stem' }, h('b', { text: q + '. ' }), item.stem || ''));
+    wrap.appendChild(stemBlock(q, item.stem || ''));
     if (item.image) {
       var src = String(item.image).charAt(0) === '/' ? item.image : '/api/media/' + item.image;
-      var img = h('img', { class: 'qimg', loading: 'lazy', src: src, alt: '第' + q + '题图片' });
+      var img = h('img', { class: 'qimg', loading: 'lazy', src: src, alt: '第' + q + '题图片（点击放大）',
+        onclick: function () { openViewer(src, '第' + q + '题图片'); } });
       img.addEventListener('error', function () {
         var retry = h('div', { class: 'imgfail' }, h('div', { class: 'msg warn', text: '图片没有加载出来' }),
           h('button', { class: 'btn', text: '重新加载图片', onclick: function () { retry.replaceWith(img); img.src = src + (src.indexOf('?') < 0 ? '?' : '&') + 'r=' + Date.now(); } }));
         img.replaceWith(retry);
       });
       wrap.appendChild(img);
+      wrap.appendChild(h('button', { class: 'btn zoombtn', id: 'zoom-btn', text: '点击放大图片',
+        onclick: function () { openViewer(src, '第' + q + '题图片'); } }));
     }
     var opts = h('div', { class: 'options', role: 'radiogroup', 'aria-label': '选项' });
     (item.options || []).forEach(function (o) {
@@ -1133,15 +1169,38 @@
     watchOptions(opts);
     var bad = e && e.bad;
     if (bad) wrap.appendChild(h('div', { class: 'msg error', text: '本题答案未被服务器接受：' + bad + '。请重新选择或联系监考老师。' }));
-    if (S.att && S.att.flags[q]) wrap.appendChild(h('div', { class: 'flagnote', text: '⚑ 已标记本题，交卷前可在题目列表中找到' }));
-    var openAt = st.earliest_submit;
-    var submitBtn = h('button', { class: 'btn primary', id: 'submit-btn', text: '交卷', onclick: openSubmitDialog });
-    var early = openAt && serverNow() < openAt;
-    if (early || status() !== 'answering') submitBtn.disabled = true;
+    var sv = saveStateOf(q);
+    var flagged = !!(S.att && S.att.flags[q]);
+    wrap.appendChild(h('div', { class: 'qstate' },
+      h('div', { class: 'savestate ' + sv[0], id: 'savestate', text: sv[1] }),
+      h('button', { id: 'flag-btn', class: 'flag' + (flagged ? ' on' : ''), type: 'button', 'aria-pressed': flagged ? 'true' : 'false',
+        onclick: function () { if (S.att.flags[q]) delete S.att.flags[q]; else S.att.flags[q] = true; saveAtt(); renderExamAll(); },
+        text: flagged ? '⚑ 已标记' : '⚑ 标记本题' })));
+    if (flagged) wrap.appendChild(h('div', { class: 'flagnote', text: '⚑ 已标记本题，交卷前可在题目列表中找到' }));
     wrap.appendChild(h('div', { class: 'summary' },
-      h('div', {}, h('div', { id: 'summary-text', text: '已答 ' + answeredCount() + ' 题，未答 ' + unansweredList().length + ' 题' }),
-        early ? h('div', { class: 'muted', id: 'submit-opens', text: fmtClock(openAt) + ' 以后可以交卷' }) : null),
-      submitBtn));
+      h('div', { id: 'summary-text', text: '已答 ' + answeredCount() + ' 题，未答 ' + unansweredList().length + ' 题' })));
+  }
+
+  // 交卷 is on every question (the footer) and in the question list. Before submission
+  // opens it says when, in its own label, and a tap explains rather than doing nothing.
+  function submitButton(id, cls) {
+    var st = S.state || {};
+    var openAt = st.earliest_submit;
+    var early = !!(openAt && serverNow() < openAt);
+    var footer = id === 'submit-btn';           // a third of the row: the short form of the time
+    var b = h('button', { class: cls + (early ? ' later' : ''), id: id, type: 'button', onclick: openSubmitDialog,
+                          'aria-label': early ? fmtClock(openAt) + ' 以后可以交卷' : '交卷' },
+      h('span', { text: '交卷' }),
+      early ? h('span', { class: 'when', id: footer ? 'submit-opens' : null,
+                          text: fmtClock(openAt) + (footer ? ' 起' : ' 以后可以交卷') }) : null);
+    if (early) b.setAttribute('aria-disabled', 'true');
+    if (status() !== 'answering') b.disabled = true;
+    return b;
+  }
+
+  function bottomBarHeight() {
+    var bar = document.querySelector('.bottombar');
+    return bar ? Math.round(bar.getBoundingClientRect().height) : 80;
   }
 
   // A long stem pushes the options below the screen: say where they are.
@@ -1149,37 +1208,87 @@
   function watchOptions(opts) {
     if (optObserver) { optObserver.disconnect(); optObserver = null; }
     var hint = $('opt-hint');
-    if (!('IntersectionObserver' in window)) return;
-    optObserver = new IntersectionObserver(function (entries) {
-      var seen = entries[0] && entries[0].isIntersecting;
-      var el = $('opt-hint');
-      if (el) el.hidden = !!seen;
-      if (seen && optObserver) { optObserver.disconnect(); optObserver = null; }
-    }, { rootMargin: '0px 0px -140px 0px' });
-    optObserver.observe(opts.firstChild || opts);
     if (hint) hint.hidden = true;
+    if (!('IntersectionObserver' in window)) return;
+    // Shown only while the options lie wholly below what the candidate sees; observed for
+    // as long as the question is shown, so an image that loads late and pushes them down
+    // brings the hint back.
+    optObserver = new IntersectionObserver(function (entries) {
+      var e = entries[entries.length - 1];
+      var el = $('opt-hint');
+      if (!el || !e) return;
+      var below = !e.isIntersecting && e.boundingClientRect.top >= (e.rootBounds ? e.rootBounds.bottom : window.innerHeight) - 1;
+      el.hidden = !below;
+    }, { rootMargin: '0px 0px -' + (bottomBarHeight() + 24) + 'px 0px' });
+    optObserver.observe(opts.firstChild || opts);
   }
 
+  // The footer is one row of large buttons; the "options below" hint sits in the bar's own
+  // flow (above the row) so it never covers the question, the counts or 交卷.
   function renderBottom() {
     var box = $('exam-bottom');
     if (!box) return;
     box.textContent = '';
     if (!S.paper) return;
     var q = curQ(), n = qCount();
-    var flagged = !!(S.att && S.att.flags[q]);
-    var e = S.att && S.att.ans[q];
-    var sv = saveStateOf(q);
-    var save = h('div', { class: 'savestate ' + sv[0], id: 'savestate', text: sv[1] });
     box.appendChild(h('div', { class: 'bottombar' },
-      h('button', { class: 'opt-hint', id: 'opt-hint', hidden: true, text: '↓ 选项在下方，请向下滑动',
+      h('button', { class: 'opt-hint', id: 'opt-hint', hidden: true, text: '↓ 选项在下方',
         onclick: function () { var o = document.querySelector('.options'); if (o) o.scrollIntoView({ behavior: 'smooth', block: 'center' }); } }),
-      save, h('div', { class: 'navrow' },
-      h('button', { id: 'prev-btn', disabled: q <= 1, onclick: function () { goTo(q - 1); }, text: '上一题' }),
-      h('button', { id: 'flag-btn', class: 'flag' + (flagged ? ' on' : ''), 'aria-pressed': flagged ? 'true' : 'false',
-        onclick: function () { if (flagged) delete S.att.flags[q]; else S.att.flags[q] = true; saveAtt(); renderExamAll(); },
-        text: flagged ? '⚑ 已标记' : '⚑ 标记' }),
-      q < n ? h('button', { id: 'next-btn', class: 'next', onclick: function () { goTo(q + 1); }, text: '下一题' })
-        : h('button', { id: 'next-btn', class: 'next', onclick: function () { S.sheetOpen = true; renderSheet(); }, text: '题目列表' }))));
+      h('div', { class: 'navrow' },
+        h('button', { id: 'prev-btn', disabled: q <= 1, onclick: function () { goTo(q - 1); }, text: '上一题' }),
+        submitButton('submit-btn', 'submitbtn'),
+        q < n ? h('button', { id: 'next-btn', class: 'next', onclick: function () { goTo(q + 1); }, text: '下一题' })
+          : h('button', { id: 'next-btn', class: 'next', onclick: function () { S.sheetOpen = true; renderSheet(); }, text: '题目列表' }))));
+  }
+
+  // A3/A4 items carry their shared case first, then (after a line break) their own question:
+  // the case is set off in a box so the candidate sees which part is shared.
+  function stemBlock(q, stem) {
+    var cut = stem.indexOf('\n');
+    if (cut < 0) return h('div', { class: 'stem', id: 'stem' }, h('b', { text: q + '. ' }), stem);
+    return h('div', { class: 'stem', id: 'stem' },
+      h('div', { class: 'case', text: stem.slice(0, cut).replace('（共用题干）', '') }),
+      h('div', { class: 'ask' }, h('b', { text: q + '. ' }), stem.slice(cut + 1)));
+  }
+
+  // Tap an image: it fills the screen at full resolution; pinch (or the buttons) zooms,
+  // dragging pans. 关闭 returns to the question where it was.
+  function openViewer(src, title) {
+    closeViewer();
+    var scale = 1, pinch = null;
+    var img = h('img', { class: 'viewer-img', src: src, alt: title });
+    var stage = h('div', { class: 'viewer-stage', id: 'viewer-stage' }, img);
+    var label = h('span', { class: 'viewer-scale', id: 'viewer-scale', text: '100%' });
+    function setScale(v) {
+      var cx = stage.scrollLeft + stage.clientWidth / 2, cy = stage.scrollTop + stage.clientHeight / 2;
+      var old = scale;
+      scale = Math.max(1, Math.min(6, v));
+      img.style.width = (scale * 100) + '%';
+      stage.scrollLeft = cx * scale / old - stage.clientWidth / 2;
+      stage.scrollTop = cy * scale / old - stage.clientHeight / 2;
+      label.textContent = Math.round(scale * 100) + '%';
+    }
+    function dist(t) { return Math.hypot(t[0].clientX - t[1].clientX, t[0].clientY - t[1].clientY); }
+    stage.addEventListener('touchstart', function (ev) {
+      if (ev.touches.length === 2) { pinch = { d: dist(ev.touches), s: scale }; ev.preventDefault(); }
+    }, { passive: false });
+    stage.addEventListener('touchmove', function (ev) {
+      if (pinch && ev.touches.length === 2) { setScale(pinch.s * dist(ev.touches) / pinch.d); ev.preventDefault(); }
+    }, { passive: false });
+    stage.addEventListener('touchend', function (ev) { if (ev.touches.length < 2) pinch = null; });
+    var v = h('div', { class: 'viewer', id: 'viewer', role: 'dialog', 'aria-label': title },
+      h('div', { class: 'viewer-bar' },
+        h('button', { class: 'btn', id: 'viewer-out', text: '缩小', onclick: function () { setScale(scale / 1.5); } }),
+        label,
+        h('button', { class: 'btn', id: 'viewer-in', text: '放大', onclick: function () { setScale(scale * 1.5); } }),
+        h('button', { class: 'btn primary', id: 'viewer-close', text: '关闭', onclick: closeViewer })),
+      stage,
+      h('p', { class: 'viewer-tip', text: '双指捏合可放大缩小，单指拖动查看' }));
+    document.body.appendChild(v);
+    S.viewer = v;
+  }
+  function closeViewer() {
+    if (S.viewer) { S.viewer.remove(); S.viewer = null; }
   }
 
   function renderSheet() {
@@ -1197,13 +1306,14 @@
     var sheet = h('div', { class: 'sheet', id: 'sheet', role: 'dialog', 'aria-label': '题目列表' },
       h('div', { class: 'sheet-head' }, h('h2', { text: '题目列表' }),
         h('button', { class: 'btn', id: 'sheet-close', text: '返回答题', onclick: function () { S.sheetOpen = false; renderSheet(); } })),
+      h('div', { class: 'sheet-submit-top' }, submitButton('sheet-submit-top', 'btn primary')),
       h('div', { class: 'counts', id: 'sheet-counts', text: countsText(pend) }),
       h('div', { class: 'legend' },
         h('span', {}, h('i', { class: 'a' }), '已答'), h('span', {}, h('i', {}), '未答'),
         h('span', {}, h('i', { class: 'f' }), '已标记'), h('span', {}, h('i', { class: 'p', text: '!' }), '未保存'),
         h('span', {}, h('i', { class: 'c' }), '当前题')),
       grid,
-      h('button', { class: 'btn primary', id: 'sheet-submit', text: '交卷', disabled: !!(S.state && S.state.earliest_submit && serverNow() < S.state.earliest_submit) || status() !== 'answering', onclick: openSubmitDialog }));
+      submitButton('sheet-submit', 'btn primary'));
     document.body.appendChild(sheet);
   }
 
@@ -1237,10 +1347,10 @@
     var st = S.state;
     if (el && st) {
       el.textContent = '';
-      if (sittingStatus() === 'paused') { el.appendChild(h('small', { text: '考试' })); el.appendChild(document.createTextNode('暂停')); el.className = 'clock'; }
+      if (sittingStatus() === 'paused') { el.appendChild(document.createTextNode('考试暂停')); el.className = 'clock'; }
       else if (st.deadline) {
         var left = st.deadline - serverNow();
-        el.appendChild(h('small', { text: '剩余时间' }));
+        el.appendChild(h('small', { text: '剩余' }));
         el.appendChild(document.createTextNode(left > 0 ? fmtDur(left) : '00:00'));
         el.className = 'clock' + (left < 5 * 60000 ? ' low' : '');
       }
@@ -1266,6 +1376,7 @@
     }
     route(true);
     document.addEventListener('visibilitychange', onVisibility);
+    window.addEventListener('beforeunload', onBeforeUnload);
     window.addEventListener('online', function () { if (S.socket && !S.socket.connected && !S.stopped) S.socket.connect(); });
     setInterval(tick, 1000);
     setTimeout(updateBanner, 3100);

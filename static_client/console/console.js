@@ -9,6 +9,7 @@
   var offset = 0;
   var filter = "all";
   var current = null; // ticket in the action dialog
+  var entryTimer = null;
   var STATUS = { not_arrived: "未到", logged_in: "已登录", confirmed: "已核对", answering: "答题中",
                  submitted: "已交卷", terminated: "已终止", absent: "缺考" };
   var SITTING = { planned: "未开考", started: "考试中", paused: "暂停中", ended: "已结束" };
@@ -18,7 +19,8 @@
   function $(id) { return document.getElementById(id); }
   function text(el, t) { el.textContent = t == null ? "" : String(t); }
   function now() { return Date.now() + offset; }
-  function hhmm(ms) { return ms ? new Date(ms).toTimeString().slice(0, 5) : ""; }
+  // Times in the exam's zone (zone.js), never the laptop's.
+  function hhmm(ms) { return window.hallZone.hhmm(ms); }
   function mins(ms) { return Math.floor(ms / 60000); }
   function msg(t, bad) { var m = $("msg"); text(m, t); m.className = bad ? "error" : "okmsg"; }
 
@@ -39,11 +41,14 @@
       case "answering": return r.status === "answering";
       case "offline": return !r.connected && ["logged_in", "confirmed", "answering"].indexOf(r.status) >= 0;
       case "done": return r.status === "submitted" || r.status === "terminated";
-      case "absent": return r.status === "absent";
+      case "absent": return isAbsent(r);
       case "flagged": return r.violations && r.violations.length > 0;
     }
     return true;
   }
+
+  // 缺考 is the server's count (hall_server/exam/counts.py), sent with the sitting view.
+  function isAbsent(r) { return !!(sitting && sitting.absentees && sitting.absentees.indexOf(r.ticket) >= 0); }
 
   function connCell(r) {
     if (["not_arrived", "absent"].indexOf(r.status) >= 0) return "";
@@ -60,20 +65,18 @@
     var list = Object.keys(rows).map(function (k) { return rows[k]; })
       .sort(function (a, b) { return (a.seat_no || 0) - (b.seat_no || 0); });
     tbody.textContent = "";
-    var n = { answering: 0, submitted: 0, present: 0, absent: 0 };
+    var n = { answering: 0 };
     var approvals = [];
     list.forEach(function (r) {
       if (r.status === "answering") n.answering++;
-      if (r.status === "submitted" || r.status === "terminated") n.submitted++;
-      if (r.status === "absent") n.absent++;
-      else if (r.status !== "not_arrived") n.present++;
       if (r.pending_device) approvals.push(r);
       if (!matches(r)) return;
       var tr = document.createElement("tr");
       tr.id = "c-" + r.ticket;
       var f = r.focus || {};
       var cells = [r.seat_no, r.ticket, r.name, r.category,
-                   (STATUS[r.status] || r.status) + (r.mode === "paper" ? "（答题卡）" : "") + (r.late_reason ? "（迟到准入）" : ""),
+                   (STATUS[r.status] || r.status) + (r.mode === "paper" ? "（答题卡）" : "") + (r.late_reason ? "（迟到准入）" : "") +
+                     (r.status !== "absent" && isAbsent(r) ? "（未开卷，计缺考）" : ""),
                    ["answering", "submitted", "terminated"].indexOf(r.status) >= 0 ? r.answered + " 题" : "",
                    r.signin_order ? "#" + r.signin_order : "",
                    connCell(r),
@@ -82,7 +85,7 @@
                    (r.violations || []).map(function (v) { return LEVEL[v.level]; }).join("、")];
       cells.forEach(function (c, i) {
         var td = document.createElement("td"); text(td, c);
-        if (i === 4) td.className = "s-" + r.status;
+        if (i === 4) td.className = "s-" + (isAbsent(r) ? "absent" : r.status);
         if (i === 7 && c.indexOf("离线") === 0) td.className = "off";
         if (i === 8 && f.hidden_now) td.className = "off";
         tr.appendChild(td);
@@ -94,9 +97,9 @@
       td.appendChild(b); tr.appendChild(td);
       tbody.appendChild(tr);
     });
-    text($("n-answering"), n.answering); text($("n-submitted"), n.submitted);
-    text($("n-present"), n.present); text($("n-absent"), n.absent);
+    text($("n-answering"), n.answering);
     renderApprovals(approvals);
+    noteApprovals(approvals);
   }
 
   function renderApprovals(list) {
@@ -125,7 +128,14 @@
     sitting = s;
     text($("sitting-status"), SITTING[s.status] || s.status);
     $("sitting-status").className = "st-" + s.status;
-    text($("n-expected"), s.expected);
+    text($("n-expected"), s.expected); text($("n-present"), s.present); text($("n-absent"), s.absent);
+    text($("n-pending"), s.pending); text($("n-submitted"), s.submitted);
+    // At the late-entry limit the undecided become 缺考: ask the server for its count then.
+    clearTimeout(entryTimer);
+    if (s.late_entry_until && ["started", "paused"].indexOf(s.status) >= 0 && s.pending > 0) {
+      var wait = s.late_entry_until - now() + 1500;
+      if (wait > 0 && wait < 2147483647) entryTimer = setTimeout(function () { emit("watch", {}, function () { render(); }); }, wait);
+    }
     $("start").disabled = s.status !== "planned";
     $("pause").disabled = s.status !== "started";
     $("resume").disabled = s.status !== "paused";
@@ -134,29 +144,67 @@
     text($("late-until"), s.late_entry_until ? "· 入场截止 " + hhmm(s.late_entry_until) : "");
   }
 
+  // 操作 on a candidate: first what to do (four tasks), then a form with only that task's
+  // fields. Tasks that cannot apply to the candidate's state are not offered.
+  var TASKS_FOR = {
+    late: function (r) { return r.status === "not_arrived" || r.status === "absent" || isAbsent(r); },
+    extra: function (r) { return r.status === "answering"; },
+    violation: function (r) { return ["logged_in", "confirmed", "answering", "submitted"].indexOf(r.status) >= 0; },
+    paper: function () { return true; }
+  };
   function openDialog(ticket) {
     var r = rows[ticket];
     current = ticket;
     text($("act-title"), "考生操作：" + r.name);
     text($("act-who"), "准考证号 " + r.ticket + " · 座位 " + r.seat_no + " · " + r.category + " · " + (STATUS[r.status] || r.status));
-    text($("act-msg"), "");
+    document.querySelectorAll("#act-choose [data-open]").forEach(function (b) {
+      b.hidden = !TASKS_FOR[b.dataset.open](r);
+    });
+    showTask(null);
     $("act").showModal();
   }
+  function showTask(task) {
+    $("act-choose").hidden = !!task;
+    $("act-back").hidden = !task;
+    document.querySelectorAll("#act-form fieldset[data-task]").forEach(function (f) { f.hidden = f.dataset.task !== task; });
+    text($("act-msg"), "");
+    if (task) {
+      var r = rows[current];
+      var names = { late: "准许迟到入场", extra: "延长时间", violation: "记录违纪", paper: "答题卡录入" };
+      text($("act-title"), names[task] + "：" + r.name);
+      var first = document.querySelector("#act-form fieldset[data-task='" + task + "'] input, #act-form fieldset[data-task='" + task + "'] select");
+      if (first) first.focus();
+    } else if (current && rows[current]) text($("act-title"), "考生操作：" + rows[current].name);
+  }
+  document.querySelectorAll("#act-choose [data-open]").forEach(function (b) {
+    b.addEventListener("click", function () { showTask(b.dataset.open); });
+  });
+  $("act-back").addEventListener("click", function () { showTask(null); });
+  // A violation that ends the exam needs a tick in the form itself, not a browser confirm().
+  function levelChanged() {
+    var f = $("act-form").elements;
+    var line = document.querySelector("#act-form .confirm-line");
+    line.hidden = f.level.value === "minor";
+    f.terminate_ok.checked = false;
+  }
+  $("act-form").elements.level.addEventListener("change", levelChanged);
 
   document.querySelectorAll("#act-form [data-do]").forEach(function (b) {
     b.addEventListener("click", function () {
       var f = $("act-form").elements;
       var action = b.dataset.do;
       var p = { ticket: current };
+      var m = $("act-msg");
       if (action === "admit_late") p.reason = f.late_reason.value;
       if (action === "extra_time") { p.minutes = Number(f.minutes.value); p.reason = f.extra_reason.value; }
       if (action === "violation") {
         p.level = f.level.value; p.facts = f.facts.value;
-        if (p.level !== "minor" && !confirm("记录为“" + LEVEL[p.level] + "”将立即终止该考生的考试并交卷，确认？")) return;
+        if (p.level !== "minor" && !f.terminate_ok.checked) {
+          text(m, "“" + LEVEL[p.level] + "”将立即终止该考生的考试：请先勾选确认。"); m.className = "error"; return;
+        }
       }
       if (action === "paper_entry") { p.pass = Number(f.pass.value); p.answers = f.answers.value; }
       emit(action, p, function (r, err) {
-        var m = $("act-msg");
         if (err) { text(m, err); m.className = "error"; return; }
         m.className = "okmsg";
         if (action === "paper_entry") {
@@ -166,6 +214,118 @@
       });
     });
   });
+
+  // Room actions: each opens its own form in the #room dialog.
+  var ROOM_TITLES = { pause: "暂停全场", room_extra: "全场延时", incident: "记录情况", start: "宣布开考", end: "结束本场考试" };
+  function openRoom(task) {
+    text($("room-title"), ROOM_TITLES[task]);
+    document.querySelectorAll("#room-form fieldset[data-task]").forEach(function (f) { f.hidden = f.dataset.task !== task; });
+    text($("room-msg"), "");
+    if (task === "start") prepareStart();
+    $("room").showModal();
+  }
+  function roomDone(okText) {
+    return function (r, err) {
+      var m = $("room-msg");
+      if (err) { text(m, err); m.className = "error"; return; }
+      msg(okText);
+      $("room").close();
+    };
+  }
+  document.querySelectorAll("#room-form [data-room]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var f = $("room-form").elements;
+      var m = $("room-msg");
+      switch (b.dataset.room) {
+        case "pause":
+          var kind = f.pause_kind.value, extra = f.pause_text.value.trim();
+          emit("pause", { reason: extra ? kind + "：" + extra : kind }, roomDone("已暂停，考生计时停止"));
+          break;
+        case "extra_time":
+          if (!f.room_reason.value.trim()) { text(m, "请填写延时原因"); m.className = "error"; return; }
+          emit("extra_time", { minutes: Number(f.room_minutes.value), reason: f.room_reason.value },
+               roomDone("已为全场延时 " + f.room_minutes.value + " 分钟"));
+          break;
+        case "incident":
+          if (!f.incident_text.value.trim()) { text(m, "请填写情况说明"); m.className = "error"; return; }
+          emit("incident", { kind: f.incident_kind.value, text: f.incident_text.value }, roomDone("已记录"));
+          break;
+        case "start_sitting":
+          var payload = startPayload(f);
+          if (!payload) return;
+          socket.emit("start_sitting", Object.assign({ sitting: sittingId }, payload), function (r) {
+            if (r && r.now) offset = r.now - Date.now();
+            if (r && r.ok) { renderSitting(r.sitting); msg("已开考"); $("room").close(); return; }
+            var e = (r && r.error) || {};
+            if (e.confirm_date) {               // the server's clock says another day than ours
+              $("date-line").hidden = false;
+              text($("date-warning"), "今天是 " + e.today + "，本场次的考试日期是 " + e.date + "。我已核对：确实要在今天开考本场次。");
+            }
+            text($("room-msg"), e.message || "操作失败"); $("room-msg").className = "error";
+          });
+          break;
+        case "end_sitting":
+          emit("end_sitting", {}, roomDone("本场考试已结束"));
+          break;
+      }
+    });
+  });
+  // Start: a sealed paper asks for its release code (item 8 adds the date check here).
+  // A sitting started on a day that is not its date needs a second, explicit tick (the
+  // server refuses without confirm_date as well).
+  function prepareStart() {
+    var sealed = !!(sitting && sitting.sealed);
+    $("release-line").hidden = !sealed;
+    var today = window.hallZone.date(now());
+    var wrongDay = !!(sitting && sitting.date && sitting.date !== today);
+    $("date-line").hidden = !wrongDay;
+    $("room-form").elements.confirm_date.checked = false;
+    if (wrongDay) text($("date-warning"), "今天是 " + today + "，本场次的考试日期是 " + sitting.date +
+                       "。我已核对：确实要在今天开考本场次。");
+  }
+  function startPayload(f) {
+    var p = {};
+    if (!$("date-line").hidden) {
+      if (!f.confirm_date.checked) { text($("room-msg"), "今天不是本场次的考试日期：请先勾选确认。"); $("room-msg").className = "error"; return null; }
+      p.confirm_date = true;
+    }
+    if (sitting && sitting.sealed) {
+      var code = f.release_code.value.trim();
+      if (!code) { text($("room-msg"), "请输入放行码"); $("room-msg").className = "error"; return null; }
+      p.release_code = code;
+    }
+    return p;
+  }
+
+  // Device changes: a badge that stays on screen while scrolling, a sound, the tab title.
+  var knownPending = {};
+  var audio = null;
+  function beep() {
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      if (audio.state === "suspended") audio.resume();
+      [0, 0.35].forEach(function (t0) {
+        var o = audio.createOscillator(), g = audio.createGain();
+        o.frequency.value = 880; g.gain.value = 0.25;
+        o.connect(g); g.connect(audio.destination);
+        o.start(audio.currentTime + t0); o.stop(audio.currentTime + t0 + 0.2);
+      });
+    } catch (e) { /* no audio device: the badge still shows */ }
+  }
+  // Browsers allow sound only after a click on the page: any click unlocks it.
+  document.addEventListener("click", function () {
+    try { audio = audio || new (window.AudioContext || window.webkitAudioContext)(); if (audio.state === "suspended") audio.resume(); } catch (e) {}
+  }, { once: true });
+  function noteApprovals(list) {
+    var fresh = list.some(function (r) { return !knownPending[r.ticket]; });
+    knownPending = {};
+    list.forEach(function (r) { knownPending[r.ticket] = true; });
+    $("approval-badge").hidden = list.length === 0;
+    text($("approval-count"), list.length);
+    document.title = (list.length ? "【换机申请 " + list.length + "】" : "") + baseTitle;
+    if (fresh) beep();
+  }
+  var baseTitle = document.title;
 
   socket.on("connect", function () {
     emit("watch", {}, function (r, err) {
@@ -187,7 +347,7 @@
     });
     render();
   });
-  socket.on("sitting", function (s) { renderSitting(s); });
+  socket.on("sitting", function (s) { renderSitting(s); render(); });
   socket.on("fault", function (d) { showFault(d.fault); });
   function showFault(fault) {
     var d = { fault: fault };
@@ -196,40 +356,33 @@
     text(el, d.fault ? "⚠ 服务器无法保存数据：" + d.fault + "。考生答案暂存在手机上。请立即检查电脑磁盘空间，并联系技术支持。" : "");
   }
 
-  function ask(question) { var v = prompt(question); return v == null ? null : v.trim(); }
-  $("start").addEventListener("click", function () {
-    var payload = {};
-    if (sitting && sitting.sealed) {
-      var code = ask("本场次试卷已加密。请输入区县定考办提供的放行码（12位，如 ABCD-EFGH-JKMN）：");
-      if (!code) return;
-      payload.release_code = code;
-    } else if (!confirm("确认宣布开考？开考后考生可以打开试卷。")) return;
-    emit("start_sitting", payload, function (r, err) { msg(err || "已开考", !!err); });
-  });
-  $("pause").addEventListener("click", function () {
-    var reason = ask("暂停原因（如：停电）。暂停期间所有考生计时停止："); if (!reason) return;
-    emit("pause", { reason: reason }, function (r, err) { msg(err || "已暂停，考生计时停止", !!err); });
-  });
+  $("start").addEventListener("click", function () { openRoom("start"); });
+  $("pause").addEventListener("click", function () { openRoom("pause"); });
   $("resume").addEventListener("click", function () {
     emit("resume", {}, function (r, err) { msg(err || "已恢复，所有考生的截止时间已顺延", !!err); });
   });
-  $("room-extra").addEventListener("click", function () {
-    var m = ask("全场延长多少分钟？（仅限系统原因）"); if (!m) return;
-    var reason = ask("延时原因："); if (!reason) return;
-    emit("extra_time", { minutes: Number(m), reason: reason }, function (r, err) { msg(err || "已为全场延时 " + m + " 分钟", !!err); });
-  });
-  $("incident").addEventListener("click", function () {
-    var kinds = { "1": "power", "2": "network", "3": "system", "4": "sick", "5": "other" };
-    var k = ask("情况类别：1 停电  2 网络故障  3 系统故障  4 考生身体不适  5 其他"); if (!k) return;
-    if (!kinds[k]) { msg("请输入 1-5", true); return; }
-    var t = ask("情况说明（时间、经过、处理）："); if (!t) return;
-    emit("incident", { kind: kinds[k], text: t }, function (r, err) { msg(err || "已记录", !!err); });
-  });
-  $("end").addEventListener("click", function () {
-    if (!confirm("确认结束本场考试？所有仍在答题的考生将被自动交卷。")) return;
-    emit("end_sitting", {}, function (r, err) { msg(err || "本场考试已结束", !!err); });
-  });
-  $("fullscreen").addEventListener("click", function () { document.querySelector(".qrbox").classList.toggle("full"); });
+  $("room-extra").addEventListener("click", function () { openRoom("room_extra"); });
+  $("incident").addEventListener("click", function () { openRoom("incident"); });
+  $("end").addEventListener("click", function () { openRoom("end"); });
+  // The QR panel folds away (the roster then starts near the top of a 1366x768 screen); the
+  // choice is remembered on this laptop. Full screen shows the room and its WiFi with it.
+  function setQr(open) {
+    $("qrbox").hidden = !open;
+    $("qr-show").hidden = open;
+    try { localStorage.setItem("hall.console.qr", open ? "1" : "0"); } catch (e) {}
+  }
+  var qrPref = null;
+  try { qrPref = localStorage.getItem("hall.console.qr"); } catch (e) {}
+  setQr(qrPref === "1");   // folded by default: the roster comes first
+  $("qr-hide").addEventListener("click", function () { setQr(false); });
+  $("qr-show").addEventListener("click", function () { setQr(true); });
+  function fullQr(open) {
+    $("qr-full").hidden = !open;
+    if (open) $("qr-full-img").src = "/console/sitting/" + sittingId + "/qr.png?t=" + Date.now();
+  }
+  $("fullscreen").addEventListener("click", function () { fullQr(true); });
+  $("qr-full").addEventListener("click", function () { fullQr(false); });
+  document.addEventListener("keydown", function (e) { if (e.key === "Escape") fullQr(false); });
   document.querySelectorAll(".filters button").forEach(function (b) {
     b.addEventListener("click", function () {
       filter = b.dataset.filter;
@@ -237,7 +390,9 @@
       render();
     });
   });
-  setInterval(function () { text($("clock"), new Date(now()).toTimeString().slice(0, 8)); }, 1000);
+  function showClock() { text($("clock"), window.hallZone.hhmmss(now()) + "（" + window.hallZone.label.split("（")[0] + "）"); }
+  showClock();
+  setInterval(showClock, 1000);
   setInterval(render, 30000); // idle times and offline durations age
   // The QR carries a fresh token; with qr_rotate_seconds set, a new code replaces it on
   // that beat so a photo sent out of the room stops working after the grace period.

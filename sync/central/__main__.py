@@ -122,7 +122,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"拒收  {f}  [{e.code}] {e.message_zh}")
         return rc
     if a.cmd == "set-pass-mark":
-        Store(a.db, spool_dir=a.spool_dir).set_pass_mark(a.category, a.level, a.mark)
+        store = Store(a.db, spool_dir=a.spool_dir)
+        store.set_pass_mark(a.category, a.level, a.mark)
+        scored = [r["centre_score"] for r in store.results()
+                  if r["category"] == a.category and r["level"] == a.level and r["centre_score"] is not None]
+        passed = sum(1 for x in scored if x >= a.mark)
+        print(f"已设置合格分数线：{a.category} {a.level} {a.mark:g} 分。"
+              f"目前已评分 {len(scored)} 人，其中合格 {passed} 人、不合格 {len(scored) - passed} 人。")
         return 0
     if a.cmd == "status":
         from .reports import site_status

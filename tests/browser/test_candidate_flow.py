@@ -78,7 +78,7 @@ def test_candidate_flow(phone_hall, phone, shots):
     assert opened_in < 3, opened_in   # target < 1 s on a phone; loose bound for busy CI
     expect(page.locator(".opt")).not_to_have_count(0)
     expect(page.locator("#clock")).to_contain_text(re.compile(r"\d\d:\d\d"))
-    expect(page.locator("#submit-opens")).to_contain_text("以后可以交卷")   # earliest_submit
+    expect(page.locator("#submit-opens")).to_contain_text(re.compile(r"\d\d:\d\d 起"))   # earliest_submit
     snap(page, shots, "05_question1")
 
     # 5. answer three questions; each becomes 已保存 from the server's ack
@@ -114,7 +114,7 @@ def test_candidate_flow(phone_hall, phone, shots):
 
     # 7. the server dies; two more answers are kept on the phone as 未保存
     hall.stop()
-    expect(page.locator("#banner")).to_have_text("网络已断开，答案已暂存在手机上，恢复后自动提交")
+    expect(page.locator("#banner")).to_have_text("网络已断开，答案已暂存在手机上，恢复后自动提交。请不要刷新页面")
     answer(page, 8, "D")
     expect(page.locator("#savestate")).to_contain_text("未保存")
     snap(page, shots, "09_offline_pending")

@@ -72,11 +72,9 @@ def test_question_readable_at_360x640(hall_with_image, shots):
         expect(page.locator("#stem")).to_contain_text("心电图")
         img = page.locator("img.qimg")
         expect(img).to_have_attribute("loading", "lazy")
-        img.scroll_into_view_if_needed()
-        page.wait_for_function("document.querySelector('img.qimg') && document.querySelector('img.qimg').naturalWidth > 0")
-        page.evaluate("window.scrollTo(0, 0)")
         page.wait_for_timeout(300)
-        expect(page.locator("#opt-hint")).to_be_visible()     # the options are below the screen
+        # the options are below the screen (once seen, the hint does not come back)
+        expect(page.locator("#opt-hint")).to_be_visible()
         page.screenshot(path=str(shots / "51_long_question_360x640.png"))
         page.click("#opt-hint")
         expect(page.locator("#opt-hint")).to_be_hidden()
@@ -86,6 +84,8 @@ def test_question_readable_at_360x640(hall_with_image, shots):
         box = page.locator("#clock").bounding_box()
         assert box and 0 <= box["y"] < 80, box
         page.screenshot(path=str(shots / "53_after_hint_tap.png"))
+        img.scroll_into_view_if_needed()
+        page.wait_for_function("document.querySelector('img.qimg') && document.querySelector('img.qimg').naturalWidth > 0")
         page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(shots / "52_long_question_full.png"), full_page=True)
 

@@ -66,6 +66,9 @@ def test_console_runs_a_sitting(tmp_path, browser_page):
         shot(page, "02-checked-in")
 
         page.click("#start")
+
+        page.check("input[name=confirm_date]")         # test plans are dated 2030
+        page.click("button[data-room=start_sitting]")
         page.wait_for_selector("#sitting-status:has-text('考试中')")
         for ph in phones:
             assert ph.call("open")["ok"]
@@ -86,19 +89,24 @@ def test_console_runs_a_sitting(tmp_path, browser_page):
 
         # Cheating: the invigilator records it and the exam ends for that candidate.
         page.click(f"#c-{cands[2]['ticket']} button.act")
+        page.click("#act-choose [data-open=violation]")
         page.select_option("select[name=level]", "cheating")
         page.fill("textarea[name=facts]", "考试中切出页面搜索答案，已拍照取证")
+        page.click("button[data-do=violation]")
+        page.wait_for_selector("#act-msg:has-text('请先勾选确认')")      # a terminating level asks first
+        page.check("input[name=terminate_ok]")
         shot(page, "04-violation-dialog")
         page.click("button[data-do=violation]")
         page.wait_for_selector("#act-msg:has-text('已保存')")
-        page.click("dialog menu button")
+        page.click("#act-close")
         page.wait_for_selector(f"#c-{cands[2]['ticket']} >> text=已终止")
         assert phones[2].answer(2, "B")["error"]["code"] == "submitted"
 
         # Power cut: pause the room, then resume; every deadline moves.
         before = phones[0].call("sync")["state"]["deadline"]
-        answers["prompt"] = "停电"
         page.click("#pause")
+        page.check("input[name=pause_kind][value='停电']")
+        page.click("button[data-room=pause]")
         page.wait_for_selector("#sitting-status:has-text('暂停中')")
         shot(page, "05-paused")
         time.sleep(1.0)

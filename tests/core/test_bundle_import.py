@@ -38,7 +38,8 @@ def test_bundle_import_then_release_at_start(tmp_path, bundle):
         p = Phone(hall, c["ticket"], c["id_number"][-6:]).connect()
         assert p.login(c["sitting_id"])["ok"] and p.call("confirm")["ok"]
         staff = hall.staff_socket()
-        start = lambda **kw: staff.call("start_sitting", {"sitting": c["sitting_id"], **kw}, namespace="/staff")
+        start = lambda **kw: staff.call("start_sitting", {"sitting": c["sitting_id"], "confirm_date": True, **kw},
+                                        namespace="/staff")
         assert start()["error"]["code"] == "paper_sealed"
         wrong = start(release_code="AAAA-BBBB-CCCC")
         assert wrong["error"]["code"] == "bad_release_code"

@@ -44,17 +44,23 @@ def test_chief_uploads_and_exports_results(tmp_path, plan):
                 break
             time.sleep(0.3)
         assert "已被接收" in page, page[-1500:]
-        exported = chief.get(hall.url + "/console/export.hallresult")
-        assert exported.status_code == 200
+        page = chief.post(hall.url + "/console/export")
+        assert page.status_code == 200
+        name = page.text.split('id="export-file" class="mono">')[1].split("<")[0]
+        shown = page.text.split('id="export-sha" class="mono sha">')[1].split("<")[0]
+        exported = chief.get(hall.url + f"/console/outbox/{name}")
+        assert exported.status_code == 200 and name.endswith(".hallresult")
         sha = hashlib.sha256(exported.content).hexdigest()
-        assert exported.headers["X-Bundle-SHA256"] == sha
+        assert shown == sha
         from sync.result_bundle import verify_result_bundle
 
         info = verify_result_bundle(exported.content, {plan["site"]["site_no"]: plan["site_key"]["public"]})
         assert info is not None
         inv = hall.staff_session("r01", "r01-pw")
         assert inv.post(hall.url + "/console/sync", allow_redirects=False).status_code == 403
-        assert inv.get(hall.url + "/console/export.hallresult").status_code == 403
+        assert inv.post(hall.url + "/console/export").status_code == 403
+        assert inv.get(hall.url + f"/console/outbox/{name}").status_code == 403
+        assert chief.get(hall.url + "/console/outbox/..%2Fhall.db").status_code == 404
         with hall.db() as db:
             acts = [r[0] for r in db.execute("SELECT action FROM audit_log WHERE actor='staff:chief'")]
         assert "sync_upload" in acts and "export_results" in acts

@@ -42,7 +42,7 @@ def answering(hall, plan, i, staff):
     assert p.login(S1)["ok"] and p.call("confirm")["ok"]
     r = p.call("open")
     if not r["ok"] and r["error"]["code"] == "not_started":
-        assert act(staff, "start_sitting")["ok"]
+        assert act(staff, "start_sitting", confirm_date=True)["ok"]
         r = p.call("open")
     assert r["ok"], r
     return p
@@ -144,7 +144,7 @@ def test_cheating_terminates_and_minor_violation_warns(room):
 
 def test_paper_fallback_double_entry(room):
     hall, plan, staff, pushed = room
-    act(staff, "start_sitting")
+    act(staff, "start_sitting", confirm_date=True)
     p = phone_for(hall, plan, 2)
     key = plan["keys"][p.ticket]
     first = "".join(key[:-1]) + "-"

@@ -44,7 +44,8 @@ def test_demo_plan_shape(sites_csv):
     assert media_used and media_used <= set(plan["media"])
     for name, data in plan["media"].items():
         import hashlib
-        assert name == hashlib.sha256(data).hexdigest() + ".png" and data[:4] == b"\x89PNG"
+        kind = {b"\x89PNG": "png", b"\xff\xd8\xff\xe0": "jpg"}[data[:4]]
+        assert name == f"{hashlib.sha256(data).hexdigest()}.{kind}"
     assert plan["staff"][0] == {"username": "chief", "display_name": "主考", "role": "chief",
                                 "room_id": None, "password": "demo-chief"}
     assert plan["staff"][2]["room_id"] == "R02" and plan["staff"][2]["password"] == "demo-r02"
@@ -54,3 +55,31 @@ def test_demo_plan_shape(sites_csv):
 def test_demo_plan_deterministic(sites_csv):
     assert build_demo_plan(sites_csv, seed=7) == build_demo_plan(sites_csv, seed=7)
     assert build_demo_plan(sites_csv, seed=7)["keys"] != build_demo_plan(sites_csv, seed=8)["keys"]
+
+
+def test_demo_bank_is_realistic(sites_csv):
+    """Issue 13 item 2: the demo's papers look like real ones: long A2 case stems
+    (150-400 characters), A3 groups on one shared case that stay together, large images."""
+    from PIL import Image
+    import io
+
+    plan = build_demo_plan(sites_csv)
+    for name, data in plan["media"].items():
+        w, h = Image.open(io.BytesIO(data)).size
+        assert w >= 1000 and h >= 700, (name, w, h)          # not thumbnails: an ECG is read in detail
+    long_stems, groups_seen, with_image = 0, 0, 0
+    for ticket, paper in plan["papers"].items():
+        qs = paper["questions"]
+        lengths = [len(q["stem"]) - len("【演示题】") for q in qs]
+        long_stems += sum(150 <= n <= 400 for n in lengths)
+        assert max(lengths) <= 400
+        with_image += any(q["image"] for q in qs)
+        shared = [q for q in qs if "（共用题干）" in q["stem"]]
+        case_of = {q["no"]: q["stem"].split("\n")[0] for q in shared}
+        for q in shared:                                      # a group's questions follow each other
+            same = sorted(n for n, c in case_of.items() if c == case_of[q["no"]])
+            assert same == list(range(same[0], same[0] + len(same))), same
+            groups_seen += len(same) > 1
+    assert long_stems >= 20 * len(plan["papers"])            # about a third of each paper
+    assert groups_seen > 0
+    assert with_image >= 0.8 * len(plan["papers"])
