@@ -7,16 +7,23 @@ PY     := $(VENV)/bin/python
 # postgresql: the server binaries (/usr/lib/postgresql/*/bin) for the central store's tests,
 # which start their own throw-away server on a free port (never the package's own cluster).
 # systemd: systemd-analyze verifies the unit that `hall install-service` writes.
-APT_PACKAGES := chromium fonts-wqy-microhei poppler-utils postgresql systemd
+# faketime: steps the server's wall clock in tests (exam time must not follow it).
+APT_PACKAGES := chromium fonts-wqy-microhei poppler-utils postgresql systemd faketime
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench bench-weak dist setup system-deps clean
+.PHONY: demo test soak bench bench-weak dist setup system-deps clean
 
 demo: setup
 	$(PY) -m hall_server demo $(DEMO_ARGS)
 
 test: setup system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The model-based interleaving test, long: SOAK_STEPS steps in all (make test runs ~4,000).
+SOAK_STEPS ?= 100000
+soak: setup
+	HALL_MODEL_EXAMPLES=$$(( $(SOAK_STEPS) / 100 )) HALL_MODEL_STEPS=100 HALL_MODEL_SEED=$${HALL_MODEL_SEED:-$$(date +%s)} \
+	  $(PY) -m pytest tests/model -q -s -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) -m pip install --quiet -e '.[test,bench]'

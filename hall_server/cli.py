@@ -236,7 +236,8 @@ def cmd_sync(args) -> int:
     try:
         if args.export:
             dest, sha = export_bundle(cfg.db_path, outbox, copy_to=args.export)
-            print(f"已导出成绩包: {dest}\nsha256: {sha}\n（请将 sha256 抄写在交接单上）")
+            print(f"已导出成绩包: {dest}\n上传凭证: {dest}.sig（与成绩包放在一起，区县上传时使用）\n"
+                  f"sha256: {sha}\n（请将 sha256 抄写在交接单上）")
             return 0
         result = sync_now(cfg.db_path, url, outbox)
     except (OSError, RuntimeError, ValueError) as e:

@@ -43,10 +43,12 @@ class HallProcess:
 
             import_plan(self.data_dir / "hall.db", plan)
 
-    def start(self, timeout: float = 20) -> "HallProcess":
-        logf = open(self.log, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "hall_server", "--config", str(self.config_path), "serve"],
-                                     cwd=REPO, stdout=logf, stderr=subprocess.STDOUT)
+    def start(self, timeout: float = 20, env: dict | None = None) -> "HallProcess":
+        """`env`: extra environment for the server (e.g. libfaketime for clock steps)."""
+        with open(self.log, "ab") as logf:
+            self.proc = subprocess.Popen([sys.executable, "-m", "hall_server", "--config", str(self.config_path),
+                                          "serve"], cwd=REPO, stdout=logf, stderr=subprocess.STDOUT,
+                                         env={**os.environ, **env} if env else None)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -99,7 +99,7 @@ def qr_poster(db: Any, sitting_id: str, url: str, wifi_ssid: str, wifi_password:
         "④ 核对姓名和试卷类别，按监考人员指示开始答题",
     ]
     rules = (f"请按《考生一览表》签到顺序扫码。试卷打开即开始计时；开考 {s.late_entry_s // 60} 分钟后不得入场，"
-             f"开考 {s.earliest_submit_s // 60} 分钟后方可交卷，时间到系统自动交卷。")
+             f"打开试卷答题满 {s.earliest_submit_s // 60} 分钟后方可交卷（全场暂停的时间不计），时间到系统自动交卷。")
     c.setFont(f, 13)
     for line in steps:
         c.drawString(L.MARGIN + 14 * mm, y, line)

@@ -43,6 +43,13 @@ def exam_zone():
                      "laptop": zone.utc_label(laptop_off), "mismatch": exam_off != laptop_off}}
 
 
+@bp.context_processor
+def alerts():
+    """What every console page must show at once: a disk fault, a failing background task,
+    a laptop clock that was changed (app.py Hall.current_alerts)."""
+    return {"hall_alerts": current_app.extensions["hall.alerts"]()}
+
+
 def current_staff():
     return _staff_dir().get(session.get("staff"))
 

@@ -494,7 +494,9 @@
     if (!e) {
       S.att.ans[q] = { c: r.choice === undefined ? null : r.choice, s: rseq, a: rseq };
     } else if (rseq >= e.s) {
-      if (rseq > e.s) { e.c = r.choice === undefined ? e.c : r.choice; e.s = rseq; }
+      // The server's stored (choice, seq) is the truth: at an equal seq it may hold another
+      // choice (a counter that restarted); show what is saved, never our own unsaved one.
+      if (r.choice !== undefined && (rseq > e.s || r.choice !== e.c)) { e.c = r.choice; e.s = rseq; }
       e.a = rseq; delete e.bad;
     } else {
       e.a = Math.max(e.a || 0, rseq); // we changed it again meanwhile: still pending
@@ -546,10 +548,25 @@
       S.submitting = false;
       if (r.ok) {
         S.att.submitWanted = false;
-        Object.keys(S.att.ans).forEach(function (q) { var e = S.att.ans[q]; if (e && !e.bad) e.a = Math.max(e.a || 0, e.s); });
+        // What was sealed, from the server's transaction: if the sitting ended (or time ran
+        // out) before this submit arrived, answers the phone still held were not saved.
+        var lost = [];
+        if (r.answers && typeof r.answers === 'object') {
+          mergeServerAnswers(r.answers);
+          Object.keys(S.att.ans).forEach(function (q) {
+            var e = S.att.ans[q];
+            if (e && !isSaved(e) && e.c !== null && e.c !== undefined) lost.push(Number(q));
+          });
+        }
         S.att.receipt = r.receipt || S.att.receipt;
         saveAtt();
         closeModal();
+        if (lost.length) {
+          lost.sort(function (a, b) { return a - b; });
+          showMessage('部分答案未能保存',
+            '交卷请求到达前，考试已经结束（时间已到或监考老师已收卷）。第 ' + lost.join('、') +
+            ' 题最后的修改未被保存，成绩按已保存的答案计算（回执上的已答题数为准）。如有疑问请举手告知监考老师。');
+        }
         var st = r.state || Object.assign({}, S.state, { status: 'submitted', receipt: r.receipt, submitted_at: r.submitted_at, answered: r.answered, submit_reason: 'candidate' });
         applyState(st);
         return;

@@ -76,7 +76,8 @@
       var f = r.focus || {};
       var cells = [r.seat_no, r.ticket, r.name, r.category,
                    (STATUS[r.status] || r.status) + (r.mode === "paper" ? "（答题卡）" : "") + (r.late_reason ? "（迟到准入）" : "") +
-                     (r.status !== "absent" && isAbsent(r) ? "（未开卷，计缺考）" : ""),
+                     (r.status !== "absent" && isAbsent(r) ? "（未开卷，计缺考）" : "") +
+                     (r.login_locked_s > 0 ? "（登录已锁定）" : ""),
                    ["answering", "submitted", "terminated"].indexOf(r.status) >= 0 ? r.answered + " 题" : "",
                    r.signin_order ? "#" + r.signin_order : "",
                    connCell(r),
@@ -94,7 +95,18 @@
       var b = document.createElement("button");
       b.type = "button"; b.textContent = "操作"; b.className = "act";
       b.addEventListener("click", function () { openDialog(r.ticket); });
-      td.appendChild(b); tr.appendChild(td);
+      td.appendChild(b);
+      if (r.login_locked_s > 0) {
+        // Too many wrong logins for this ticket: the invigilator checks the ID and lifts it.
+        var u = document.createElement("button");
+        u.type = "button"; u.className = "unlock"; u.textContent = "解除锁定";
+        u.title = "该考生登录失败次数过多已被锁定（约 " + Math.ceil(r.login_locked_s / 60) + " 分钟）。核对身份后解除";
+        u.addEventListener("click", function () {
+          emit("unlock_login", { ticket: r.ticket }, function (ok, err) { msg(err || "已解除 " + r.name + " 的登录锁定", !!err); });
+        });
+        td.appendChild(u);
+      }
+      tr.appendChild(td);
       tbody.appendChild(tr);
     });
     text($("n-answering"), n.answering);
@@ -349,6 +361,18 @@
   });
   socket.on("sitting", function (s) { renderSitting(s); render(); });
   socket.on("fault", function (d) { showFault(d.fault); });
+  // Alerts for every page (disk, background tasks, the laptop's clock): replace the banner.
+  socket.on("alerts", function (d) {
+    var box = $("alerts"), list = (d && d.alerts) || {};
+    box.textContent = "";
+    Object.keys(list).forEach(function (k) {
+      if (k === "storage") return;  // shown in the fault line of this page
+      var p = document.createElement("p");
+      p.className = "alert"; p.dataset.key = k; text(p, "⚠ " + list[k]);
+      box.appendChild(p);
+    });
+    box.hidden = box.children.length === 0;
+  });
   function showFault(fault) {
     var d = { fault: fault };
     var el = $("fault");

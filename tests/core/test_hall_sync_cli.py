@@ -53,8 +53,10 @@ def test_sync_export_to_a_new_usb_folder(tmp_path, hall):
     r = _hall("--config", str(hall.config_path), "sync", "--export", str(usb), cwd=REPO)
     assert r.returncode == 0, r.stderr
     sha = r.stdout.split("sha256: ")[1].split()[0]
-    files = list(usb.iterdir())
-    assert len(files) == 1 and files[0].name.endswith(".hallresult")
+    files = sorted(usb.iterdir())
+    # the bundle, and beside it the site's signed proof that opens a resumable upload
+    assert [f.name[len(files[0].name):] for f in files] == ["", ".sig"], files
+    assert files[0].name.endswith(".hallresult")
     assert hashlib.sha256(files[0].read_bytes()).hexdigest() == sha
     # the console learns of it: the same bundle sits in the outbox, marked exported
     from sync.client import last_state

@@ -83,7 +83,7 @@ def test_candidate_notice_how_to_log_in_phone_dies_and_what_voids_a_result(site_
     for part in ("连接考场WiFi", "扫描考场二维码", "身份证号后6位", "已保存", "回执码", "换一部手机",
                  "考试作弊", "严重违纪", "代考", "退出考试页面"):
         assert part in t, part
-    assert "20题，45分钟" in t and "开考7分钟后不得入场" in t and "开考12分钟后方可交卷" in t
+    assert "20题，45分钟" in t and "开考7分钟后不得入场" in t and "打开试卷答题满12分钟后方可交卷" in t
 
 
 def test_demo_guides_say_so(tmp_path):
