@@ -382,7 +382,7 @@ def last_state(outbox: str | Path) -> dict | None:
 
 # Files the hall itself writes beside a bundle: never uploaded; named in the county run's
 # summary (records of a bundle that is in the folder are only counted: they are expected).
-RECORD_ENDINGS = (".sync.json", ".receipt.json", ".sig")
+RECORD_ENDINGS = (".sync.json", ".receipt.json", ".sig")  # .sig: an upload proof whose bundle is gone
 OTHER_ENDINGS = {".part": "未写完的导出文件（请在考点重新导出）", "sync.log": "上传日志（不是成绩包）"}
 RECORD_WHY = "上传状态/回执记录或上传凭证（不是成绩包，随成绩包一起保留）"
 
@@ -407,8 +407,11 @@ def scan_folder(folder: str | Path) -> tuple[list[Path], list[tuple[Path, str]],
         if not p.is_file():
             continue
         why = why_not_a_bundle(p)
+        beside = p.with_name(p.name.rsplit(BUNDLE_SUFFIX, 1)[0] + BUNDLE_SUFFIX)
         if not why:
             take.append(p)
+        elif p.name.endswith(BUNDLE_SUFFIX + ".sig") and beside.is_file():
+            continue                     # the site's upload proof: read with its bundle
         elif why == RECORD_WHY and p.with_name(p.name.rsplit(BUNDLE_SUFFIX, 1)[0] + BUNDLE_SUFFIX).is_file():
             records.append(p)
         else:

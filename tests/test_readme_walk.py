@@ -1,8 +1,7 @@
 """Issue 13: README walks a newcomer from `make demo` through a sitting, the USB export, the
 county run and the centre's status page. This test runs the README's walkthrough block line by
 line on a copy of the repository (so var/ of the working tree is never touched), with only
-these substitutions: free ports instead of 8080/8700, and the demo's site list written into the
-copy (the repository's own data/sites.csv when it ships one). The sitting in between is taken
+these substitutions: free ports instead of 8080/8700. The sitting in between is taken
 the way people take it: the chief starts it and ends it over the console's socket, phones log
 in, answer and are submitted. No output may hold a traceback."""
 from __future__ import annotations
@@ -24,7 +23,6 @@ import socketio
 from hallproc import REPO, free_port
 
 pytestmark = pytest.mark.slow
-SITE_LINE = "1,市直属,重庆市第十三人民医院,2023-09-04/2023-09-05"   # the first of 000_…txt 附件7
 
 
 def readme_walkthrough() -> list[str]:
@@ -54,10 +52,6 @@ def copy_repo(dest: Path) -> Path:
     assert untar.wait() == 0 and tar.wait() == 0
     (dest / ".venv").symlink_to(REPO / ".venv")                  # make's stamp keeps it from reinstalling
     (dest / "static_client/vendor/node_modules").symlink_to(REPO / "static_client/vendor/node_modules")
-    sites = dest / "data" / "sites.csv"
-    if not sites.exists():
-        sites.parent.mkdir(parents=True, exist_ok=True)
-        sites.write_text("site_no,district,site_name,exam_dates\n" + SITE_LINE + "\n", encoding="utf-8")
     return dest
 
 

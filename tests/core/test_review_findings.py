@@ -215,8 +215,7 @@ def test_a_room_pause_moves_the_earliest_submit(tmp_path):
 
 def test_wrong_tries_from_another_phone_do_not_lock_the_candidate_out(tmp_path):
     plan = make_plan(candidates_per_room=4)
-    hall = HallProcess(tmp_path / "h", plan,
-                       config_extra="[security]\nlogin_max_failures_per_ticket = 12\n").start()
+    hall = HallProcess(tmp_path / "h", plan).start()
     try:
         victim = cand(plan, 0, room=1)
         other_token, own_token = hall.qr_token("D1S1-R02"), hall.qr_token("D1S1-R01")

@@ -53,7 +53,7 @@ def test_invigilator_guide_one_page_the_day_and_the_failures(site_db):
     for part in ("考试当天", "宣布开考", "结束考试", "考场情况记录表",
                  "手机没电", "批准换机", "WiFi断开", "暂停考试", "电脑死机", "延长时间"):
         assert part in t, part
-    assert "每人45分钟、20题" in t and "开考7分钟后不得入场" in t and "开考12分钟后考生方可交卷" in t
+    assert "每人45分钟、20题" in t and "开考7分钟后不得入场" in t and "考生打开试卷答题满12分钟后方可交卷" in t
     assert "渝中区定考办：023-63765144" in t
 
 
