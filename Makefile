@@ -26,7 +26,7 @@ soak: setup
 	  $(PY) -m pytest tests/model -q -s -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: setup
-	$(PY) -m pip install --quiet -e '.[test,bench]'
+	$(PY) -m pip install --quiet -e '.[test,bench,face]'
 	$(PY) -m bench.run $(BENCH_ARGS)
 
 # A weak laptop: each server confined to half of one core by a cgroup CPU quota (root), the
@@ -47,7 +47,7 @@ $(STAMP): pyproject.toml
 	@command -v npm >/dev/null || $(MAKE) system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,face]'
 	touch $@
 
 # Third-party browser files live under static_client/vendor/: installed here, never committed.

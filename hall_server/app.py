@@ -91,6 +91,7 @@ class Hall:
         steps = (("progress", lambda: dirty and staff.push_progress(dirty)),
                  ("timeups", self.service.sweep_timeups),
                  ("absent", self.service.sweep_absent),
+                 ("captures", self.service.sweep_captures),
                  ("rooms", self._push_rooms),
                  ("clock", self.check_clock))
         for name, step in steps:
@@ -218,6 +219,10 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
 
     app.register_blueprint(candidate.bp)
     app.register_blueprint(console.bp)
+    from .proctor import web as proctor_web
+
+    app.register_blueprint(proctor_web.phone_bp)
+    app.register_blueprint(proctor_web.console_bp)
     # Flask-SocketIO runs every event handler inside app.request_context() of the connection's
     # /socket.io/ request. Without a rule for that path, pushing the context raises NotFound
     # (WebsocketMismatch for websockets) and Flask keeps it in request.routing_exception:
