@@ -61,8 +61,22 @@ class Hall:
     def start_background(self) -> None:
         sweep = self.app.config["HALL"]["rules"]["timeup_sweep_seconds"]
         self.socketio.start_background_task(self._sweeper, sweep)
+        self.start_face_worker()
         if self.app.config["HALL"]["server"]["gc_freeze"]:
             self.socketio.start_background_task(self._freezer, 5.0)
+
+    def start_face_worker(self) -> None:
+        """The offline face check, in a low-priority process of its own (proctor/face_worker.py)."""
+        cfg = self.app.config["HALL"]
+        pc = cfg["proctor"]
+        if not (pc["enabled"] and pc["face_worker"]) or cfg["server"]["async_mode"] != "eventlet":
+            return
+        from .proctor import face, face_client
+
+        if not face.available():
+            log.warning("face check off: dlib or face-recognition-models missing (pip install '.[face]')")
+            return
+        self.app.extensions["hall.face"] = face_client.FaceClient(self.service, pc["face_upsample"]).start()
 
     def _freezer(self, every: float) -> None:
         """Keep freezing what lives all sitting (connections, sessions, attempts) as it appears:

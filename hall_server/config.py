@@ -69,7 +69,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "photo_dir": "photos",
         "face_worker": True,
         "face_upsample": 1,
-        "similarity_threshold": 0.52,
+        "similarity_threshold": 0.53,
         "purge_after_days": 30,
         "bundle_thumb_px": 96,
         "bundle_thumbs_per_candidate": 4,

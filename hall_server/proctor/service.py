@@ -57,6 +57,10 @@ class ProctorActions:
         for r in conn.execute("SELECT * FROM id_checks ORDER BY id"):
             self.id_checks.setdefault(r["ticket"], []).append(dict(r))
         self.roster_photos = {r[0]: r[1] for r in conn.execute("SELECT ticket, sha256 FROM roster_photos")}
+        for ticket, sha in self.roster_photos.items():  # the face worker and the console read files
+            if not photos.path_for(self.photo_root, sha).exists():
+                data = conn.execute("SELECT data FROM roster_photos WHERE ticket = ?", (ticket,)).fetchone()[0]
+                photos.store(self.photo_root, bytes(data), sha)
         for ticket, a in self.attempts.items():
             self._schedule(ticket, a)
         self.face_queue.extend(c["capture_id"] for c in self.captures.values()
