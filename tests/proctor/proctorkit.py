@@ -100,3 +100,29 @@ def logged_in_phone(hall, ticket_index: int = 0, confirm: bool = True):
     if confirm:
         assert p.call("confirm")["ok"]
     return p, c
+
+
+def proctor_hall(tmp_path, config: str = "face_worker = false\n", plan: dict | None = None, **kw):
+    """The real server with the camera rules on (tests/hallproc.py turns them off for the
+    other suites)."""
+    from factories import make_plan
+    from hallproc import HallProcess
+
+    return HallProcess(tmp_path / "hall", plan or make_plan(), "[proctor]\n" + config, **kw).start()
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def phall(tmp_path):
+    h = proctor_hall(tmp_path)
+    yield h
+    h.stop()
+
+
+@pytest.fixture
+def phall_face(tmp_path):
+    h = proctor_hall(tmp_path, "face_worker = true\n")
+    yield h
+    h.stop()

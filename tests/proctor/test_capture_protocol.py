@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from proctorkit import astronaut_face, capture_id, jpeg, logged_in_phone, upload  # noqa: E402
+from proctorkit import astronaut_face, capture_id, jpeg, logged_in_phone, phall, upload  # noqa: E402,F401
 
 
 def rows(hall, sql, *args):
@@ -18,7 +18,8 @@ def rows(hall, sql, *args):
         return [dict(r) for r in db.execute(sql, args)]
 
 
-def test_login_photo_is_required_before_the_paper_opens(hall):
+def test_login_photo_is_required_before_the_paper_opens(phall):
+    hall = phall
     phone, c = logged_in_phone(hall)
     hall.start_sitting(c["sitting_id"])
     r = phone.call("open")
@@ -44,7 +45,8 @@ def test_login_photo_is_required_before_the_paper_opens(hall):
     phone.close()
 
 
-def test_replayed_capture_id_is_idempotent_and_never_overwrites(hall):
+def test_replayed_capture_id_is_idempotent_and_never_overwrites(phall):
+    hall = phall
     phone, c = logged_in_phone(hall)
     cid = capture_id()
     first = jpeg(astronaut_face())
@@ -60,7 +62,8 @@ def test_replayed_capture_id_is_idempotent_and_never_overwrites(hall):
 
 @pytest.mark.parametrize("case", ["10MB", "not_image", "png", "huge_pixels", "truncated", "no_session",
                                   "other_candidates_id", "bad_slot", "bad_id"])
-def test_hostile_uploads_are_refused_and_change_nothing(hall, case):
+def test_hostile_uploads_are_refused_and_change_nothing(phall, case):
+    hall = phall
     phone, c = logged_in_phone(hall)
     other, oc = logged_in_phone(hall, 1)
     taken = capture_id()
@@ -112,7 +115,8 @@ def test_hostile_uploads_are_refused_and_change_nothing(hall, case):
     other.close()
 
 
-def test_a_phone_cannot_read_any_photo(hall):
+def test_a_phone_cannot_read_any_photo(phall):
+    hall = phall
     phone, c = logged_in_phone(hall)
     cid = capture_id()
     upload(hall, phone.session, jpeg(astronaut_face()), cid=cid)

@@ -17,12 +17,10 @@ from proctorkit import astronaut_face, capture_id, jpeg, logged_in_phone, upload
 
 
 def test_sigkill_during_uploads_loses_no_acknowledged_capture(tmp_path):
-    from factories import make_plan
-    from hallproc import HallProcess
+    from proctorkit import proctor_hall
 
     # the per-candidate cap must not end the run before the kill
-    hall = HallProcess(tmp_path / "hall", make_plan(), "[proctor]\nmax_captures_per_candidate = 100000\n"
-                       "face_worker = false\n").start()
+    hall = proctor_hall(tmp_path, "max_captures_per_candidate = 100000\nface_worker = false\n")
     phones = [logged_in_phone(hall, i)[0] for i in range(6)]
     base = astronaut_face()
     acked: list[tuple[str, str]] = []

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from proctorkit import (astronaut_face, blank, cameraman, jpeg, lfw_faces, logged_in_phone,  # noqa: E402
-                        same_person_variants, two_people, upload)
+                        phall_face, proctor_hall, same_person_variants, two_people, upload)  # noqa: F401
 
 from hall_server import config as config_mod  # noqa: E402
 from hall_server.proctor.face import FaceModel, available  # noqa: E402
@@ -74,7 +74,8 @@ def analysed(hall, n, timeout=60):
     raise AssertionError(f"only {len(rows)} of {n} photos analysed")
 
 
-def test_verdicts_through_the_server_against_the_login_photo(hall):
+def test_verdicts_through_the_server_against_the_login_photo(phall_face):
+    hall = phall_face
     phone, c = logged_in_phone(hall)
     cases = {0: astronaut_face(), 1: blank(), 2: two_people(), 3: cameraman()}
     for slot, img in cases.items():
@@ -92,11 +93,10 @@ def test_verdicts_through_the_server_against_the_login_photo(hall):
 
 def test_similarity_to_the_roster_photo_and_the_lowest_kept(tmp_path):
     from factories import make_plan
-    from hallproc import HallProcess
 
     plan = make_plan()
     plan["candidates"][0]["photo"] = base64.b64encode(jpeg(astronaut_face())).decode()
-    hall = HallProcess(tmp_path / "hall", plan).start()
+    hall = proctor_hall(tmp_path, "face_worker = true\n", plan)
     try:
         phone, c = logged_in_phone(hall)
         # someone else sits the exam: the login photo is not the roster's person
