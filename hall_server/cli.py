@@ -329,6 +329,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--url", help="the centre's ingest URL (default: sync.central_url)")
     p.add_argument("--export", metavar="PATH", help="only write the bundle here (USB stick), print its sha256")
     p.add_argument("--data-dir")
+    p = sub.add_parser("purge-photos", help="delete photo files the centre has confirmed, after proctor.purge_after_days")
+    p.add_argument("--days", type=float, help="days after the confirmed upload (default: proctor.purge_after_days)")
+    p.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
+    p.add_argument("--data-dir")
     p = sub.add_parser("install-service", help="systemd service: start at boot, restart on failure (root)")
     p.add_argument("--user", default="hall", help="the unprivileged system user that runs hall")
     p.add_argument("--unit-dir", help="where to write hall.service (default /etc/systemd/system)")
@@ -380,7 +384,28 @@ def _dispatch(args) -> int:
         return cmd_staff(args)
     if args.cmd == "sync":
         return cmd_sync(args)
+    if args.cmd == "purge-photos":
+        return cmd_purge_photos(args)
     return 2
+
+
+def cmd_purge_photos(args) -> int:
+    """Photos are personal data: gone from the laptop once the centre has them (proctor/purge.py)."""
+    from .proctor import purge
+
+    cfg = _load_config(args)
+    missing = _missing_db(cfg)
+    if missing:
+        print(missing, file=sys.stderr)
+        return 2
+    if purge.server_running(cfg):
+        print("考场服务器正在运行：请先停止（sudo systemctl stop hall）再删除照片", file=sys.stderr)
+        return 2
+    r = purge.purge(cfg, days=args.days, dry_run=args.dry_run)
+    verb = "将删除" if args.dry_run else "已删除"
+    print(f"{verb} {r['files']} 个照片文件（{r['captures']} 次抓拍、{r['roster']} 张证件照）；"
+          f"保留 {r['kept']} 次抓拍（市定考办尚未确认接收，或未满保留天数）")
+    return 0
 
 
 if __name__ == "__main__":

@@ -90,10 +90,10 @@ def audit_view(conn, staff: str, sitting_id: str, ticket: str, what: str, now: f
     return Changes()
 
 
-def mark_purged(conn, shas: list[str], now: float) -> int:
+def mark_purged(conn, capture_ids: list[str], now: float) -> int:
     n = 0
-    for sha in shas:
-        n += conn.execute("UPDATE captures SET purged_at = ? WHERE sha256 = ? AND purged_at IS NULL",
-                          (now, sha)).rowcount
-    audit.append(conn, now, "system", "purge_photos", None, None, {"files": len(shas), "rows": n})
+    for cid in capture_ids:
+        n += conn.execute("UPDATE captures SET purged_at = ? WHERE capture_id = ? AND purged_at IS NULL",
+                          (now, cid)).rowcount
+    audit.append(conn, now, "system", "purge_photos", None, None, {"captures": n})
     return n
