@@ -28,6 +28,7 @@ soak: setup
 bench: setup
 	$(PY) -m pip install --quiet -e '.[test,bench,face]'
 	$(PY) -m bench.run $(BENCH_ARGS)
+	$(PY) -m bench.proctor
 
 # A weak laptop: each server confined to half of one core by a cgroup CPU quota (root), the
 # start storm and the steady exam; then the bytes one phone downloads (docs/benchmarks.md).

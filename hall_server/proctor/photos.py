@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,7 +74,9 @@ def store(root: Path, data: bytes, sha256: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if new_dir:
         _fsync_dir(path.parent.parent)
-    tmp = path.with_name(f".{sha256}.{os.getpid()}.tmp")
+    # A name of its own: the same photo may arrive from two phones at the same moment, and
+    # each must write a whole file before its rename (a shared name mixed them: bench/proctor.py).
+    tmp = path.with_name(f".{sha256}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()

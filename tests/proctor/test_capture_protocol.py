@@ -126,3 +126,29 @@ def test_a_phone_cannot_read_any_photo(phall):
         r = requests.get(hall.url + path, headers={"Authorization": f"Bearer {phone.session}"}, timeout=10)
         assert r.status_code in (302, 403) and not r.content.startswith(b"\xff\xd8")
     phone.close()
+
+
+def test_the_same_photo_from_many_phones_at_once_is_stored_once_intact(phall):
+    """Found by bench/proctor.py: two uploads of the same file at the same moment shared a
+    temporary name; one got `storage` (503) and the stored file could mix both writes."""
+    import threading
+
+    hall = phall
+    phones = [logged_in_phone(hall, i)[0] for i in range(8)]
+    data = jpeg(astronaut_face(), quality=90)
+    codes = []
+
+    def go(p):
+        for _ in range(6):
+            codes.append(upload(hall, p.session, data, slot=0).status_code)
+    threads = [threading.Thread(target=go, args=(p,)) for p in phones]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert codes == [200] * 48, codes
+    sha = hashlib.sha256(data).hexdigest()
+    assert hashlib.sha256((hall.data_dir / "photos" / sha[:2] / f"{sha}.jpg").read_bytes()).hexdigest() == sha
+    assert not list((hall.data_dir / "photos").rglob("*.tmp"))
+    for p in phones:
+        p.close()
