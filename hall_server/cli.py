@@ -88,7 +88,13 @@ def cmd_serve(args, banner_extra=None) -> int:
         except PortInUse as e:
             print(f"\n!!! 无法启动: {e}\n", file=sys.stderr, flush=True)
             return 3
-        print(f"listening on {srv['host']}:{srv['port']}", flush=True)
+        if srv["tls_cert"] and srv["tls_key"]:
+            import eventlet
+
+            # the handshake runs in each connection's own green thread (eventlet's accept
+            # does not do it), so a slow client cannot hold the accept loop
+            sock = eventlet.wrap_ssl(sock, certfile=srv["tls_cert"], keyfile=srv["tls_key"], server_side=True)
+        print(f"listening on {srv['host']}:{srv['port']}{' (https)' if srv['tls_cert'] else ''}", flush=True)
         from .auth.staff import address_allowed
 
         allow = cfg["security"]["staff_allowlist"]

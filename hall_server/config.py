@@ -30,6 +30,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "ping_interval": 25,
         "ping_timeout": 20,
         "gc_freeze": True,
+        "tls_cert": "",
+        "tls_key": "",
     },
     "writer": {"max_batch": 512, "synchronous": "FULL", "checkpoint_seconds": 1.0, "call_timeout_seconds": 30.0},
     "rules": {
