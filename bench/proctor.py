@@ -71,11 +71,15 @@ def main(argv=None) -> int:
     # a machine shared with other work it can starve (its loop lag is printed): then
     # `normal` keeps it at ordinary priority (the face worker stays SCHED_IDLE either way).
     ap.add_argument("--sim-sched", choices=["idle", "normal"], default="idle")
+    # the baseline on the same machine at the same moment: no photos, no face worker
+    ap.add_argument("--baseline", action="store_true")
     args = ap.parse_args(argv)
     photos = phone_photos()
     SYSTEM.start()
-    extra = ("[proctor]\nlogin_capture_required = false\nface_worker = true\nrandom_captures = 1\n"
-             "max_captures_per_candidate = 1000\n")
+    extra = ("[proctor]\nlogin_capture_required = false\nrandom_captures = 1\nmax_captures_per_candidate = 1000\n"
+             f"face_worker = {'false' if args.baseline else 'true'}\n")
+    if args.baseline:
+        args.every = 1e9   # no phone takes a photo
     with tempfile.TemporaryDirectory(prefix="hall-bench-proctor-") as td:
         server = HallServer(Path(td), args.n, 60, None, config_extra=extra)
         ssamp = Sampler(server.pid)
@@ -115,11 +119,11 @@ def main(argv=None) -> int:
     lat = res["lat"]
     cap_lat = caps.get("lat", [])
     in_place = done[2] / max(1e-9, (t1 - t0)) if done[2] else 0.0
-    alone = one_core_rate(photos)
+    alone = 0.0 if args.baseline else one_core_rate(photos)
     sizes = [r[2] for r in rows if r[2]]
     lines = [
         f"# Camera proctoring under load ({args.n} phones, {args.window:.0f} s window, one photo per "
-        f"{args.every:.0f} s each, face worker on, simulator {args.sim_sched})", "",
+        f"{args.every:.0f} s each, face worker {'off' if args.baseline else 'on'}, simulator {args.sim_sched})", "",
         f"machine: {os.cpu_count()} cores, load average at the end {os.getloadavg()[0]:.1f}, "
         f"whole-machine busy in the window {SYSTEM.busy_pct(t0, t1):.0f} % of one core", "",
         "| figure | value |", "|---|---|",

@@ -197,7 +197,9 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
 
     app = Flask(__name__)
     app.config.update(SECRET_KEY=secret, HALL=cfg.data, SESSION_COOKIE_SAMESITE="Strict",
-                      SESSION_COOKIE_HTTPONLY=True, MAX_CONTENT_LENGTH=64 * 1024)
+                      SESSION_COOKIE_HTTPONLY=True,
+                      # bodies: forms and the camera's photos (proctor.max_upload_bytes), nothing larger
+                      MAX_CONTENT_LENGTH=max(64 * 1024, cfg["proctor"]["max_upload_bytes"]))
     # Websocket only: long-polling's error paths in engineio can pin a server slot (a DoS from
     # one phone), and every browser a candidate brings speaks websocket on a local WiFi.
     socketio = SocketIO(app, async_mode=mode, transports=["websocket"], ping_interval=cfg["server"]["ping_interval"],

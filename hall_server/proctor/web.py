@@ -73,6 +73,14 @@ def staff_only():
         abort(403, "请先登录控制台")
 
 
+@console_bp.errorhandler(Exception)
+def console_error(err):
+    """The console's Chinese error page, never the framework's English one."""
+    from ..web.console import console_error as page
+
+    return page(err)
+
+
 def _may_see(ticket: str):
     from ..web.console import current_staff
 
