@@ -73,12 +73,17 @@ def staff_only():
         abort(403, "请先登录控制台")
 
 
+from ..web import console as _console  # noqa: E402
+
+# The console's page furniture (exam zone, alerts) for its error page.
+console_bp.context_processor(_console.exam_zone)
+console_bp.context_processor(_console.alerts)
+
+
 @console_bp.errorhandler(Exception)
 def console_error(err):
     """The console's Chinese error page, never the framework's English one."""
-    from ..web.console import console_error as page
-
-    return page(err)
+    return _console.console_error(err)
 
 
 def _may_see(ticket: str):
