@@ -161,7 +161,8 @@ def cmd_demo(a) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every command, each bound to its cmd_* function (set_defaults(fn=...))."""
     p = argparse.ArgumentParser(prog="python -m provisioning", description="市级考点数据包制作（医师定期考核）")
     sub = p.add_subparsers(dest="cmd", required=True)
 
@@ -227,8 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--candidates", type=int, default=60)
     m.add_argument("--out", required=True)
     m.set_defaults(fn=cmd_demo)
+    return p
 
-    a = p.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
     try:
         return a.fn(a)
     except (ValueError, FileNotFoundError, FileExistsError) as e:

@@ -88,7 +88,7 @@ def near_valid(event: str, w) -> st.SearchStrategy:
 
 
 STAFF_EVENTS = ["watch", "start_sitting", "end_sitting", "admit_late", "extra_time", "pause", "resume", "violation",
-                "incident", "approve_device", "reject_device", "paper_entry"]
+                "incident", "approve_device", "reject_device", "paper_entry", "unlock_login"]
 
 
 def staff_fields(w) -> dict:

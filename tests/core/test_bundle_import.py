@@ -131,3 +131,25 @@ def test_activation_code_protects_the_roster(tmp_path):
     assert r.returncode == 2 and "激活码输入有误" in r.stderr
     r = _import(tmp_path / "h2", path, pub, "--activation-code", code)
     assert r.returncode == 0, r.stderr
+
+
+def test_config_rules_are_the_plans_defaults(tmp_path):
+    """config [rules] duration / late entry / earliest submit are the defaults for a plan that
+    does not state them; a number the plan (or its sitting) states wins."""
+    import json
+    import sqlite3
+
+    plan = make_plan(candidates_per_room=2)
+    for key in ("duration_minutes", "late_entry_minutes", "earliest_submit_minutes"):
+        del plan["exam"][key]
+    plan["sittings"][1]["late_entry_minutes"] = 7                 # one sitting states its own
+    (tmp_path / "plan.json").write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
+    (tmp_path / "c.toml").write_text("[rules]\nduration_minutes = 45\nlate_entry_minutes = 5\n"
+                                     "earliest_submit_minutes = 20\n", encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "hall_server", "import", str(tmp_path / "plan.json"),
+                        "--config", str(tmp_path / "c.toml"), "--data-dir", str(tmp_path / "h")],
+                       cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows = sqlite3.connect(tmp_path / "h" / "hall.db").execute(
+        "SELECT duration_s, late_entry_s, earliest_submit_s FROM sittings ORDER BY sitting_id").fetchall()
+    assert rows == [(2700, 300, 1200), (2700, 420, 1200)]

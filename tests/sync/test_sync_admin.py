@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from sync.central import __main__ as central_cli
+from sync.central import cli as central_cli
 from sync.central.admin import COOKIE, META_KEY, AdminAuth
 from sync.client import upload_bundle
 from sync.result_bundle import build_result_bundle

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import requests
 
-from sync import __main__ as sync_cli
-from sync.central import __main__ as central_cli
+from sync import cli as sync_cli
+from sync.central import cli as central_cli
 from sync.central.store import Store
 from sync.client import Backoff, county_run, upload_bundle
 from sync.result_bundle import bundle_id, sign_payload

@@ -206,7 +206,7 @@ def test_makeup_results_arrive_like_first_sittings(tmp_path, centre, make_hall, 
 
 
 def test_office_tokens_sheet_from_the_command_line(tmp_path, central_db):
-    from sync.central import __main__ as cli
+    from sync.central import cli
     db = central_db()
     spool = ["--spool-dir", str(central_db.spool(db))] if central_db.spool(db) else []
     sheet = tmp_path / "accounts.csv"

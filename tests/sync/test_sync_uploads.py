@@ -113,7 +113,7 @@ def test_idle_reservations_expire_in_minutes(central_db, public_keys, site_keys)
 
 
 def test_idle_minutes_is_a_setting(start_central, tmp_path):
-    from sync.central import __main__ as cli
+    from sync.central import cli
     assert start_central().store.upload_limits.idle_s == UploadLimits().idle_s == 30 * 60
     assert start_central(upload_idle_minutes=5).store.upload_limits.idle_s == 300
     with pytest.raises(SystemExit):
