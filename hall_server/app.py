@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 
 from flask import Flask
 from flask_socketio import SocketIO

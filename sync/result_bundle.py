@@ -111,7 +111,6 @@ def build_payload(conn: sqlite3.Connection, sitting_id: str | None = None) -> di
             c.unit, c.department, c.sitting_id, c.seat_no, p.paper_hash
             FROM candidates c LEFT JOIN papers p ON p.ticket = c.ticket
             WHERE c.sitting_id IN ({qm}) ORDER BY c.ticket""", tuple(sids))
-    tickets = [c["ticket"] for c in candidates]
     tq = "SELECT ticket FROM candidates WHERE sitting_id IN (%s)" % qm
 
     attempts = _rows(conn, f"SELECT * FROM attempts WHERE ticket IN ({tq}) ORDER BY ticket", tuple(sids))
@@ -344,12 +343,3 @@ def _shape_problem(p: dict) -> str | None:
         if not isinstance(v, dict) or not isinstance(v.get("ticket"), str):
             return "violations"
     return None
-
-
-def main_export(db_path: str, out: str, sitting_id: str | None = None) -> str:
-    data = build_result_bundle(db_path, sitting_id)
-    p = Path(out)
-    tmp = p.with_name(p.name + ".part")
-    tmp.write_bytes(data)
-    tmp.replace(p)
-    return bundle_id(data)

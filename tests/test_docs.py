@@ -256,3 +256,32 @@ def test_every_documented_command_exists(where, module, argv):
         opt = word.split("=")[0]
         if opt.startswith("--"):
             assert opt in known, f"{where}: `{module} {command}` has no option {opt}"
+
+
+# -- every repository path the docs name exists -------------------------------------------
+
+REPO_DIRS = ("hall_server", "provisioning", "sync", "tests", "docs", "bench", "static_client", "release")
+IGNORED = ("bench/results", "static_client/vendor/node_modules", "test-output", "var/")   # .gitignore'd output
+
+
+def doc_paths() -> list[tuple[str, str]]:
+    found = []
+    pattern = re.compile(rf"^(?:{'|'.join(REPO_DIRS)})/[\w./-]*[\w/]$")
+    for doc in [*DOCS, *(ROOT / "static_client").rglob("README.md")]:
+        text = doc.read_text(encoding="utf-8")
+        for span in re.findall(r"`([^`\n]+)`", text):
+            path = span.split("::")[0].split(" ")[0].rstrip("/.:,")
+            if pattern.match(path) and not any(c in path for c in "*<>{}") and not path.startswith(IGNORED):
+                found.append((doc.relative_to(ROOT).as_posix(), path))
+    return found
+
+
+def test_every_path_the_docs_name_exists():
+    """A file or folder a doc names in code spans is in the repository (tests/ names may be
+    given relative to tests/, as docs/testing.md's tables do; a.b.c module paths count)."""
+    missing = []
+    for where, path in doc_paths():
+        candidates = [ROOT / path, ROOT / "tests" / path, ROOT / (path.split(".")[0].replace(".", "/") + ".py")]
+        if not any(c.exists() for c in candidates):
+            missing.append(f"{where}: {path}")
+    assert not missing, "docs name files that are not in the repository:\n" + "\n".join(missing)

@@ -8,7 +8,7 @@ import json
 from . import audit, rules
 from .changes import Changes
 from .errors import ExamError
-from .ops import ACTIVE, FINAL, answer_set, attempt_row, finalize, sitting_row, sitting_times
+from .ops import ACTIVE, FINAL, attempt_row, finalize, sitting_row, sitting_times
 
 VIOLATION_LEVELS = {"minor": "一般违纪", "cheating": "考试作弊", "serious": "严重违纪"}
 TERMINATING = ("cheating", "serious")

@@ -12,7 +12,7 @@ import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import date as Date, datetime, timedelta, timezone
+from datetime import date as Date, datetime
 from pathlib import Path
 from typing import Any, Iterator
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import io
 import time
 
 from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
@@ -277,10 +276,10 @@ def sync_start():
     if not url:
         abort(409, "未配置市定考办地址（sync.central_url）。无网络时请使用“导出到U盘”。")
     outbox = run_blocking(ensure_outbox, _outbox())
-    log = open(outbox / "sync.log", "ab")
-    subprocess.Popen([sys.executable, "-m", "sync", "hall-sync", "--db", str(current_app.extensions["hall.db_path"]),
-                      "--url", url, "--outbox", str(outbox)], stdout=log, stderr=subprocess.STDOUT,
-                     start_new_session=True)
+    with open(outbox / "sync.log", "ab") as log:     # the child keeps its own copy of the descriptor
+        subprocess.Popen([sys.executable, "-m", "sync", "hall-sync", "--db", str(current_app.extensions["hall.db_path"]),
+                          "--url", url, "--outbox", str(outbox)], stdout=log, stderr=subprocess.STDOUT,
+                         start_new_session=True)
     _audit_staff("sync_upload", {"url": url})
     # Refresh until a final state written after this moment (an older receipt is not the answer).
     return redirect(url_for("console.home", syncing=int(time.time())) + "#sync")

@@ -26,10 +26,6 @@ def load_offices(path: str | None = None) -> tuple[dict, ...]:
                                                if d.strip() and d.strip() != "市直属"])} for r in rows)
 
 
-def office_by_account(account: str) -> dict | None:
-    return next((o for o in load_offices() if o["account"] == account), None)
-
-
 def office_by_name(name: str) -> dict | None:
     return next((o for o in load_offices() if o["office"] == name or o["account"] == name), None)
 

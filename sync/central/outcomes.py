@@ -24,7 +24,6 @@ OPENS_CASE = {"cheating", "serious"}                          # site levels that
 
 PASS, FAIL, ABSENT, UNDECIDED, PENDING, MISSING, DEFERRED = (
     "合格", "不合格", "缺考", "待定", "待核准", "未上报", "延期考核")
-VERDICTS = (PASS, FAIL, ABSENT, UNDECIDED, PENDING, MISSING, DEFERRED)
 
 
 def verdict(r: dict, marks: dict, case: str | None = None, deferred: bool = False) -> str:

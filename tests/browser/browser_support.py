@@ -7,12 +7,7 @@ It runs the real appliance (tests/hallproc.py, eventlet, real SQLite).
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
-
-import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-output" / "browser"

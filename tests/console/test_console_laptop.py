@@ -4,7 +4,6 @@ WiFi and decodes to the room's address; a device-change request raises a badge t
 view, a sound and the tab title; incidents, pauses and the per-candidate tasks are forms,
 never a browser prompt()."""
 import io
-import time
 
 import pytest
 

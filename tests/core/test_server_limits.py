@@ -1,9 +1,7 @@
 """The listening socket: 2,000 phones at once, and no silent second server on the port."""
 import resource
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import requests

@@ -1,5 +1,4 @@
 """The group-commit writer in threading mode: grouping, per-op rollback, failed commits."""
-import os
 import sqlite3
 import threading
 

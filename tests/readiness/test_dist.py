@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from hallproc import REPO, free_port
+from hallproc import free_port
 
 RUNNER = Path(__file__).with_name("offline_install_run.py")
 # Local package sources of this machine that pip could otherwise find without a network.

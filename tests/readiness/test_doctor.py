@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import requests
 
 from hall_server.doctor import format_text, network_checks as net, site_checks as site, system_checks as sysc
 from hall_server.doctor.probes import is_hall_server

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
 
 from sync.client import upload_bundle
 from sync.result_bundle import build_result_bundle, verify_result_bundle
@@ -14,9 +13,9 @@ from provisioning.packaged import SITES_CSV  # the copy the repo ships
 
 
 def test_real_hall_sitting_end_to_end(tmp_path, start_central):
-    demo = pytest.importorskip("hall_server.demo")
-    ops = pytest.importorskip("hall_server.exam.ops")
+    from hall_server import demo
     from hall_server.db import schema
+    from hall_server.exam import ops
     db_path = tmp_path / "hall.db"
     demo.build_demo_db(db_path, SITES_CSV)
     conn = schema.connect(db_path)
