@@ -20,8 +20,9 @@ import socketio
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from fuzzkit import (HallProcess, Phone, answering, check_ack, examples, fast_plan, handler_failures, healthy,
-                     snapshot, tally)  # noqa: F401  (tally is a fixture)
+from factories import fast_plan
+from fuzzkit import (HallProcess, Phone, answering, check_ack, examples, handler_failures, healthy, snapshot,
+                     tally)  # noqa: F401  (tally is a fixture)
 
 PLAN = fast_plan(candidates_per_room=5, rooms=3, duration_minutes=30, earliest_submit_minutes=0.01)
 CANDS = PLAN["candidates"]

@@ -22,7 +22,8 @@ import time
 
 import pytest
 
-from faultkit import FaultHall, LoopExt4, Tmpfs, acked_lost, fast_plan
+from factories import fast_plan
+from faultkit import FaultHall, LoopExt4, Tmpfs, acked_lost
 from hallproc import Phone
 
 from hall_server.exam.errors import MESSAGES
