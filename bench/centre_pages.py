@@ -23,6 +23,7 @@ import requests
 from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))      # tests/factories.finished_site builds the halls
 from provisioning.packaged import SITES_CSV  # noqa: E402  (the 343 sites hall ships)
 from provisioning.sites import read_csv_rows  # noqa: E402
 CANDIDATES = 25_242
@@ -32,7 +33,7 @@ def build_centre(db, w: Path, questions: int, sites_csv: Path, candidates: int) 
     import csv
     from sync.central.accounts import issue_office_token
     from sync.central.app import create_app
-    from sync.demo import make_demo_hall, new_site_key
+    from factories import finished_site, new_site_key
     from sync.result_bundle import build_result_bundle
     sites = read_csv_rows(sites_csv)
     per = [candidates // len(sites) + (1 if i < candidates % len(sites) else 0) for i in range(len(sites))]
@@ -42,7 +43,7 @@ def build_centre(db, w: Path, questions: int, sites_csv: Path, candidates: int) 
         priv, pub = new_site_key()
         no = str(s["site_no"])
         keys[no] = pub
-        info = make_demo_hall(w / f"{no}.db", no, priv, n_candidates=n, questions=questions, rooms=3,
+        info = finished_site(w / f"{no}.db", no, priv, n_candidates=n, questions=questions, rooms=3,
                               district=s["district"])
         answer_keys.update(info["keys"])
         roster += info["roster"]
@@ -111,7 +112,7 @@ def main(argv=None) -> int:
     pg = None
     db = a.db or w / "centre.db"
     if a.pg_temp:
-        sys.path[:0] = [str(ROOT / "tests" / "sync"), str(ROOT / "tests")]
+        sys.path.insert(0, str(ROOT / "tests" / "sync"))
         from pg_server import PgServer
         pg = PgServer().start()
         db = pg.url(pg.create_db("centrepages"))

@@ -57,9 +57,9 @@ class HallProcess:
         self.proc: subprocess.Popen | None = None
         self.log = self.data_dir / "server.log"
         if plan is not None and not (self.data_dir / "hall.db").exists():
-            from hall_server.importer import import_plan
+            from factories import import_site
 
-            import_plan(self.data_dir / "hall.db", plan)
+            import_site(self.data_dir / "hall.db", plan)
 
     def start(self, timeout: float = 20, env: dict | None = None) -> "HallProcess":
         """`env`: extra environment for the server (e.g. libfaketime for clock steps)."""

@@ -181,6 +181,11 @@ def finalize(conn, a: dict, now: float, reason: str, receipt_key: bytes, actor: 
     ch.answers[ticket] = {q: (c, seq) for q, c, seq in rows}
 
 
+def receipt_key(site_key_private: str) -> bytes:
+    """The key of the site's receipt codes (make_receipt), derived from its site key."""
+    return hashlib.sha256(b"hall-receipt|" + site_key_private.encode()).digest()
+
+
 def make_receipt(key: bytes, ticket: str, ts: float, digest: str) -> str:
     mac = hmac.new(key, f"{ticket}|{ts:.3f}|{digest}".encode(), hashlib.sha256).digest()
     code = base64.b32encode(mac).decode()[:10].replace("O", "8").replace("I", "9")

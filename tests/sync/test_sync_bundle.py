@@ -128,9 +128,9 @@ def test_export_refuses_broken_local_chain(make_hall):
 
 @pytest.fixture(scope="module")
 def small_bundle(tmp_path_factory, site_keys):
-    from sync.demo import make_demo_hall
+    from factories import finished_site
     p = tmp_path_factory.mktemp("b") / "h.db"
-    make_demo_hall(p, "17", site_keys["17"][0], n_candidates=3, questions=5, absent=1)
+    finished_site(p, "17", site_keys["17"][0], n_candidates=3, questions=5, absent=1)
     return build_result_bundle(p)
 
 
@@ -160,7 +160,7 @@ def test_signed_with_another_sites_key(small_bundle, site_keys, public_keys):
         verify_result_bundle(forged, public_keys)
     assert e.value.code == "wrong_key" and e.value.extra["signed_by"] == "42"
     # a key nobody issued
-    from sync.demo import new_site_key
+    from factories import new_site_key
     with pytest.raises(BundleRejected) as e:
         verify_result_bundle(sign_payload(payload, new_site_key()[0], "17"), public_keys)
     assert e.value.code == "bad_signature"

@@ -201,14 +201,11 @@ def test_replayed_old_bundle_after_a_newer_one(tmp_path, make_hall, start_centra
     central = start_central(answer_keys=info["keys"])
     old = _bundle_file(tmp_path, db, "old.hallresult")
     old_r02 = _bundle_file(tmp_path, db, "old-r02.hallresult", "D1S1-R02")
-    # the site carries on: a late-recorded incident and a re-scored... anything appended
-    from sync.audit_chain import append_entry
-    c = sqlite3.connect(db)
-    c.execute("INSERT INTO incidents(sitting_id, kind, text, ts, staff) VALUES ('D1S1-R02','other','补记',1693795000,'chief')")
-    append_entry(c, ts=1693795000, actor="chief", action="incident", sitting_id="D1S1-R02")
-    c.execute("UPDATE answers SET choice = 'A' WHERE ticket = ? AND q = 1", (info["tickets"][0],))
-    c.commit()
-    c.close()
+    # the site carries on: an incident recorded late (the console's own operation)
+    from factories import ExamScript
+    script = ExamScript(db)
+    script.incident(1693795000, "D1S1-R02", "other", "补记")
+    script.close()
     new = _bundle_file(tmp_path, db, "new.hallresult")
     assert upload_bundle(new, central.url).state == "accepted"
     r = upload_bundle(old, central.url)
@@ -328,7 +325,8 @@ def test_pass_marks_and_exports(tmp_path, make_hall, start_central):
     by_ticket = {r[col["准考证号"]]: r for r in rows}
     cheat = by_ticket[i1["tickets"][1]]                    # terminated for cheating: final once approved
     assert cheat[col["结果"]] == "待核准" and cheat[col["违纪"]] == "考试作弊" and cheat[col["状态"]] == "终止考试"
-    case = f"1:{json.loads(build_result_bundle(db1))['payload']['violations'][0]['id']}"
+    cheating = next(v for v in json.loads(build_result_bundle(db1))["payload"]["violations"] if v["level"] == "cheating")
+    case = f"1:{cheating['id']}"
     for step in ("review", "approve"):                     # site 1 is 市直属: the city reviews it too
         r = requests.post(f"{central.url}/api/cases/{case}/{step}", headers=h, json={"level": "cheating"})
         assert r.status_code == 200, r.text
