@@ -190,14 +190,11 @@ def cmd_audit(args) -> int:
     if missing:
         print(missing, file=sys.stderr)
         return 2
-    from .db import schema
-    from sync.audit_chain import verify_chain
+    from .exam.audit import verify_file
 
-    conn = schema.connect(cfg.db_path, readonly=True)
-    rows = [dict(r) for r in conn.execute("SELECT * FROM audit_log ORDER BY id")]
-    ok, bad = verify_chain(rows)
+    ok, bad, entries = verify_file(cfg.db_path)
     if ok:
-        print(f"审计链完整: {len(rows)} 条记录")
+        print(f"审计链完整: {entries} 条记录")
         return 0
     print(f"审计链在第 {bad} 条记录处断开（被篡改或缺失）", file=sys.stderr)
     return 1
@@ -261,8 +258,7 @@ def cmd_staff(args) -> int:
     import getpass
 
     cfg = _load_config(args)
-    from .auth.passwords import hash_password
-    from .db import schema
+    from .auth.staff import StaffError, add_account, set_password
 
     missing = _missing_db(cfg)
     if missing:
@@ -272,26 +268,17 @@ def cmd_staff(args) -> int:
     if len(password) < 8:
         print("密码至少 8 位", file=sys.stderr)
         return 2
-    db = schema.open_db(cfg.db_path)
-    conn = db.conn
-    if args.action == "add":
-        if args.role == "invigilator" and not args.room:
-            print("监考账号必须指定考场 --room", file=sys.stderr)
-            return 2
-        if args.room and conn.execute("SELECT 1 FROM rooms WHERE room_id = ?", (args.room,)).fetchone() is None:
-            print(f"考场 {args.room} 不存在", file=sys.stderr)
-            return 2
-        try:
-            conn.execute("INSERT INTO staff(username, display_name, password_hash, role, room_id) VALUES (?,?,?,?,?)",
-                         (args.username, args.name or args.username, hash_password(password), args.role, args.room))
-        except Exception as e:
-            print(f"无法添加: {e}", file=sys.stderr)
-            return 2
-    else:
-        cur = conn.execute("UPDATE staff SET password_hash = ? WHERE username = ?", (hash_password(password), args.username))
-        if cur.rowcount == 0:
-            print(f"账号 {args.username} 不存在", file=sys.stderr)
-            return 2
+    if args.action == "add" and args.role == "invigilator" and not args.room:
+        print("监考账号必须指定考场 --room", file=sys.stderr)
+        return 2
+    try:
+        if args.action == "add":
+            add_account(cfg.db_path, args.username, args.name or args.username, password, args.role, args.room)
+        else:
+            set_password(cfg.db_path, args.username, password)
+    except StaffError as e:
+        print(e, file=sys.stderr)
+        return 2
     print(f"已保存账号 {args.username}")
     return 0
 

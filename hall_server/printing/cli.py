@@ -60,9 +60,10 @@ def run_print(args: argparse.Namespace, db_path: Path) -> int:
     try:
         from hall_server import zone
 
-        from .data import using_zone
+        from .data import reading, using_zone
 
-        meta = {r[0]: r[1] for r in conn.execute("SELECT key, value FROM meta WHERE key = 'timezone'")}
+        with reading(conn) as r:
+            meta = {"timezone": r.meta("timezone")}
         with using_zone(zone.get(zone.name_for(meta))):      # the exam's zone, not the laptop's
             pdf = render(args, conn)
     except (UsageError, NotFound, LookupError, FontMissing) as e:
