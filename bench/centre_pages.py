@@ -24,13 +24,13 @@ from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))      # tests/factories.finished_site builds the halls
+from contracts.exam import CATEGORIES  # noqa: E402
 from provisioning.packaged import SITES_CSV  # noqa: E402  (the 343 sites hall ships)
 from provisioning.sites import read_csv_rows  # noqa: E402
 CANDIDATES = 25_242
 
 
 def build_centre(db, w: Path, questions: int, sites_csv: Path, candidates: int) -> tuple[dict, dict]:
-    import csv
     from sync.central.accounts import issue_office_token
     from sync.central.app import create_app
     from factories import finished_site, new_site_key
@@ -62,7 +62,7 @@ def build_centre(db, w: Path, questions: int, sites_csv: Path, candidates: int) 
     t = time.perf_counter()
     store.load_answer_keys({k: {"key": v} for k, v in answer_keys.items()})
     f["load_keys_and_rescore_s"] = round(time.perf_counter() - t, 1)
-    for cat in ("临床", "中医", "口腔", "公共卫生"):
+    for cat in CATEGORIES:
         store.set_pass_mark(cat, "执业医师", 60)
         store.set_pass_mark(cat, "执业助理医师", 55)
     from sync.central import cases, deferrals

@@ -6,6 +6,8 @@ import json
 import mimetypes
 from pathlib import Path
 
+from contracts.exam import EXAM_DEFAULTS
+
 from .auth.passwords import hash_password
 from .db import schema
 
@@ -72,7 +74,7 @@ def import_plan(db_path: str | Path, plan: dict, synchronous: str = "FULL",
             "site_name": plan["site"]["name"],
             "district": plan["site"].get("district", ""),
             "exam_dates": json.dumps(plan["site"].get("exam_dates", []), ensure_ascii=False),
-            "exam_title": exam.get("title", "医师定期考核业务水平测评"),
+            "exam_title": exam.get("title", EXAM_DEFAULTS["title"]),
             "demo": "1" if plan.get("demo") else "0",
             "site_key_private": plan["site_key"]["private"],
             "site_key_public": plan["site_key"]["public"],

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
+from contracts.exam import CATEGORIES
 
-from .model import CATEGORIES, OPTION_KEYS, Bank, Item
+from .model import OPTION_KEYS, Bank, Item
 from .roster import RowError, _write
 from .tables import read_table, resolve_columns
 

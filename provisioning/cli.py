@@ -76,7 +76,7 @@ def cmd_check(a) -> int:
 
 def _blueprint(a, bank):
     from .assemble import auto_blueprint
-    from .model import EXAM_DEFAULTS
+    from contracts.exam import EXAM_DEFAULTS
     if getattr(a, "blueprint", None):
         from .assemble import load_blueprint
         return load_blueprint(a.blueprint)
@@ -91,7 +91,7 @@ def _layout(a):
 
 def cmd_build(a) -> int:
     from .bankio import load_bank
-    from .model import EXAM_DEFAULTS
+    from contracts.exam import EXAM_DEFAULTS
     from .provision import BuildOptions, provision_all
     from .roster import load_roster
     sites = _sites(a.sites)

@@ -4,10 +4,11 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from contracts.exam import EXAM_DEFAULTS
+
 from .allocate import Layout, allocate
 from .assemble import assemble_papers, auto_blueprint
 from .keys import site_keypair
-from .model import EXAM_DEFAULTS
 from .plan import build_plan, staff_for
 from .sites import load_sites
 from .synth import demo_bank, make_candidates

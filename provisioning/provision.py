@@ -12,11 +12,13 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contracts.exam import EXAM_DEFAULTS
+
 from .allocate import Layout, allocate
 from .assemble import Blueprint, assemble_papers, auto_blueprint, sub_seed
 from .bundle import KDF_DEFAULT, new_release_code, seal_sitting, write_bundle
 from .keys import load_private, site_keypair
-from .model import EXAM_DEFAULTS, Bank
+from .model import Bank
 from .plan import build_plan, staff_for
 from .sites import Site
 from .synth import make_candidates

@@ -6,8 +6,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contracts.exam import CATEGORIES, LEVELS
+
 from .idcard import gender_of, id_problem, normalize
-from .model import CATEGORIES, LEVELS
 from .sites import Site
 from .tables import read_table, resolve_columns
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 import hashlib
 import random
 
+from contracts.exam import CATEGORIES, LEVELS
+
 from .idcard import make_id, region_for
-from .model import CATEGORIES, LEVELS, Bank, Item
+from .model import Bank, Item
 from .sites import Site
 
 DEMO_STEM_PREFIX = "【演示题】"

@@ -29,6 +29,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from .audit_chain import GENESIS, canonical_json, verify_chain
 
 FORMAT = "hall-result-bundle/1"
+# The tables whose max id the bundle carries (payload.watermarks): the centre orders a
+# site's bundles by all of them. One list for the builder, the shape check and the centre.
+WATERMARK_TABLES = ("audit_log", "answer_log", "device_events", "violations", "incidents", "time_adjustments")
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
 
 
@@ -175,8 +178,7 @@ def build_payload(conn: sqlite3.Connection, sitting_id: str | None = None) -> di
                  "plan_bundle_id": meta.get("bundle_id", "")},
         "scope": sitting_id if sitting_id is not None else "*",
         "generation": gen,
-        "watermarks": {t: _max_id(conn, t) for t in
-                       ("audit_log", "answer_log", "device_events", "violations", "incidents", "time_adjustments")},
+        "watermarks": {t: _max_id(conn, t) for t in WATERMARK_TABLES},
         "audit_head": {"id": gen, "hash": head},
         "counts": {"candidates": len(candidates), "attempts": len(att_by_ticket),
                    "submitted": sum(1 for a in attempts if a["status"] in ("submitted", "terminated")),
@@ -315,8 +317,7 @@ def _shape_problem(p: dict) -> str | None:
     if not isinstance(p.get("scope"), str):
         return "scope"
     w = p.get("watermarks")
-    if not isinstance(w, dict) or not all(is_int(w.get(k)) for k in
-                                          ("audit_log", "answer_log", "device_events", "violations", "incidents")):
+    if not isinstance(w, dict) or not all(is_int(w.get(k)) for k in WATERMARK_TABLES):
         return "watermarks"
     for key in ("rooms", "sittings", "candidates", "attempts", "violations", "incidents", "device_events",
                 "absentees", "room_records", "answer_log"):
@@ -342,4 +343,6 @@ def _shape_problem(p: dict) -> str | None:
     for v in p["violations"]:
         if not isinstance(v, dict) or not isinstance(v.get("ticket"), str):
             return "violations"
+    if not all(isinstance(x, dict) and x.get("ticket") in tickets for x in p["absentees"]):
+        return "absentees"
     return None

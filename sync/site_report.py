@@ -22,12 +22,14 @@ from typing import Any, Mapping
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from contracts.exam import VIOLATION_LEVELS
+
 from .audit_chain import canonical_json
 
 FORMAT = "hall-site-report/1"
 KINDS = {"violation": ("id", "ticket", "sitting_id", "level", "facts", "ts", "staff"),
          "incident": ("id", "sitting_id", "kind", "text", "ts", "staff")}
-LEVELS = ("minor", "cheating", "serious")
+LEVELS = tuple(VIOLATION_LEVELS)
 MAX_TEXT = 4000
 
 

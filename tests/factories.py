@@ -21,8 +21,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
-CATEGORIES = ["临床", "中医", "口腔", "公共卫生"]
-LEVELS = ["执业医师", "执业助理医师"]
+from contracts.exam import CATEGORIES, LEVELS
 SURNAMES = "王李张刘陈杨黄赵吴周"
 GIVEN = ["建国", "秀英", "志强", "丽华", "海燕", "文博", "静", "伟", "敏", "磊"]
 EXAM_DAY_2023 = 1693789200.0          # 2023-09-04 09:00 +08:00

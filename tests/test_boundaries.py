@@ -28,3 +28,36 @@ def test_command_lines_dispatch_one_way():
         bound = len(re.findall(r"\.set_defaults\(fn=", text))
         assert commands and bound >= commands - text.count("for name, fn in"), (path, commands, bound)
         assert re.search(r"return (a|args)\.fn\((a|args)\)", text), path
+
+
+def test_late_entry_is_decided_in_one_function():
+    """开考10分钟后禁止入场: rules.too_late decides it; no other module compares a time with
+    the late-entry limit (the login, opening, the 缺考 sweep and the counts all call it)."""
+    compare = re.compile(r"late_entry_until\([^)]*\)\s*[<>]|[<>]=?\s*(late_entry_)?until\b|\buntil\s*[<>]")
+    found = [f"{p.relative_to(ROOT)}:{n}: {line.strip()}" for p in (ROOT / "hall_server").rglob("*.py")
+             if p.name != "rules.py"
+             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if compare.search(line)]
+    assert not found, "the late-entry limit compared outside exam/rules.py:\n" + "\n".join(found)
+
+
+def test_the_exams_labels_are_tabled_once():
+    """Every code → Chinese label pair of contracts/exam.py (statuses, sitting states,
+    violation levels, incident kinds, submit reasons, categories) is written down there only:
+    no other module, script or page keeps its own table of them. (Tests may spell the words
+    they expect on a form: that is the specification, not a second table.)"""
+    from contracts import exam
+
+    pairs = {**exam.STATUS_LABELS, **exam.SITTING_LABELS, **exam.VIOLATION_LEVELS, **exam.INCIDENT_KINDS,
+             **exam.SUBMIT_REASONS}
+    table = re.compile("|".join(rf"""["']?\b{re.escape(code)}\b["']?\s*:\s*["']{re.escape(label)}["']"""
+                                for code, label in pairs.items()))
+    categories = re.compile(r"""["']临床["']\s*,\s*["']中医["']\s*,\s*["']口腔["']""")
+    found = []
+    for pkg in ("hall_server", "provisioning", "sync", "static_client/candidate", "static_client/console", "bench"):
+        for p in (ROOT / pkg).rglob("*"):
+            if p.suffix not in (".py", ".js", ".html") or p.name == "test_boundaries.py":
+                continue
+            for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+                if table.search(line) or categories.search(line):
+                    found.append(f"{p.relative_to(ROOT)}:{n}: {line.strip()[:100]}")
+    assert not found, "a copy of the exam's labels (use contracts/exam.py):\n" + "\n".join(found)

@@ -144,21 +144,24 @@ def test_every_staff_event_is_fuzzed():
 # -- every incident kind and violation level can be chosen on the console --------------------
 
 def test_every_incident_kind_is_reachable_from_the_console():
-    from hall_server.exam.room_ops import INCIDENT_KINDS
+    """Each kind of contracts/exam.py is a choice on the console, under its own label."""
+    from contracts.exam import INCIDENT_KINDS
 
-    offered = set(re.findall(r'name="incident_kind" value="([a-z_]+)"', CONSOLE_HTML))
-    missing = sorted(set(INCIDENT_KINDS) - offered)
+    offered = dict(re.findall(r'name="incident_kind" value="([a-z_]+)"[^>]*> ([^<]+)<', CONSOLE_HTML))
+    missing = sorted(set(INCIDENT_KINDS) - set(offered))
     assert not missing, f"incident kinds the console cannot record: {missing}"
+    assert {k: offered[k].strip() for k in INCIDENT_KINDS} == INCIDENT_KINDS, "console labels differ from contracts"
 
 
 def test_every_violation_level_is_reachable_from_the_console():
-    from hall_server.exam.room_ops import VIOLATION_LEVELS
+    from contracts.exam import VIOLATION_LEVELS
 
     select = re.search(r'<select name="level">(.*?)</select>', CONSOLE_HTML, re.S)
     assert select, "no violation level <select> on the console"
-    offered = set(re.findall(r'<option value="([a-z_]+)"', select.group(1)))
-    missing = sorted(set(VIOLATION_LEVELS) - offered)
+    offered = dict(re.findall(r'<option value="([a-z_]+)">([^<（]+)', select.group(1)))
+    missing = sorted(set(VIOLATION_LEVELS) - set(offered))
     assert not missing, f"violation levels the console cannot record: {missing}"
+    assert {k: offered[k] for k in VIOLATION_LEVELS} == VIOLATION_LEVELS, "console labels differ from contracts"
 
 
 # -- every command the docs show exists ----------------------------------------------------

@@ -38,9 +38,7 @@ def answer_set(conn: sqlite3.Connection, ticket: str) -> dict[int, tuple[str | N
         "SELECT q, choice, seq FROM answers WHERE ticket = ?", (ticket,))}
 
 
-def sitting_times(s: dict) -> rules.SittingTimes:
-    return rules.SittingTimes(s["status"], s["started_at"], s["paused_at"], s["paused_total_s"],
-                              s["duration_s"], s["late_entry_s"], s["earliest_submit_s"])
+sitting_times = rules.SittingTimes.of
 
 
 # -- candidates ---------------------------------------------------------------------
@@ -53,8 +51,8 @@ def login(conn, ticket: str, sitting_id: str, now: float, device: str, session_h
         admitted = a is not None and bool(a["late_reason"])
         if s["status"] == "ended":
             raise ExamError("sitting_ended")
-        until = rules.late_entry_until(sitting_times(s))
-        if not admitted and (a is not None or (until is not None and now > until)):
+        # marked 缺考 by the sweep, or past the limit: only 准许迟到入场 lets them in
+        if (a is not None and not admitted) or rules.too_late(sitting_times(s), now, admitted):
             raise ExamError("late_entry")
         order = conn.execute("SELECT COALESCE(MAX(signin_order), 0) + 1 FROM attempts WHERE sitting_id = ?",
                              (sitting_id,)).fetchone()[0]

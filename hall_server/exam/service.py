@@ -223,8 +223,8 @@ class ExamService(RoomActions):
         tickets = self.tickets_in(sitting_id)
         from .counts import attendance  # 应到/实到/缺考: one definition (exam/counts.py)
 
-        seen = attendance(({"ticket": t, **self.attempts.get(t, {})} for t in tickets), s["status"],
-                          rules.late_entry_until(ops.sitting_times(s)), self.clock())
+        seen = attendance(({"ticket": t, **self.attempts.get(t, {})} for t in tickets), ops.sitting_times(s),
+                          self.clock())
         return {
             "sitting_id": sitting_id, "sitting_no": s["sitting_no"], "room_id": s["room_id"],
             "room": self.rooms[s["room_id"]]["name"], "date": s["date"], "planned_start": s["planned_start"],

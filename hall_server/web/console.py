@@ -43,6 +43,15 @@ def exam_zone():
 
 
 @bp.context_processor
+def exam_labels():
+    """The one table of Chinese labels (contracts/exam.py), for the pages and, as JSON in the
+    sitting page, for console.js: the console words a status as the forms and the centre do."""
+    from contracts.exam import SITTING_LABELS, STATUS_LABELS, VIOLATION_LEVELS
+
+    return {"labels": {"status": STATUS_LABELS, "sitting": SITTING_LABELS, "levels": VIOLATION_LEVELS}}
+
+
+@bp.context_processor
 def alerts():
     """What every console page must show at once: a disk fault, a failing background task,
     a laptop clock that was changed (app.py Hall.current_alerts)."""

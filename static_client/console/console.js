@@ -10,10 +10,9 @@
   var filter = "all";
   var current = null; // ticket in the action dialog
   var entryTimer = null;
-  var STATUS = { not_arrived: "未到", logged_in: "已登录", confirmed: "已核对", answering: "答题中",
-                 submitted: "已交卷", terminated: "已终止", absent: "缺考" };
-  var SITTING = { planned: "未开考", started: "考试中", paused: "暂停中", ended: "已结束" };
-  var LEVEL = { minor: "一般违纪", cheating: "考试作弊", serious: "严重违纪" };
+  // The Chinese labels come with the page (contracts/exam.py): one table for console, forms and centre.
+  var LABELS = JSON.parse(root.dataset.labels);
+  var STATUS = LABELS.status, SITTING = LABELS.sitting, LEVEL = LABELS.levels;
   var socket = io("/staff", { transports: ["websocket"] });
 
   function $(id) { return document.getElementById(id); }

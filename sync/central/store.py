@@ -22,13 +22,12 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..audit_chain import canonical_json
-from ..result_bundle import BundleRejected, bundle_id, verify_result_bundle
+from ..result_bundle import WATERMARK_TABLES, BundleRejected, bundle_id, verify_result_bundle
 from . import cases
 from .dbconn import Tx, is_postgres_url, open_database
 from .uploads import UploadLimits, UploadsMixin
 
 RECEIPT_FORMAT = "hall-receipt/1"
-WATERMARK_KEYS = ("audit_log", "answer_log", "device_events", "violations", "incidents", "time_adjustments")
 DEFAULT_PG_SPOOL = Path("var/central-spool")
 
 # {ID} {INT} {REAL} {BLOB}: per-dialect types (dbconn). On SQLite this is the earlier
@@ -252,10 +251,21 @@ def score_answers(answers: Iterable, key: list, points: float) -> tuple[float, i
     return correct * points, correct
 
 
+def attendance_status(absent: bool, attempt: Mapping | None) -> str:
+    """The centre's status of a candidate: 'absent' exactly when the site counted them 缺考;
+    else the attempt's status ('not_arrived' while they may still come: no attempt, or the
+    sweep's mark lifted by 准许迟到入场)."""
+    if absent:
+        return "absent"
+    if attempt is None or attempt["status"] == "absent":
+        return "not_arrived"
+    return attempt["status"]
+
+
 def _compare(a: Mapping[str, int], b: Mapping[str, int]) -> str:
     """Componentwise order of two watermark vectors: 'eq' | 'lt' | 'gt' | 'incomparable'."""
-    le = all(int(a.get(k, 0)) <= int(b.get(k, 0)) for k in WATERMARK_KEYS)
-    ge = all(int(a.get(k, 0)) >= int(b.get(k, 0)) for k in WATERMARK_KEYS)
+    le = all(int(a.get(k, 0)) <= int(b.get(k, 0)) for k in WATERMARK_TABLES)
+    ge = all(int(a.get(k, 0)) >= int(b.get(k, 0)) for k in WATERMARK_TABLES)
     if le and ge:
         return "eq"
     return "lt" if le else "gt" if ge else "incomparable"
@@ -512,6 +522,9 @@ class Store(UploadsMixin):
         site = payload["site"]["site_no"]
         gen = int(payload["generation"])
         attempts = {a["ticket"]: a for a in payload["attempts"]}
+        # 缺考 as the site counted it (hall_server/exam/counts.py: the console's, the room
+        # record's and the bundle's absentees), never recomputed from the attempt rows.
+        absent = {x["ticket"] for x in payload["absentees"] if isinstance(x, dict)}
         worst: dict[str, str] = {}
         for v in payload.get("violations", []):
             t = v.get("ticket")
@@ -526,7 +539,7 @@ class Store(UploadsMixin):
                 ticket=t, site_no=site, name=cand.get("name", ""), id_number=cand.get("id_number", ""),
                 category=cand.get("category", ""), level=cand.get("level", ""), unit=cand.get("unit", ""),
                 department=cand.get("department", ""), sitting_id=cand.get("sitting_id"), bundle_id=bid,
-                generation=gen, status=a["status"] if a else "absent",
+                generation=gen, status=attendance_status(t in absent, a),
                 opened_at=a.get("opened_at") if a else None, submitted_at=a.get("submitted_at") if a else None,
                 deadline_at=a.get("deadline_at") if a else None, submit_reason=a.get("submit_reason") if a else None,
                 device_changes=a.get("device_changes") if a else None, violation=worst.get(t), answers=ans,

@@ -127,6 +127,18 @@ def build_site(path: Path):
     return open_db(path)
 
 
+def attendance(db, sitting_id: str, now: float | None = None):
+    """应到/实到/缺考 of a sitting by the one definition (hall_server/exam/counts.py), now."""
+    import time
+
+    from hall_server.exam.counts import sitting_attendance
+
+    s = db.execute("SELECT * FROM sittings WHERE sitting_id = ?", [sitting_id]).fetchone()
+    rows = db.execute("SELECT c.ticket, a.opened_at, a.mode, a.late_reason FROM candidates c"
+                      " LEFT JOIN attempts a USING (ticket) WHERE c.sitting_id = ? ORDER BY c.ticket", [sitting_id])
+    return sitting_attendance(dict(s), [dict(r) for r in rows], time.time() if now is None else now)
+
+
 def save_and_render(pdf: bytes, name: str, dpi: int = 60) -> list[Path]:
     """Keep the PDF and its page PNGs in test-output/printing/ as artifacts."""
     OUT.mkdir(parents=True, exist_ok=True)

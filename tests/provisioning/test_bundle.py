@@ -8,7 +8,7 @@ from provisioning.assemble import auto_blueprint
 from provisioning.bundle import (CODE_ALPHABET, BundleError, bundle_to_plan, new_release_code,
                                  normalize_code, open_sitting, read_bundle)
 from provisioning.keys import keygen, site_keypair
-from provisioning.model import EXAM_DEFAULTS
+from contracts.exam import EXAM_DEFAULTS
 from provisioning.provision import BuildOptions, build_site_bundle
 from provisioning.sites import load_sites
 from provisioning.synth import demo_bank, make_candidates

@@ -207,3 +207,15 @@ def test_signed_but_malformed_payload_is_refused_cleanly(small_bundle, site_keys
     with pytest.raises(BundleRejected) as e:
         verify_result_bundle(sign_payload(payload, site_keys["17"][0], "17"), public_keys)
     assert e.value.code == "inconsistent"
+
+
+@pytest.mark.parametrize("table", ["audit_log", "answer_log", "device_events", "violations", "incidents",
+                                   "time_adjustments"])
+def test_every_watermark_the_centre_compares_is_checked(small_bundle, site_keys, public_keys, table):
+    """The centre orders a site's bundles by every watermark; a signed bundle without one
+    (a hall bug, an old format) is refused as inconsistent, not compared as 0."""
+    payload = json.loads(small_bundle)["payload"]
+    del payload["watermarks"][table]
+    with pytest.raises(BundleRejected) as e:
+        verify_result_bundle(sign_payload(payload, site_keys["17"][0], "17"), public_keys)
+    assert e.value.code == "inconsistent" and "watermarks" in e.value.message_zh

@@ -10,6 +10,7 @@ import threading
 import pytest
 import requests
 
+from contracts.exam import CATEGORIES
 from sync_proxy import cut_each_once
 from sync import client
 from sync.client import Backoff, upload_bundle, verify_receipt
@@ -311,7 +312,7 @@ def test_pass_marks_and_exports(tmp_path, make_hall, start_central):
     assert requests.post(central.url + "/api/pass-marks", json={"category": "临床", "level": "执业医师", "mark": 12}
                          ).status_code == 401
     h = {"Authorization": "Bearer s3cret"}
-    for cat in ("临床", "中医", "口腔", "公共卫生"):
+    for cat in CATEGORIES:
         assert requests.post(central.url + "/api/pass-marks", headers=h,
                              json={"category": cat, "level": "执业医师", "mark": 12}).status_code == 200
         requests.post(central.url + "/api/pass-marks", headers=h,
@@ -388,3 +389,30 @@ def test_same_generation_different_content_is_a_conflict(tmp_path, make_hall, st
     r = upload_bundle(_bundle_file(tmp_path, db, "b.hallresult"), central.url)
     assert r.state == "rejected" and r.reason["code"] == "conflict" and "矛盾" in r.reason["message"]
     assert _count(central.store, "bundles") == 1
+
+
+def test_the_centre_counts_absent_as_the_site_does(tmp_path, site_keys, start_central):
+    """应到/实到/缺考 have one definition (hall_server/exam/counts.py): a candidate who logged in
+    but never opened the paper before the sitting ended is 缺考 on the console, the room
+    record and in the bundle, and so at the centre (not 'logged_in', verdict 待定)."""
+    from factories import EXAM_DAY_2023 as T0, ExamScript, import_site, make_plan
+
+    plan = make_plan(candidates_per_room=4, rooms=1, site_no="17", planned_start="2023-09-04T09:00:00+08:00")
+    plan["site_key"] = {"private": site_keys["17"][0], "public": site_keys["17"][1]}
+    db = import_site(tmp_path / "hall.db", plan)
+    came, logged_only, absent, admitted = [c["ticket"] for c in plan["candidates"]]
+    s = ExamScript(db)
+    s.start(T0, "D1S1-R01")
+    s.sit(T0 + 60, came)
+    s.login(T0 + 70, logged_only)                  # logs in, never opens the paper
+    s.admit_late(T0 + 900, admitted, "交通拥堵")    # admitted late, never comes
+    s.end(T0 + 3700, "D1S1-R01")
+    s.close()
+    central = start_central(answer_keys=plan["keys"])
+    assert upload_bundle(_bundle_file(tmp_path, db), central.url).state == "accepted"
+    payload = json.loads(build_result_bundle(db))["payload"]
+    site_absent = {a["ticket"] for a in payload["absentees"]}
+    assert site_absent == {logged_only, absent, admitted}
+    status = {r["ticket"]: r["status"] for r in central.store.results()}
+    assert {t for t, st in status.items() if st == "absent"} == site_absent
+    assert status[came] == "submitted"

@@ -12,6 +12,7 @@ import pytest
 import requests
 from openpyxl import load_workbook
 
+from contracts.exam import CATEGORIES
 from sync.central.accounts import issue_office_token
 from sync.central.offices import office_of_district
 from sync.client import upload_bundle
@@ -193,7 +194,7 @@ def test_makeup_results_arrive_like_first_sittings(tmp_path, centre, make_hall, 
     central.store.load_makeup_roster([{"ticket": first_sat, "site_no": "343"}])
     (tmp_path / "makeup2.hallresult").write_bytes(data)
     assert upload_bundle(tmp_path / "makeup2.hallresult", central.url).state == "accepted"
-    for cat in ("临床", "中医", "口腔", "公共卫生"):
+    for cat in CATEGORIES:
         for lvl in ("执业医师", "执业助理医师"):
             central.store.set_pass_mark(cat, lvl, 1)
     rows = {r["准考证号"]: r for r in _csv(central, "/export/candidates.csv", chengkou)}
@@ -227,7 +228,7 @@ def test_result_notices_are_pdfs_in_chinese_with_the_font_embedded(tmp_path, cen
     import pdfplumber
     from pypdf import PdfReader
     central, chengkou, wanzhou, _, i17, _, _ = centre
-    for cat in ("临床", "中医", "口腔", "公共卫生"):
+    for cat in CATEGORIES:
         for lvl in ("执业医师", "执业助理医师"):
             central.store.set_pass_mark(cat, lvl, 10)
     t = i17["tickets"][0]
