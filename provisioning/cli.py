@@ -139,7 +139,7 @@ def cmd_demo(a) -> int:
     """The demo plan of `make demo`, sealed as a real bundle: exercises the hall's import path."""
     from .demo import build_demo_plan
     from .keys import CENTRAL_PRIVATE, CENTRAL_PUBLIC, keygen
-    from .provision import _write_sheets, seal_plan
+    from .provision import write_sheets, seal_plan
     from .sites import Site
     out = Path(a.out)
     keys = out / "keys"
@@ -153,7 +153,7 @@ def cmd_demo(a) -> int:
 
     activation = new_release_code()
     manifest, codes = seal_plan(plan, keys / CENTRAL_PRIVATE, path, activation_code=activation)
-    _write_sheets(path, site, plan, codes, {s["username"]: s["password"] for s in plan["staff"]}, activation)
+    write_sheets(path, site, plan, codes, {s["username"]: s["password"] for s in plan["staff"]}, activation)
     print(f"演示数据包：{path}（{path.stat().st_size / 1e3:.0f} KB），公钥：{keys / CENTRAL_PUBLIC}")
     print(f"  激活码 {activation}")
     for sid, code in codes.items():

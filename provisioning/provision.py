@@ -101,7 +101,7 @@ def build_site_bundle(site: Site, candidates: list[dict], bank: Bank, blueprint:
     manifest, codes = seal_plan(plan, central_private_key, path, kdf=opts.kdf, extra={"seed": opts.seed},
                                 activation_code=activation)
     bundle_id = manifest["bundle_id"]
-    _write_sheets(path, site, plan, codes, passwords, activation)
+    write_sheets(path, site, plan, codes, passwords, activation)
     centre = out_dir / "centre" / "papers"
     centre.mkdir(parents=True, exist_ok=True)
     (centre / f"{path.stem}.json").write_text(json.dumps(
@@ -149,7 +149,7 @@ def seal_plan(plan: dict, central_private_key, path: str | Path, kdf: dict | Non
     return manifest, codes
 
 
-def _write_sheets(bundle_path: Path, site: Site, plan: dict, codes: dict, passwords: dict,
+def write_sheets(bundle_path: Path, site: Site, plan: dict, codes: dict, passwords: dict,
                   activation: str | None = None) -> None:
     """Two printable sheets for the county office: release codes (hand out at sitting start
     only) and the site's initial accounts (hand out with the bundle)."""

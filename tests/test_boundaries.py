@@ -61,3 +61,30 @@ def test_the_exams_labels_are_tabled_once():
                 if table.search(line) or categories.search(line):
                     found.append(f"{p.relative_to(ROOT)}:{n}: {line.strip()[:100]}")
     assert not found, "a copy of the exam's labels (use contracts/exam.py):\n" + "\n".join(found)
+
+
+PACKAGES = ("contracts", "hall_server", "provisioning", "sync")
+
+
+def _sources(*packages: str) -> dict[Path, str]:
+    return {p: p.read_text(encoding="utf-8") for pkg in packages for p in (ROOT / pkg).rglob("*.py")}
+
+
+def test_no_module_reaches_into_another_modules_private_names():
+    """`obj._name` and `from m import _name` only for names defined in the same module.
+    (Third-party internals that net/ and realtime/ patch on purpose are not ours: their
+    names are defined nowhere in hall.)"""
+    sources = _sources(*PACKAGES)
+    defined = {p: set(re.findall(r"(?:def |class |self\.|^\s*)(_[a-z]\w*)\s*[(:=]", t, re.M))
+               | set(re.findall(r"__slots__ = \(([^)]*)\)", t)) for p, t in sources.items()}
+    ours = set().union(*defined.values())
+    found = []
+    for p, text in sources.items():
+        for n, line in enumerate(text.splitlines(), 1):
+            code = line.split("#")[0]
+            names = [m.group(2) for m in re.finditer(r"\b(\w+)\.(_[a-z]\w*)", code) if m.group(1) not in ("self", "cls")]
+            names += re.findall(r"\bimport .*?\b(_[a-z]\w*)", code) if code.lstrip().startswith("from ") else []
+            for name in names:
+                if name in ours and name not in defined[p]:
+                    found.append(f"{p.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert not found, "private names used across modules:\n" + "\n".join(found)

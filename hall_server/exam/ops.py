@@ -250,6 +250,12 @@ def record_focus(conn, ticket: str, hidden: bool, ms: int, now: float) -> Change
     return Changes(result={"ticket": ticket, "hidden": hidden, "ms": ms, "ts": now})
 
 
+def record_staff_action(conn, staff: str, action: str, data: dict, now: float) -> Changes:
+    """Audit a console action that changes no exam state (sync_upload, export_results)."""
+    audit.append(conn, now, f"staff:{staff}", action, None, None, data)
+    return Changes()
+
+
 def record_clock_anchor(conn, meta: dict[str, str], now: float, step: float) -> Changes:
     """Exam time follows the wall clock again (no sitting running): keep the new anchor."""
     conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",

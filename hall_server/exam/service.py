@@ -503,6 +503,10 @@ class ExamService(RoomActions):
             raise ExamError("unknown_sitting")
         self._commit(ops.end_sitting, sitting_id, self.clock(), staff, self.receipt_key)
 
+    def audit_staff(self, staff: str, action: str, data: dict) -> None:
+        """A console action that changes no exam state (an upload, an export) in the audit chain."""
+        self._write(ops.record_staff_action, staff, action, data, self.clock())
+
     # -- the mirror -----------------------------------------------------------------
     def apply(self, ch: Changes) -> None:
         """Mirror a committed operation's Changes: the only way the mirror changes (with

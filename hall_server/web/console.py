@@ -337,11 +337,7 @@ def sync_state() -> dict | None:
 
 
 def _audit_staff(action: str, data: dict) -> None:
-    from ..exam import audit
-
-    svc = _svc()
-    actor, now = f"staff:{current_staff().username}", svc.clock()  # the writer thread has no request
-    svc._write(lambda conn: audit.append(conn, now, actor, action, None, None, data))
+    _svc().audit_staff(current_staff().username, action, data)
 
 
 @bp.errorhandler(Exception)

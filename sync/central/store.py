@@ -311,7 +311,7 @@ class Store(UploadsMixin):
 
     # ------------------------------------------------------------------ helpers
     def meta(self, key: str) -> str | None:
-        r = self._q("SELECT value FROM meta WHERE key = ?", (key,))
+        r = self.query("SELECT value FROM meta WHERE key = ?", (key,))
         return r[0][0] if r else None
 
     def set_meta(self, key: str, value: str) -> None:
@@ -326,12 +326,13 @@ class Store(UploadsMixin):
             c.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING", (key, value))
             return c.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
 
-    def _q(self, sql: str, args: tuple = ()) -> list:
+    def query(self, sql: str, args: tuple = ()) -> list:
+        """Rows of a read (either backend's SQL; see dbconn)."""
         return self.db.query(sql, args)
 
     def count(self, table: str) -> int:
         assert table.isidentifier()
-        return int(self._q(f"SELECT COUNT(*) FROM {table}")[0][0])
+        return int(self.query(f"SELECT COUNT(*) FROM {table}")[0][0])
 
     def close(self) -> None:
         self.db.close()
@@ -381,7 +382,7 @@ class Store(UploadsMixin):
                       (category, level, float(mark), self.clock()))
 
     def pass_marks(self) -> dict[tuple[str, str], float]:
-        return {(r[0], r[1]): r[2] for r in self._q("SELECT category, level, mark FROM pass_marks")}
+        return {(r[0], r[1]): r[2] for r in self.query("SELECT category, level, mark FROM pass_marks")}
 
     def rescore(self, tickets: Iterable[str] | None = None) -> int:
         """Recompute centre_score from the stored raw answers and the centre's keys."""
@@ -429,7 +430,7 @@ class Store(UploadsMixin):
         return {**body, "signature": {"alg": "Ed25519", "public_key": self.centre_public_b64, "value": sig}}
 
     def existing_receipt(self, bid: str) -> dict | None:
-        r = self._q("SELECT receipt FROM bundles WHERE bundle_id = ?", (bid,))
+        r = self.query("SELECT receipt FROM bundles WHERE bundle_id = ?", (bid,))
         return json.loads(r[0][0]) if r else None
 
     def record_rejection(self, err: BundleRejected, bid: str | None, source: str) -> None:
@@ -593,16 +594,16 @@ class Store(UploadsMixin):
 
     # ------------------------------------------------------------------ reading
     def bundle_bytes(self, bid: str) -> bytes | None:
-        r = self._q("SELECT data FROM bundle_blobs WHERE bundle_id = ?", (bid,))
+        r = self.query("SELECT data FROM bundle_blobs WHERE bundle_id = ?", (bid,))
         return bytes(r[0][0]) if r else None
 
     def bundles(self) -> list[dict]:
-        return [dict(r) for r in self._q(
+        return [dict(r) for r in self.query(
             "SELECT bundle_id, site_no, scope, generation, size, received_at, counts, source FROM bundles"
             " ORDER BY received_at, bundle_id")]
 
     def rejections(self, limit: int = 200) -> list[dict]:
-        return [dict(r) for r in self._q("SELECT * FROM rejections ORDER BY id DESC LIMIT ?", (limit,))]
+        return [dict(r) for r in self.query("SELECT * FROM rejections ORDER BY id DESC LIMIT ?", (limit,))]
 
     RESULT_COLS = ("ticket, site_no, name, id_number, category, level, unit, department, sitting_id, expected,"
                    " in_bundle, bundle_id, generation, status, opened_at, submitted_at, deadline_at, submit_reason,"
@@ -617,11 +618,11 @@ class Store(UploadsMixin):
         if site_no is not None:
             site_nos = [site_no]
         if site_nos is None:
-            rows = self._q(f"SELECT {cols} FROM {table}")
+            rows = self.query(f"SELECT {cols} FROM {table}")
         else:
             rows, wanted = [], sorted(set(site_nos))
             for i in range(0, len(wanted), 500):
                 part = wanted[i:i + 500]
-                rows += self._q(f"SELECT {cols} FROM {table} WHERE site_no IN ({','.join('?' * len(part))})", part)
+                rows += self.query(f"SELECT {cols} FROM {table} WHERE site_no IN ({','.join('?' * len(part))})", part)
         # sorted here: a PostgreSQL database's collation may order text unlike SQLite's bytes
         return sorted((dict(r) for r in rows), key=lambda r: (r["site_no"], r["ticket"]))

@@ -90,7 +90,7 @@ class UploadsMixin:
             return {"status": "open", **self._state(r)}
 
     def upload_state(self, upload_id: str) -> dict | None:
-        rows = self._q("SELECT * FROM uploads WHERE upload_id = ?", (upload_id,))
+        rows = self.query("SELECT * FROM uploads WHERE upload_id = ?", (upload_id,))
         return self._state(rows[0]) if rows else None
 
     def _spool_room(self, c, need: int) -> bool:
@@ -143,7 +143,7 @@ class UploadsMixin:
             return self._finalize(upload_id)
 
     def _finalize(self, upload_id: str) -> tuple[str, dict]:
-        rows = self._q("SELECT * FROM uploads WHERE upload_id = ?", (upload_id,))
+        rows = self.query("SELECT * FROM uploads WHERE upload_id = ?", (upload_id,))
         if not rows:
             raise KeyError(upload_id)
         r = rows[0]

@@ -49,7 +49,7 @@ def test_lan_address_is_not_loopback_and_override_wins(tmp_path):
     from hall_server.net import lan
 
     addr = lan.lan_address()
-    has_lan = any(not a.startswith("127.") for a in lan._interface_addresses())
+    has_lan = any(not a.startswith("127.") for a in lan.interface_addresses())
     if has_lan:
         assert not addr.startswith("127."), addr
     cfg = config.load(overrides={"server": {"host": "0.0.0.0", "port": 8080}})
