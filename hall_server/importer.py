@@ -7,8 +7,8 @@ import mimetypes
 from pathlib import Path
 
 from contracts.exam import EXAM_DEFAULTS
+from contracts.passwords import hash_password
 
-from .auth.passwords import hash_password
 from .db import schema
 
 
@@ -29,7 +29,7 @@ def import_bundle(db_path: str | Path, bundle_path: str | Path, central_public_k
                   activation_code: str | None = None, rules: dict | None = None) -> dict:
     """Verify a signed site bundle and import it; papers stay sealed until each sitting's
     release code is entered at its start. Nothing is imported from a refused bundle."""
-    from provisioning.bundle import BundleError, bundle_to_plan, dump_sealed, read_bundle
+    from contracts.site_bundle import BundleError, bundle_to_plan, dump_sealed, read_bundle
 
     try:
         manifest, sealed = read_bundle(bundle_path, central_public_key, expected_site_no, activation_code)

@@ -17,7 +17,7 @@ def _sites(path):
 
 
 def cmd_keygen(a) -> int:
-    from .keys import keygen
+    from contracts.keys import keygen
     priv, pub = keygen(a.out, overwrite=a.force)
     print(f"市定考办签名私钥：{priv}（妥善保管，切勿拷到考点）\n市定考办公钥：{pub}（随考点软件分发）")
     return 0
@@ -114,7 +114,7 @@ def cmd_build(a) -> int:
 
 
 def cmd_verify(a) -> int:
-    from .bundle import BundleError, bundle_to_plan, open_sitting, read_bundle
+    from contracts.site_bundle import BundleError, bundle_to_plan, open_sitting, read_bundle
     try:
         manifest, sealed = read_bundle(a.bundle, a.pub, a.site, a.activation)
         print(f"签名有效：考点{manifest['site_no']} {manifest['site_name']}（{manifest['district']}），"
@@ -138,7 +138,7 @@ def cmd_verify(a) -> int:
 def cmd_demo(a) -> int:
     """The demo plan of `make demo`, sealed as a real bundle: exercises the hall's import path."""
     from .demo import build_demo_plan
-    from .keys import CENTRAL_PRIVATE, CENTRAL_PUBLIC, keygen
+    from contracts.keys import CENTRAL_PRIVATE, CENTRAL_PUBLIC, keygen
     from .provision import write_sheets, seal_plan
     from .sites import Site
     out = Path(a.out)
@@ -149,7 +149,7 @@ def cmd_demo(a) -> int:
     site = Site(plan["site"]["site_no"], plan["site"]["district"], plan["site"]["name"],
                 tuple(plan["site"]["exam_dates"]))
     path = out / f"demo_site_{site.site_no}.hallbundle"
-    from .bundle import new_release_code
+    from contracts.site_bundle import new_release_code
 
     activation = new_release_code()
     manifest, codes = seal_plan(plan, keys / CENTRAL_PRIVATE, path, activation_code=activation)

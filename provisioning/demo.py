@@ -8,7 +8,7 @@ from contracts.exam import EXAM_DEFAULTS
 
 from .allocate import Layout, allocate
 from .assemble import assemble_papers, auto_blueprint
-from .keys import site_keypair
+from contracts.keys import site_keypair
 from .plan import build_plan, staff_for
 from .sites import load_sites
 from .synth import demo_bank, make_candidates

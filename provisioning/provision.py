@@ -16,8 +16,8 @@ from contracts.exam import EXAM_DEFAULTS
 
 from .allocate import Layout, allocate
 from .assemble import Blueprint, assemble_papers, auto_blueprint, sub_seed
-from .bundle import KDF_DEFAULT, new_release_code, seal_sitting, write_bundle
-from .keys import load_private, site_keypair
+from contracts.site_bundle import KDF_DEFAULT, new_release_code, seal_sitting, write_bundle
+from contracts.keys import load_private, site_keypair
 from .model import Bank
 from .plan import build_plan, staff_for
 from .sites import Site
@@ -123,7 +123,7 @@ def seal_plan(plan: dict, central_private_key, path: str | Path, kdf: dict | Non
     public_plan = {k: v for k, v in plan.items() if k not in ("papers", "keys", "media")}
     # The bundle is signed, not encrypted: staff passwords travel only as scrypt hashes;
     # the plain text goes on the accounts sheet handed to the chief examiner.
-    from hall_server.auth.passwords import hash_password
+    from contracts.passwords import hash_password
 
     public_plan["staff"] = [{k: v for k, v in s.items() if k != "password"}
                             | {"password_hash": s.get("password_hash") or hash_password(s["password"])}

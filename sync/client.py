@@ -21,7 +21,7 @@ from typing import Callable
 
 import requests
 
-from .audit_chain import canonical_json
+from contracts.audit_chain import canonical_json
 from .upload_proof import proof_path, read_proof, sign_open
 
 BUNDLE_SUFFIX = ".hallresult"

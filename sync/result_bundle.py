@@ -26,7 +26,7 @@ from typing import Any, Mapping
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .audit_chain import GENESIS, canonical_json, verify_chain
+from contracts.audit_chain import GENESIS, canonical_json, verify_chain
 
 FORMAT = "hall-result-bundle/1"
 # The tables whose max id the bundle carries (payload.watermarks): the centre orders a

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from contracts.exam import VIOLATION_LEVELS
 
-from .audit_chain import canonical_json
+from contracts.audit_chain import canonical_json
 
 FORMAT = "hall-site-report/1"
 KINDS = {"violation": ("id", "ticket", "sitting_id", "level", "facts", "ts", "staff"),

@@ -281,7 +281,7 @@ _STAFF_HASH: list[str] = []
 def _staff_hash() -> str:
     """One scrypt hash for every synthetic staff account (hashing is the slow part of a plan)."""
     if not _STAFF_HASH:
-        from hall_server.auth.passwords import hash_password
+        from contracts.passwords import hash_password
         _STAFF_HASH.append(hash_password("demo-staff-pw"))
     return _STAFF_HASH[0]
 

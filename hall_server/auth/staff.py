@@ -5,8 +5,9 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from contracts.passwords import check_password
+
 from ..db import schema
-from .passwords import check_password
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class StaffError(ValueError):
 
 def add_account(db_path, username: str, display_name: str, password: str, role: str, room_id: str | None) -> None:
     """`hall staff add`: a new account on the laptop (the bundle brings the others)."""
-    from .passwords import hash_password
+    from contracts.passwords import hash_password
 
     db = schema.open_db(db_path)
     try:
@@ -83,7 +84,7 @@ def add_account(db_path, username: str, display_name: str, password: str, role: 
 
 def set_password(db_path, username: str, password: str) -> None:
     """`hall staff passwd`: a new password for an existing account."""
-    from .passwords import hash_password
+    from contracts.passwords import hash_password
 
     db = schema.open_db(db_path)
     try:

@@ -30,7 +30,7 @@ def verify_codes(db_path: Path, codes_text: str) -> dict[str, bool]:
     """{sitting_id: the code opens its sealed papers} for every line naming a sealed sitting."""
     import sqlite3
 
-    from provisioning.bundle import BundleError, load_sealed, open_sitting
+    from contracts.site_bundle import BundleError, load_sealed, open_sitting
 
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     sealed = dict(conn.execute("SELECT sitting_id, sealed FROM sealed_sittings").fetchall())
@@ -50,7 +50,7 @@ def verify_codes(db_path: Path, codes_text: str) -> dict[str, bool]:
 
 def run(cfg, config_path: str | None = None, server_pid: int | None = None, codes_text: str | None = None,
         now: dt.datetime | None = None) -> list[Check]:
-    from sync.audit_chain import verify_chain
+    from contracts.audit_chain import verify_chain
 
     from ..net.lan import lan_address, public_base_url
     from ..net.listen import FD_HEADROOM

@@ -1,6 +1,6 @@
 """Appending to the hash-chained audit log, inside the writer's transaction.
 
-The hash rule itself lives in sync.audit_chain so that the hall and the centre can never
+The hash rule itself lives in contracts.audit_chain so that the hall and the centre can never
 disagree on it. Entries are written only by the single writer, so the chain is linear.
 """
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from sync.audit_chain import GENESIS, entry_hash, verify_chain
+from contracts.audit_chain import GENESIS, entry_hash, verify_chain
 
 
 def append(conn: sqlite3.Connection, ts: float, actor: str, action: str,

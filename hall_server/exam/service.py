@@ -483,7 +483,7 @@ class ExamService(RoomActions):
 
     def _open_sealed(self, sitting_id: str, release_code) -> dict:
         """Decrypt a sitting's papers with its release code (scrypt: off the event loop)."""
-        from provisioning.bundle import BundleError, load_sealed, open_sitting
+        from contracts.site_bundle import BundleError, load_sealed, open_sitting
 
         from ..blocking import run_blocking
 

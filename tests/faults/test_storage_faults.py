@@ -137,7 +137,7 @@ def _exercise(hall: FaultHall, plan: dict, inject, clear, label: str) -> dict:
         assert st == {A["ticket"]: "answering", B["ticket"]: "submitted", C["ticket"]: "confirmed",
                       D["ticket"]: "logged_in"}
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        from sync.audit_chain import verify_chain
+        from contracts.audit_chain import verify_chain
 
         audit = db.execute("SELECT * FROM audit_log ORDER BY id").fetchall()
         assert verify_chain(audit) == (True, None)

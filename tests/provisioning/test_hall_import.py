@@ -2,9 +2,9 @@
 import sqlite3
 
 from hall_server import importer
-from provisioning.bundle import bundle_to_plan, open_sitting, read_bundle
+from contracts.site_bundle import bundle_to_plan, open_sitting, read_bundle
 from provisioning.demo import build_demo_plan
-from provisioning.keys import keygen
+from contracts.keys import keygen
 from provisioning.provision import seal_plan
 
 

@@ -191,7 +191,7 @@ def test_release_codes_file_opens_the_sealed_sittings(tmp_path):
     from hall_server.doctor import verify_codes
     from hall_server.importer import import_bundle
     from provisioning.demo import build_demo_plan
-    from provisioning.keys import keygen
+    from contracts.keys import keygen
     from provisioning.provision import seal_plan
 
     priv, pub = keygen(tmp_path / "keys")

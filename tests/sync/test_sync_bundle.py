@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from sync.audit_chain import GENESIS, append_entry, entry_hash, verify_chain
+from contracts.audit_chain import GENESIS, append_entry, entry_hash, verify_chain
 from sync.result_bundle import (BundleRejected, build_result_bundle, bundle_id, sign_payload,
                                 verify_result_bundle)
 
