@@ -25,8 +25,8 @@ from werkzeug.serving import make_server
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))      # tests/factories.finished_site builds the halls
 from contracts.exam import CATEGORIES  # noqa: E402
-from provisioning.packaged import SITES_CSV  # noqa: E402  (the 343 sites hall ships)
-from provisioning.sites import read_csv_rows  # noqa: E402
+from contracts.shipped import SITES_CSV  # noqa: E402  (the 343 sites hall ships)
+from contracts.shipped import read_csv_rows  # noqa: E402
 CANDIDATES = 25_242
 
 

@@ -28,7 +28,7 @@ from provisioning.synth import demo_bank  # noqa: E402
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sites", default=None, help="sites.csv (default: the shipped provisioning/data/sites.csv)")
+    ap.add_argument("--sites", default=None, help="sites.csv (default: the shipped contracts/data/sites.csv)")
     ap.add_argument("--total", type=int, default=25242)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--per-category", type=int, default=600)

@@ -139,7 +139,7 @@ def cmd_demo(args) -> int:
     if not cfg.db_path.exists():
         from .demo import build_demo_db
 
-        sites = Path(args.sites) if args.sites else None   # default: the shipped site list (provisioning/data)
+        sites = Path(args.sites) if args.sites else None   # default: the shipped site list (contracts/data)
         if sites is not None and not sites.exists():
             print(f"找不到考点名单 sites.csv（{sites}）：请检查 --sites 的路径", file=sys.stderr)
             return 2

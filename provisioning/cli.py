@@ -6,9 +6,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from .packaged import SITES_CSV
+from contracts.shipped import SITES_CSV
 
-DEFAULT_SITES = str(SITES_CSV)      # the 343 sites hall ships (provisioning/data)
+DEFAULT_SITES = str(SITES_CSV)      # the 343 sites hall ships (contracts/data)
 
 
 def _sites(path):

@@ -19,7 +19,7 @@ __all__ = ["Check", "PASS", "WARN", "FAIL", "run", "format_text", "cmd_doctor"]
 
 
 def _office(district: str) -> str:
-    from provisioning.offices import office_for_district
+    from contracts.offices import office_for_district
 
     o = office_for_district(district) if district else None
     return f"{o.name}定考办（{'、'.join(o.phones)}）" if o and o.name != "市定考办" else (

@@ -22,8 +22,8 @@ from .outcomes import (ABSENT, CASE_STATE_ZH, DEFERRED, LEVEL_ZH, MISSING, STATU
                        makeup_reason, verdict)
 from .store import Store
 
-from provisioning.packaged import SITES_CSV as DEFAULT_SITES_CSV   # the 343 sites hall ships
-from provisioning.sites import read_csv_rows
+from contracts.shipped import SITES_CSV as DEFAULT_SITES_CSV   # the 343 sites hall ships
+from contracts.shipped import read_csv_rows
 
 
 @lru_cache(maxsize=8)

@@ -7,7 +7,7 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from provisioning.packaged import SITES_CSV  # the copy the repo ships
+from contracts.shipped import SITES_CSV  # the copy the repo ships
 from sync.central.app import create_app
 from factories import finished_site, new_site_key
 from pg_server import PgServer, PostgresUnavailable

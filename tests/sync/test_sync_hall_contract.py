@@ -9,7 +9,7 @@ import time
 from sync.client import upload_bundle
 from sync.result_bundle import build_result_bundle, verify_result_bundle
 
-from provisioning.packaged import SITES_CSV  # the copy the repo ships
+from contracts.shipped import SITES_CSV  # the copy the repo ships
 
 
 def test_real_hall_sitting_end_to_end(tmp_path, start_central):
