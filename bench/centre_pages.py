@@ -34,7 +34,7 @@ def build_centre(db, w: Path, questions: int, sites_csv: Path, candidates: int) 
     from sync.central.accounts import issue_office_token
     from sync.central.app import create_app
     from factories import finished_site, new_site_key
-    from sync.result_bundle import build_result_bundle
+    from hall_server.result_export import build_result_bundle
     sites = read_csv_rows(sites_csv)
     per = [candidates // len(sites) + (1 if i < candidates % len(sites) else 0) for i in range(len(sites))]
     keys, answer_keys, roster, bundles, f = {}, {}, [], [], {}

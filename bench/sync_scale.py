@@ -38,8 +38,10 @@ def main(argv=None) -> int:
 
     from factories import finished_site, new_site_key
     from sync.central.app import create_app
-    from sync.client import county_run, export_bundle
-    from sync.result_bundle import build_result_bundle, verify_result_bundle
+    from sync.county import county_run
+    from hall_server.outbox import export_bundle
+    from hall_server.result_export import build_result_bundle
+    from contracts.result_bundle import verify_result_bundle
 
     w = Path(a.workdir)
     shutil.rmtree(w, ignore_errors=True)

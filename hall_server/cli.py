@@ -164,7 +164,9 @@ def cmd_import(args) -> int:
     path = Path(args.plan)
     try:
         if path.suffix == ".json":
-            plan = json.loads(path.read_text(encoding="utf-8"))
+            from contracts.site_plan import load_plan
+
+            plan = load_plan(path)
             summary = import_plan(cfg.db_path, plan, cfg["writer"]["synchronous"], rules=cfg["rules"])
         else:
             key = args.central_key or cfg["bundle"]["central_public_key"]
@@ -218,13 +220,14 @@ def cmd_sync(args) -> int:
     """Export the signed result bundle; upload it when the centre is reachable. Every bundle
     is also kept in the outbox, so the console shows what left and its sha256."""
     cfg = _load_config(args)
-    from sync.client import export_bundle, sync_now
+    from .outbox import export_bundle, sync_now
 
-    missing = _missing_db(cfg)
+    db = Path(args.db).resolve() if args.db else cfg.db_path
+    missing = (None if db.exists() else f"找不到考点数据库 {db}。") if args.db else _missing_db(cfg)
     if missing:
         print(missing, file=sys.stderr)
         return 2
-    outbox = cfg.data_dir / cfg["sync"]["outbox"]
+    outbox = db.parent / cfg["sync"]["outbox"]          # beside the database, as the console's
     url = args.url or cfg["sync"]["central_url"]
     if not args.export and not url:
         print("未配置市定考办地址（sync.central_url 或 --url）；无网络时请用 hall sync --export 导出到U盘",
@@ -232,11 +235,11 @@ def cmd_sync(args) -> int:
         return 2
     try:
         if args.export:
-            dest, sha = export_bundle(cfg.db_path, outbox, copy_to=args.export)
+            dest, sha = export_bundle(db, outbox, args.sitting, copy_to=args.export)
             print(f"已导出成绩包: {dest}\n上传凭证: {dest}.sig（与成绩包放在一起，区县上传时使用）\n"
                   f"sha256: {sha}\n（请将 sha256 抄写在交接单上）")
             return 0
-        result = sync_now(cfg.db_path, url, outbox)
+        result = sync_now(db, url, outbox)
     except (OSError, RuntimeError, ValueError) as e:
         print(f"无法导出成绩包（考点数据未改动）: {e}", file=sys.stderr)
         return 2
@@ -347,6 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_sync)
     p.add_argument("--url", help="the centre's ingest URL (default: sync.central_url)")
     p.add_argument("--export", metavar="PATH", help="only write the bundle here (USB stick), print its sha256")
+    p.add_argument("--sitting", help="with --export: only this sitting's bundle")
+    p.add_argument("--db", help="the hall database (default: the configured data_dir's hall.db)")
     p.add_argument("--data-dir")
     p = sub.add_parser("print", help="打印考务表格: one form as PDF (docs/printing.md)")
     p.set_defaults(fn=cmd_print)

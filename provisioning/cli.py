@@ -161,6 +161,16 @@ def cmd_demo(a) -> int:
     return 0
 
 
+def cmd_demo_plan(a) -> int:
+    """The plain demo plan as JSON (what `hall demo` imports): no seal, no sheets."""
+    from contracts.site_plan import dump_plan
+
+    from .demo import build_demo_plan
+    plan = build_demo_plan(a.sites, seed=a.seed, rooms=a.rooms, candidates=a.candidates)
+    print(dump_plan(plan, a.out))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Every command, each bound to its cmd_* function (set_defaults(fn=...))."""
     p = argparse.ArgumentParser(prog="python -m provisioning", description="市级考点数据包制作（医师定期考核）")
@@ -228,6 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--candidates", type=int, default=60)
     m.add_argument("--out", required=True)
     m.set_defaults(fn=cmd_demo)
+
+    j = sub.add_parser("demo-plan", help="演示考点计划（未封装的 JSON，hall demo 导入它）")
+    j.add_argument("--sites", default=DEFAULT_SITES)
+    j.add_argument("--seed", type=int, default=2023)
+    j.add_argument("--rooms", type=int, default=2)
+    j.add_argument("--candidates", type=int, default=60)
+    j.add_argument("--out", required=True, help="the plan's JSON file")
+    j.set_defaults(fn=cmd_demo_plan)
     return p
 
 

@@ -1,4 +1,6 @@
-"""python -m sync export|upload|county-run|hall-sync|verify (see docs/sync.md)."""
+"""python -m sync upload|county-run|verify (see docs/sync.md). The site's own export and
+upload are `hall sync` (the hall's CLI); this is the county office's and the centre's side.
+"""
 from __future__ import annotations
 
 import argparse
@@ -16,26 +18,10 @@ def _show(st) -> None:
     print(f"\r{msg}{extra}".ljust(60), end="", file=sys.stderr, flush=True)
 
 
-def _upload_result(res) -> int:
-    print(file=sys.stderr)
-    print(json.dumps(res.as_dict(), ensure_ascii=False, indent=1))
-    return {"accepted": 0, "rejected": 2}.get(res.state, 3)
-
-
-def cmd_export(a) -> int:
-    from . import client
-    try:
-        path, sha = client.export_bundle(a.db, a.out, a.sitting)
-    except (OSError, RuntimeError, KeyError) as e:
-        print(f"无法导出成绩包: {e}", file=sys.stderr)
-        return 2
-    print(f"{sha}  {path}")
-    return 0
-
-
 def cmd_verify(a) -> int:
+    from contracts.result_bundle import BundleRejected, verify_result_bundle
+
     from .central.store import load_site_keys
-    from .result_bundle import BundleRejected, verify_result_bundle
     try:
         p = verify_result_bundle(Path(a.bundle).read_bytes(), load_site_keys(a.site_keys))
     except BundleRejected as err:
@@ -47,39 +33,27 @@ def cmd_verify(a) -> int:
 
 
 def cmd_upload(a) -> int:
-    from . import client
-    res = client.upload_bundle(a.bundle, a.url, chunk_size=a.chunk, on_state=_show,
-                               backoff=client.Backoff(max_retries=a.retries), centre_public_key=a.centre_key)
-    return _upload_result(res)
-
-
-def cmd_hall_sync(a) -> int:
-    from . import client
-    try:
-        res = client.sync_now(a.db, a.url, a.outbox, on_state=_show, backoff=client.Backoff(max_retries=12),
-                              centre_public_key=a.centre_key)
-    except (OSError, RuntimeError) as e:
-        print(f"无法导出成绩包: {e}", file=sys.stderr)
-        return 2
-    return _upload_result(res)
+    from contracts.upload import Backoff, upload_bundle
+    res = upload_bundle(a.bundle, a.url, chunk_size=a.chunk, on_state=_show,
+                        backoff=Backoff(max_retries=a.retries), centre_public_key=a.centre_key)
+    print(file=sys.stderr)
+    print(json.dumps(res.as_dict(), ensure_ascii=False, indent=1))
+    return {"accepted": 0, "rejected": 2}.get(res.state, 3)
 
 
 def cmd_county_run(a) -> int:
-    from . import client
-    s = client.county_run(a.dir, a.url, report_path=a.report, chunk_size=a.chunk,
-                          backoff=client.Backoff(max_retries=a.retries), centre_public_key=a.centre_key)
+    from contracts.upload import Backoff
+
+    from .county import county_run
+    s = county_run(a.dir, a.url, report_path=a.report, chunk_size=a.chunk,
+                   backoff=Backoff(max_retries=a.retries), centre_public_key=a.centre_key)
     return 0 if not s["refused"] and not s["pending"] else (2 if s["refused"] else 3)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Every command, each bound to its cmd_* function (set_defaults(fn=...))."""
-    ap = argparse.ArgumentParser(prog="python -m sync", description="成绩包导出与上传")
+    ap = argparse.ArgumentParser(prog="python -m sync", description="成绩包上传（区县）与校验")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    e = sub.add_parser("export", help="导出成绩包文件（U盘），打印 sha256")
-    e.set_defaults(fn=cmd_export)
-    e.add_argument("--db", required=True)
-    e.add_argument("--out", required=True, help="file, or a folder (file named automatically)")
-    e.add_argument("--sitting")
     u = sub.add_parser("upload", help="上传一个成绩包（可断点续传）")
     u.set_defaults(fn=cmd_upload)
     u.add_argument("--bundle", required=True)
@@ -95,12 +69,6 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--chunk", type=int, default=256 * 1024)
     c.add_argument("--retries", type=int, default=6)
     c.add_argument("--centre-key", help="centre public key (base64): verify each receipt's signature")
-    h = sub.add_parser("hall-sync", help="考点：导出并上传（控制台“同步”按钮）")
-    h.set_defaults(fn=cmd_hall_sync)
-    h.add_argument("--db", required=True)
-    h.add_argument("--url", required=True)
-    h.add_argument("--outbox", required=True)
-    h.add_argument("--centre-key", help="centre public key (base64): verify the receipt's signature")
     v = sub.add_parser("verify", help="本地校验成绩包文件")
     v.set_defaults(fn=cmd_verify)
     v.add_argument("bundle")
@@ -110,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
-    for attr in ("bundle", "db", "dir"):
+    for attr in ("bundle", "dir"):
         if getattr(a, attr, None) and not Path(getattr(a, attr)).exists():
             print(f"找不到 {getattr(a, attr)}", file=sys.stderr)
             return 1

@@ -88,3 +88,28 @@ def test_no_module_reaches_into_another_modules_private_names():
                 if name in ours and name not in defined[p]:
                     found.append(f"{p.relative_to(ROOT)}:{n}: {line.strip()}")
     assert not found, "private names used across modules:\n" + "\n".join(found)
+
+
+def _imported_packages(path: Path) -> set[str]:
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_the_three_parts_share_only_contracts():
+    """hall_server, provisioning and sync import none of each other, in either direction;
+    what they share is in contracts/, which imports none of them (docs/ARCHITECTURE.md)."""
+    crossing = []
+    for pkg in PACKAGES:
+        others = set(PACKAGES) - {pkg, "contracts"} if pkg != "contracts" else set(PACKAGES) - {"contracts"}
+        for p in (ROOT / pkg).rglob("*.py"):
+            bad = _imported_packages(p) & others
+            if bad:
+                crossing.append(f"{p.relative_to(ROOT)} imports {sorted(bad)}")
+    assert not crossing, "imports across the boundaries:\n" + "\n".join(crossing)

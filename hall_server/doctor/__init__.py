@@ -54,7 +54,7 @@ def run(cfg, config_path: str | None = None, server_pid: int | None = None, code
 
     from ..net.lan import lan_address, public_base_url
     from ..net.listen import FD_HEADROOM
-    from ..printing.fonts import find_font_file
+    from contracts.fonts import find_font_file
 
     srv, doc = cfg["server"], cfg["doctor"]
     now = now or dt.datetime.now().astimezone()

@@ -19,7 +19,7 @@ import secrets
 from typing import Callable
 
 from ..auth import qr_tokens
-from ..auth.ratelimit import LoginLimiter
+from contracts.ratelimit import LoginLimiter
 from ..db import schema
 from ..db.writer import StorageError, Writer
 from . import ops, rules

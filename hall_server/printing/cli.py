@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from .data import NotFound
-from .fonts import FontMissing
+from contracts.fonts import FontMissing
 
 DOCS = ("sign-in", "room-record", "poster", "answer-cards", "site-report")
 

@@ -278,7 +278,7 @@ def sync_start():
     import subprocess
     import sys
 
-    from sync.client import ensure_outbox
+    from ..outbox import ensure_outbox
 
     _chief_only()
     url = current_app.config["HALL"]["sync"]["central_url"]
@@ -286,16 +286,17 @@ def sync_start():
         abort(409, "未配置市定考办地址（sync.central_url）。无网络时请使用“导出到U盘”。")
     outbox = run_blocking(ensure_outbox, _outbox())
     with open(outbox / "sync.log", "ab") as log:     # the child keeps its own copy of the descriptor
-        subprocess.Popen([sys.executable, "-m", "sync", "hall-sync", "--db", str(current_app.extensions["hall.db_path"]),
-                          "--url", url, "--outbox", str(outbox)], stdout=log, stderr=subprocess.STDOUT,
-                         start_new_session=True)
+        cfg = _cfg_object()          # `hall sync` with this server's config and database
+        subprocess.Popen([sys.executable, "-m", "hall_server", *(["--config", str(cfg.path)] if cfg.path else []),
+                          "sync", "--db", str(current_app.extensions["hall.db_path"]), "--url", url],
+                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     _audit_staff("sync_upload", {"url": url})
     # Refresh until a final state written after this moment (an older receipt is not the answer).
     return redirect(url_for("console.home", syncing=int(time.time())) + "#sync")
 
 
 def _export(db_path, outbox):
-    from sync.client import export_bundle, record_export
+    from ..outbox import export_bundle, record_export
 
     path, sha = export_bundle(db_path, outbox)
     record_export(path, sha)
@@ -317,7 +318,7 @@ def export_results():
 @staff_required
 def outbox_file(name: str):
     """Download an exported bundle (as a file, under its bundle name)."""
-    from sync.client import BUNDLE_SUFFIX
+    from contracts.result_bundle import BUNDLE_SUFFIX
 
     _chief_only()
     if not name.endswith(BUNDLE_SUFFIX):
@@ -328,7 +329,7 @@ def outbox_file(name: str):
 
 
 def sync_state() -> dict | None:
-    from sync.client import last_state
+    from ..outbox import last_state
 
     try:
         return last_state(_outbox())

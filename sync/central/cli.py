@@ -57,7 +57,7 @@ def _store(a):
 
 
 def cmd_import(a) -> int:
-    from ..result_bundle import BundleRejected
+    from contracts.result_bundle import BundleRejected
     from .store import Store, load_answer_keys, load_site_registry
     reg = load_site_registry(a.site_keys)
     store = Store(a.db, site_keys={k: v["public"] for k, v in reg.items()},

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from contracts.audit_chain import canonical_json
-from ..result_bundle import WATERMARK_TABLES, BundleRejected, bundle_id, verify_result_bundle
+from contracts.result_bundle import WATERMARK_TABLES, BundleRejected, bundle_id, verify_result_bundle
 from . import cases
 from .dbconn import Tx, is_postgres_url, open_database
 from .uploads import UploadLimits, UploadsMixin

@@ -16,8 +16,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..result_bundle import MAX_BUNDLE_BYTES, BundleRejected
-from ..upload_proof import verify_open
+from contracts.result_bundle import MAX_BUNDLE_BYTES, BundleRejected
+from contracts.upload_proof import verify_open
 
 
 @dataclass(frozen=True)

@@ -161,5 +161,5 @@ def answering(hall: HallProcess, cand: dict, start: bool = True, device: str | N
     return p
 
 
-__all__ = ["hall_with", "HallProcess", "Phone", "RawSio", "Tally", "tally", "check_ack", "snapshot", "fast_plan", "examples",
+__all__ = ["hall_with", "HallProcess", "Phone", "RawSio", "Tally", "tally", "check_ack", "snapshot", "examples",
            "cookie_header", "healthy", "handler_failures", "answering", "KNOWN_CODES", "socketio", "threading"]

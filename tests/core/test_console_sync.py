@@ -50,7 +50,7 @@ def test_chief_uploads_and_exports_results(tmp_path, plan):
         assert exported.status_code == 200 and name.endswith(".hallresult")
         sha = hashlib.sha256(exported.content).hexdigest()
         assert shown == sha
-        from sync.result_bundle import verify_result_bundle
+        from contracts.result_bundle import verify_result_bundle
 
         info = verify_result_bundle(exported.content, {plan["site"]["site_no"]: plan["site_key"]["public"]})
         assert info["bundle_id"] == sha and info["site"]["site_no"] == plan["site"]["site_no"]

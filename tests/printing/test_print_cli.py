@@ -1,7 +1,8 @@
 import pytest
 
 from hall_server import cli as hall_cli
-from hall_server.printing import cli, fonts
+from contracts import fonts
+from hall_server.printing import cli
 
 ARGS = {
     "sign-in": ["--sitting", "D1S1-R01"],

@@ -63,7 +63,7 @@ def test_cjk_font():
     assert sysc.cjk_font(lambda: Path("/usr/share/fonts/x.ttc")).status == PASS
 
     def missing():
-        from hall_server.printing.fonts import FontMissing
+        from contracts.fonts import FontMissing
         raise FontMissing("找不到文泉驿微米黑字体")
 
     c = sysc.cjk_font(missing)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from contracts.audit_chain import GENESIS, append_entry, entry_hash, verify_chain
-from sync.result_bundle import (BundleRejected, build_result_bundle, bundle_id, sign_payload,
-                                verify_result_bundle)
+from contracts.result_bundle import BundleRejected, bundle_id, sign_payload, verify_result_bundle
+from hall_server.result_export import build_result_bundle
 
 
 # ---------------------------------------------------------------------- audit chain

@@ -12,10 +12,11 @@ import requests
 
 from contracts.exam import CATEGORIES
 from sync_proxy import cut_each_once
-from sync import client
-from sync.client import Backoff, upload_bundle, verify_receipt
-from sync.result_bundle import build_result_bundle, bundle_id
-from sync.upload_proof import sign_open
+from hall_server.outbox import write_open_proof
+from contracts.upload import Backoff, reachable, upload_bundle, verify_receipt
+from hall_server.result_export import build_result_bundle
+from contracts.result_bundle import bundle_id
+from contracts.upload_proof import sign_open
 
 FAST = dict(backoff=Backoff(base=0.001, cap=0.01, max_retries=8), sleep=lambda s: None)
 
@@ -24,7 +25,7 @@ def _bundle_file(tmp_path, db, name="b.hallresult", sitting=None):
     """The bundle file and, beside it, the site's signed proof that opens a resumable upload."""
     p = tmp_path / name
     p.write_bytes(build_result_bundle(db, sitting))
-    client.write_open_proof(db, p)
+    write_open_proof(db, p)
     return p
 
 
@@ -182,7 +183,7 @@ def test_bad_files_are_refused_with_a_clear_reason(tmp_path, make_hall, start_ce
         data[len(data) // 2] ^= 0x04
         want = None                                     # malformed or bad_signature, depending on the byte
     else:
-        from sync.result_bundle import sign_payload
+        from contracts.result_bundle import sign_payload
         data = bytearray(sign_payload(json.loads(bytes(data))["payload"], site_keys["42"][0], "17"))
         want = "wrong_key"
     f = tmp_path / "bad.hallresult"
@@ -243,14 +244,14 @@ def test_unreachable_centre_stays_pending_then_succeeds(tmp_path, make_hall, sta
     s.close()
     db, _ = make_hall("17")
     f = _bundle_file(tmp_path, db)
-    assert client.reachable(dead, timeout=0.5) is False
+    assert reachable(dead, timeout=0.5) is False
     waits = []
     res = upload_bundle(f, dead, backoff=Backoff(base=0.5, cap=4, max_retries=5), sleep=waits.append)
     assert res.state == "pending" and res.reason["code"] == "unreachable" and len(waits) == 5
     assert all(0 <= w <= min(4, 0.5 * 2 ** (i + 1)) for i, w in enumerate(waits))    # bounded, jittered
     assert json.loads((tmp_path / "b.hallresult.sync.json").read_text())["state"] == "pending"
     central = start_central()
-    assert client.reachable(central.url)
+    assert reachable(central.url)
     assert upload_bundle(f, central.url).state == "accepted"
 
 

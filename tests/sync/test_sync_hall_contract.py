@@ -6,8 +6,9 @@ import json
 import time
 
 
-from sync.client import upload_bundle
-from sync.result_bundle import build_result_bundle, verify_result_bundle
+from contracts.upload import upload_bundle
+from hall_server.result_export import build_result_bundle
+from contracts.result_bundle import verify_result_bundle
 
 from contracts.shipped import SITES_CSV  # the copy the repo ships
 

@@ -15,8 +15,9 @@ from openpyxl import load_workbook
 from contracts.exam import CATEGORIES
 from sync.central.accounts import issue_office_token
 from sync.central.offices import office_of_district
-from sync.client import upload_bundle
-from sync.result_bundle import build_result_bundle, sign_payload
+from contracts.upload import upload_bundle
+from hall_server.result_export import build_result_bundle
+from contracts.result_bundle import sign_payload
 
 CITY = {"Authorization": "Bearer test-admin-token"}
 
@@ -269,7 +270,7 @@ def test_exports_speak_the_forms_chinese(centre):
 
 
 def test_same_day_reports_reach_the_district_before_the_bundle(tmp_path, make_hall, start_central, site_keys):
-    from sync import site_report
+    from hall_server import site_reports as site_report
     db17, _ = make_hall("17")
     central = start_central()
     chengkou = _bearer(issue_office_token(central.store, "城口县")[1])

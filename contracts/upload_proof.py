@@ -23,7 +23,7 @@ from typing import Any, Mapping
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from contracts.audit_chain import canonical_json
+from .audit_chain import canonical_json
 
 FORMAT = "hall-upload-open/1"
 PROOF_SUFFIX = ".sig"                 # <file>.hallresult.sig
