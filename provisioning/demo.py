@@ -5,10 +5,10 @@ import random
 from pathlib import Path
 
 from contracts.exam import EXAM_DEFAULTS
+from contracts.keys import site_keypair
 
 from .allocate import Layout, allocate
 from .assemble import assemble_papers, auto_blueprint
-from contracts.keys import site_keypair
 from .plan import build_plan, staff_for
 from .sites import load_sites
 from .synth import demo_bank, make_candidates

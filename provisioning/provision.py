@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contracts.exam import EXAM_DEFAULTS
+from contracts.keys import load_private, site_keypair
+from contracts.site_bundle import KDF_DEFAULT, new_release_code, seal_sitting, write_bundle
 
 from .allocate import Layout, allocate
 from .assemble import Blueprint, assemble_papers, auto_blueprint, sub_seed
-from contracts.site_bundle import KDF_DEFAULT, new_release_code, seal_sitting, write_bundle
-from contracts.keys import load_private, site_keypair
 from .model import Bank
 from .plan import build_plan, staff_for
 from .sites import Site

@@ -18,8 +18,9 @@ import mimetypes
 import secrets
 from typing import Callable
 
-from ..auth import qr_tokens
 from contracts.ratelimit import LoginLimiter
+
+from ..auth import qr_tokens
 from ..db import schema
 from ..db.writer import StorageError, Writer
 from . import ops, rules

@@ -9,8 +9,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from .data import NotFound
 from contracts.fonts import FontMissing
+
+from .data import NotFound
 
 DOCS = ("sign-in", "room-record", "poster", "answer-cards", "site-report")
 
