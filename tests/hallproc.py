@@ -43,6 +43,23 @@ def wait_healthy(url: str, timeout: float = 20, proc: subprocess.Popen | None = 
     raise RuntimeError("server did not come up: " + tail())
 
 
+def staff_events() -> list[str]:
+    """Every event the console may send, as the server registers them (realtime/staff.py):
+    the fuzzer attacks each and the docs test finds each in docs/protocol.md, so a new
+    console action is covered without editing a list."""
+    from hall_server.realtime.staff import StaffChannel
+
+    names: set[str] = set()
+
+    class Recorder:
+        def on(self, name, namespace=None):
+            names.add(name)
+            return lambda fn: fn
+
+    StaffChannel(Recorder(), None, None).register()
+    return sorted(names - {"connect", "disconnect"})
+
+
 class HallProcess:
     def __init__(self, data_dir: Path, plan: dict | None = None, config_extra: str = "", port: int | None = None):
         self.data_dir = Path(data_dir)

@@ -6,7 +6,6 @@ and fails naming what drifted apart.
 from __future__ import annotations
 
 import argparse
-import ast
 import importlib
 import importlib.util
 import re
@@ -101,17 +100,9 @@ def test_every_error_code_raised_has_a_message():
 
 def staff_events() -> set[str]:
     """The events StaffChannel registers, read from the channel itself."""
-    from hall_server.realtime.staff import StaffChannel
+    from hallproc import staff_events as registered
 
-    names: set[str] = set()
-
-    class Recorder:
-        def on(self, name, namespace=None):
-            names.add(name)
-            return lambda fn: fn
-
-    StaffChannel(Recorder(), None, None).register()
-    return names - {"connect", "disconnect"}
+    return set(registered())
 
 
 def _staff_section() -> str:
@@ -128,16 +119,13 @@ def test_every_staff_event_is_in_the_protocol_doc():
     assert not missing, f"staff events missing from docs/protocol.md's staff table: {missing}"
 
 
-def _list_literal(path: Path, name: str) -> list:
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
-            return ast.literal_eval(node.value)
-    raise AssertionError(f"no {name} = [...] in {path}")
-
-
 def test_every_staff_event_is_fuzzed():
-    fuzzed = set(_list_literal(ROOT / "tests" / "attack" / "test_fuzz_events.py", "STAFF_EVENTS"))
-    missing = sorted(staff_events() - fuzzed)
+    """The fuzzer's list is the server's own registrations (hallproc.staff_events), not a copy."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests" / "attack"))
+    fuzz = importlib.import_module("test_fuzz_events")
+    missing = sorted(staff_events() - set(fuzz.STAFF_EVENTS))
     assert not missing, f"staff events the attack fuzzer never sends (tests/attack STAFF_EVENTS): {missing}"
 
 
@@ -147,7 +135,9 @@ def test_every_incident_kind_is_reachable_from_the_console():
     """Each kind of contracts/exam.py is a choice on the console, under its own label."""
     from contracts.exam import INCIDENT_KINDS
 
-    offered = dict(re.findall(r'name="incident_kind" value="([a-z_]+)"[^>]*> ([^<]+)<', CONSOLE_HTML))
+    form = re.search(r'<fieldset data-task="incident".*?</fieldset>', CONSOLE_HTML, re.S)
+    assert form, "no incident form on the console"
+    offered = dict(re.findall(r'name="kind" value="([a-z_]+)"[^>]*> ([^<]+)<', form.group(0)))
     missing = sorted(set(INCIDENT_KINDS) - set(offered))
     assert not missing, f"incident kinds the console cannot record: {missing}"
     assert {k: offered[k].strip() for k in INCIDENT_KINDS} == INCIDENT_KINDS, "console labels differ from contracts"
