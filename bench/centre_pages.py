@@ -23,17 +23,18 @@ import requests
 from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parents[1]
-from provisioning.packaged import SITES_CSV  # noqa: E402  (the 343 sites hall ships)
-from provisioning.sites import read_csv_rows  # noqa: E402
+sys.path.insert(0, str(ROOT / "tests"))      # tests/factories.finished_site builds the halls
+from contracts.exam import CATEGORIES  # noqa: E402
+from contracts.shipped import SITES_CSV  # noqa: E402  (the 343 sites hall ships)
+from contracts.shipped import read_csv_rows  # noqa: E402
 CANDIDATES = 25_242
 
 
 def build_centre(db, w: Path, questions: int, sites_csv: Path, candidates: int) -> tuple[dict, dict]:
-    import csv
     from sync.central.accounts import issue_office_token
     from sync.central.app import create_app
-    from sync.demo import make_demo_hall, new_site_key
-    from sync.result_bundle import build_result_bundle
+    from factories import finished_site, new_site_key
+    from hall_server.result_export import build_result_bundle
     sites = read_csv_rows(sites_csv)
     per = [candidates // len(sites) + (1 if i < candidates % len(sites) else 0) for i in range(len(sites))]
     keys, answer_keys, roster, bundles, f = {}, {}, [], [], {}
@@ -42,7 +43,7 @@ def build_centre(db, w: Path, questions: int, sites_csv: Path, candidates: int) 
         priv, pub = new_site_key()
         no = str(s["site_no"])
         keys[no] = pub
-        info = make_demo_hall(w / f"{no}.db", no, priv, n_candidates=n, questions=questions, rooms=3,
+        info = finished_site(w / f"{no}.db", no, priv, n_candidates=n, questions=questions, rooms=3,
                               district=s["district"])
         answer_keys.update(info["keys"])
         roster += info["roster"]
@@ -61,7 +62,7 @@ def build_centre(db, w: Path, questions: int, sites_csv: Path, candidates: int) 
     t = time.perf_counter()
     store.load_answer_keys({k: {"key": v} for k, v in answer_keys.items()})
     f["load_keys_and_rescore_s"] = round(time.perf_counter() - t, 1)
-    for cat in ("临床", "中医", "口腔", "公共卫生"):
+    for cat in CATEGORIES:
         store.set_pass_mark(cat, "执业医师", 60)
         store.set_pass_mark(cat, "执业助理医师", 55)
     from sync.central import cases, deferrals
@@ -111,7 +112,7 @@ def main(argv=None) -> int:
     pg = None
     db = a.db or w / "centre.db"
     if a.pg_temp:
-        sys.path[:0] = [str(ROOT / "tests" / "sync"), str(ROOT / "tests")]
+        sys.path.insert(0, str(ROOT / "tests" / "sync"))
         from pg_server import PgServer
         pg = PgServer().start()
         db = pg.url(pg.create_db("centrepages"))

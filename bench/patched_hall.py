@@ -4,12 +4,12 @@
 
 Patches (none is applied by default; `make bench` measures the server as it is). Since
 3a070f9 the server itself has nodelay, sioroute, freeze, switch and the shared option-key
-tuples (bench/proposals/); the switches remain for measuring older trees and variants.
+tuples (proposals whose diffs were removed in 701695f); the switches remain for measuring older trees and variants.
   nodelay   TCP_NODELAY on the listening socket (accepted sockets inherit it on Linux), so an
             ack written right after a `state` push is not held back by Nagle's algorithm
             waiting for the phone's delayed ACK (~40 ms).
   freeze    every HALL_BENCH_FREEZE_EVERY seconds (default 5): gc.collect(1); gc.freeze() - as in
-            bench/proposals/gc-pauses.diff. The connections' objects, which live all sitting,
+            the gc-pauses proposal (now in the server). The connections' objects, which live all sitting,
             leave the collector's generations and a full collection never walks them. Pair
             with sioroute, else per-event garbage cycles that reached gen 2 get frozen (a leak).
   switch    sys.setswitchinterval(HALL_BENCH_SWITCH, default 0.0005 s instead of 0.005 s): the

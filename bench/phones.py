@@ -75,6 +75,8 @@ class SioConn:
             if msg == "2":
                 await self.ws.send("3")
                 continue
+            if msg.startswith("42" + self.prefix):
+                continue        # pushed by the connect handler before its ack (the console's `alerts`)
             break
         if not msg.startswith("40" + self.prefix):
             raise Refused("namespace refused: " + msg[:80])

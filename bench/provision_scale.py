@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from provisioning.assemble import auto_blueprint  # noqa: E402
-from provisioning.bundle import bundle_to_plan, open_sitting, read_bundle  # noqa: E402
-from provisioning.keys import keygen  # noqa: E402
+from contracts.site_bundle import bundle_to_plan, open_sitting, read_bundle  # noqa: E402
+from contracts.keys import keygen  # noqa: E402
 from provisioning.provision import BuildOptions, provision_all, synth_roster  # noqa: E402
 from provisioning.roster import validate_rows  # noqa: E402
 from provisioning.sites import load_sites  # noqa: E402
@@ -28,7 +28,7 @@ from provisioning.synth import demo_bank  # noqa: E402
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sites", default=None, help="sites.csv (default: the shipped provisioning/data/sites.csv)")
+    ap.add_argument("--sites", default=None, help="sites.csv (default: the shipped contracts/data/sites.csv)")
     ap.add_argument("--total", type=int, default=25242)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--per-category", type=int, default=600)

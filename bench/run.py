@@ -17,7 +17,6 @@ import os
 import platform
 import queue
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -62,12 +61,7 @@ STORM_TARGET_S = {"normal": 5.0, "weak": 10.0}
 TARGET_SET = "normal"
 
 
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+from hallproc import free_port  # noqa: E402  (tests/ is on the path: one definition)
 
 
 def pct(xs: list[float], p: float) -> float:

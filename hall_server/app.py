@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 
 from flask import Flask
 from flask_socketio import SocketIO
@@ -223,7 +222,7 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
 
     app.extensions["hall.zone"] = zone.name_for(service.meta, cfg)   # the exam's time zone (IANA name)
     from .auth import room_codes
-    from .auth.ratelimit import LoginLimiter
+    from contracts.ratelimit import LoginLimiter
 
     codes = room_codes.codes_for(room_codes.secret_of(service.meta["site_key_private"]), service.sittings)
     app.extensions["hall.room_codes"] = codes                                  # sitting_id -> code

@@ -6,7 +6,7 @@
     hall audit verify     check the audit log's hash chain
     hall staff add NAME   add a staff account (password from a prompt or --password-stdin)
     hall sync             export the signed result bundle and upload it (or --export to USB)
-    hall print DOC ...    print a form as PDF (see docs/printing.md)
+    hall print DOC ...    print a form as PDF: sign-in, room-record, poster, answer-cards, site-report
     hall doctor           考前自检: the preflight, pass/fail per line (exit 1 on a blocker)
     hall install-service  run hall as a systemd service (start at boot, restart on failure)
     hall uninstall-service
@@ -145,7 +145,7 @@ def cmd_demo(args) -> int:
     if not cfg.db_path.exists():
         from .demo import build_demo_db
 
-        sites = Path(args.sites) if args.sites else None   # default: the shipped site list (provisioning/data)
+        sites = Path(args.sites) if args.sites else None   # default: the shipped site list (contracts/data)
         if sites is not None and not sites.exists():
             print(f"找不到考点名单 sites.csv（{sites}）：请检查 --sites 的路径", file=sys.stderr)
             return 2
@@ -170,8 +170,10 @@ def cmd_import(args) -> int:
     path = Path(args.plan)
     try:
         if path.suffix == ".json":
-            plan = json.loads(path.read_text(encoding="utf-8"))
-            summary = import_plan(cfg.db_path, plan, cfg["writer"]["synchronous"])
+            from contracts.site_plan import load_plan
+
+            plan = load_plan(path)
+            summary = import_plan(cfg.db_path, plan, cfg["writer"]["synchronous"], rules=cfg["rules"])
         else:
             key = args.central_key or cfg["bundle"]["central_public_key"]
             if not key:
@@ -182,7 +184,7 @@ def cmd_import(args) -> int:
             if activation is None and sys.stdin.isatty():
                 activation = input("数据包激活码（账号单上；未加密的数据包直接回车）: ").strip() or None
             summary = import_bundle(cfg.db_path, path, Path(key), site_no, cfg["writer"]["synchronous"],
-                                    activation)
+                                    activation, rules=cfg["rules"])
     except (OSError, ValueError, ImportError_) as e:
         print(f"导入失败（未导入任何数据）: {e}", file=sys.stderr)
         return 2
@@ -196,14 +198,11 @@ def cmd_audit(args) -> int:
     if missing:
         print(missing, file=sys.stderr)
         return 2
-    from .db import schema
-    from sync.audit_chain import verify_chain
+    from .exam.audit import verify_file
 
-    conn = schema.connect(cfg.db_path, readonly=True)
-    rows = [dict(r) for r in conn.execute("SELECT * FROM audit_log ORDER BY id")]
-    ok, bad = verify_chain(rows)
+    ok, bad, entries = verify_file(cfg.db_path)
     if ok:
-        print(f"审计链完整: {len(rows)} 条记录")
+        print(f"审计链完整: {entries} 条记录")
         return 0
     print(f"审计链在第 {bad} 条记录处断开（被篡改或缺失）", file=sys.stderr)
     return 1
@@ -227,13 +226,14 @@ def cmd_sync(args) -> int:
     """Export the signed result bundle; upload it when the centre is reachable. Every bundle
     is also kept in the outbox, so the console shows what left and its sha256."""
     cfg = _load_config(args)
-    from sync.client import export_bundle, sync_now
+    from .outbox import export_bundle, sync_now
 
-    missing = _missing_db(cfg)
+    db = Path(args.db).resolve() if args.db else cfg.db_path
+    missing = (None if db.exists() else f"找不到考点数据库 {db}。") if args.db else _missing_db(cfg)
     if missing:
         print(missing, file=sys.stderr)
         return 2
-    outbox = cfg.data_dir / cfg["sync"]["outbox"]
+    outbox = db.parent / cfg["sync"]["outbox"]          # beside the database, as the console's
     url = args.url or cfg["sync"]["central_url"]
     if not args.export and not url:
         print("未配置市定考办地址（sync.central_url 或 --url）；无网络时请用 hall sync --export 导出到U盘",
@@ -241,11 +241,11 @@ def cmd_sync(args) -> int:
         return 2
     try:
         if args.export:
-            dest, sha = export_bundle(cfg.db_path, outbox, copy_to=args.export)
+            dest, sha = export_bundle(db, outbox, args.sitting, copy_to=args.export)
             print(f"已导出成绩包: {dest}\n上传凭证: {dest}.sig（与成绩包放在一起，区县上传时使用）\n"
                   f"sha256: {sha}\n（请将 sha256 抄写在交接单上）")
             return 0
-        result = sync_now(cfg.db_path, url, outbox)
+        result = sync_now(db, url, outbox)
     except (OSError, RuntimeError, ValueError) as e:
         print(f"无法导出成绩包（考点数据未改动）: {e}", file=sys.stderr)
         return 2
@@ -267,8 +267,7 @@ def cmd_staff(args) -> int:
     import getpass
 
     cfg = _load_config(args)
-    from .auth.passwords import hash_password
-    from .db import schema
+    from .auth.staff import StaffError, add_account, set_password
 
     missing = _missing_db(cfg)
     if missing:
@@ -278,36 +277,55 @@ def cmd_staff(args) -> int:
     if len(password) < 8:
         print("密码至少 8 位", file=sys.stderr)
         return 2
-    db = schema.open_db(cfg.db_path)
-    conn = db.conn
-    if args.action == "add":
-        if args.role == "invigilator" and not args.room:
-            print("监考账号必须指定考场 --room", file=sys.stderr)
-            return 2
-        if args.room and conn.execute("SELECT 1 FROM rooms WHERE room_id = ?", (args.room,)).fetchone() is None:
-            print(f"考场 {args.room} 不存在", file=sys.stderr)
-            return 2
-        try:
-            conn.execute("INSERT INTO staff(username, display_name, password_hash, role, room_id) VALUES (?,?,?,?,?)",
-                         (args.username, args.name or args.username, hash_password(password), args.role, args.room))
-        except Exception as e:
-            print(f"无法添加: {e}", file=sys.stderr)
-            return 2
-    else:
-        cur = conn.execute("UPDATE staff SET password_hash = ? WHERE username = ?", (hash_password(password), args.username))
-        if cur.rowcount == 0:
-            print(f"账号 {args.username} 不存在", file=sys.stderr)
-            return 2
+    if args.action == "add" and args.role == "invigilator" and not args.room:
+        print("监考账号必须指定考场 --room", file=sys.stderr)
+        return 2
+    try:
+        if args.action == "add":
+            add_account(cfg.db_path, args.username, args.name or args.username, password, args.role, args.room)
+        else:
+            set_password(cfg.db_path, args.username, password)
+    except StaffError as e:
+        print(e, file=sys.stderr)
+        return 2
     print(f"已保存账号 {args.username}")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def cmd_print(args) -> int:
+    """A form as PDF, from the configured database (or --db)."""
+    from .printing.cli import run_print
+
+    db = Path(args.db) if args.db else _load_config(args).db_path
+    return run_print(args, db)
+
+
+def cmd_doctor(args) -> int:
+    from .doctor import cmd_doctor as doctor
+
+    return doctor(args, _load_config(args))
+
+
+def cmd_install_service(args) -> int:
+    from . import service_unit
+
+    return service_unit.cmd_install(_config_path(args), _load_config(args), args.user, args.unit_dir, not args.no_start)
+
+
+def cmd_uninstall_service(args) -> int:
+    from . import service_unit
+
+    return service_unit.cmd_uninstall(args.unit_dir)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every command of `hall`, each bound to its cmd_* function (set_defaults(fn=...))."""
     ap = argparse.ArgumentParser(prog="hall", description="考场服务器 hall")
     ap.add_argument("--config", help="TOML config file (see config.example.toml)")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("serve", "demo"):
+    for name, fn in (("serve", cmd_serve), ("demo", cmd_demo)):
         p = sub.add_parser(name)
+        p.set_defaults(fn=fn)
         p.add_argument("--data-dir")
         p.add_argument("--port", type=int)
         p.add_argument("--host")
@@ -315,15 +333,18 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--reset", action="store_true", help="rebuild the demo site from scratch")
             p.add_argument("--sites", help="sites.csv to take the demo site from (default: the repository's)")
     p = sub.add_parser("import", help="import a signed site bundle (.hallbundle)")
+    p.set_defaults(fn=cmd_import)
     p.add_argument("plan", help="the .hallbundle file (or a .json site plan for development)")
     p.add_argument("--central-key", help="the city office's public key file")
     p.add_argument("--site-no", help="refuse a bundle of another site")
     p.add_argument("--activation-code", help="the bundle's activation code (accounts sheet)")
     p.add_argument("--data-dir")
     p = sub.add_parser("audit")
+    p.set_defaults(fn=cmd_audit)
     p.add_argument("action", choices=["verify"])
     p.add_argument("--data-dir")
     p = sub.add_parser("staff", help="add a staff account or set a password")
+    p.set_defaults(fn=cmd_staff)
     p.add_argument("action", choices=["add", "passwd"])
     p.add_argument("username")
     p.add_argument("--role", choices=["chief", "invigilator"], default="invigilator")
@@ -332,20 +353,34 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--password-stdin", action="store_true")
     p.add_argument("--data-dir")
     p = sub.add_parser("sync", help="export the signed result bundle and upload it to the centre")
+    p.set_defaults(fn=cmd_sync)
     p.add_argument("--url", help="the centre's ingest URL (default: sync.central_url)")
     p.add_argument("--export", metavar="PATH", help="only write the bundle here (USB stick), print its sha256")
+    p.add_argument("--sitting", help="with --export: only this sitting's bundle")
+    p.add_argument("--db", help="the hall database (default: the configured data_dir's hall.db)")
+    p.add_argument("--data-dir")
+    p = sub.add_parser("print", help="打印考务表格: one form as PDF (docs/printing.md)")
+    p.set_defaults(fn=cmd_print)
+    from .printing.cli import add_print_arguments
+
+    add_print_arguments(p)
+    p.add_argument("--db", help="the hall database (default: the configured data_dir's hall.db)")
     p.add_argument("--data-dir")
     p = sub.add_parser("purge-photos", help="delete photo files the centre has confirmed, after proctor.purge_after_days")
+    p.set_defaults(fn=cmd_purge_photos)
     p.add_argument("--days", type=float, help="days after the confirmed upload (default: proctor.purge_after_days)")
     p.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
     p.add_argument("--data-dir")
     p = sub.add_parser("install-service", help="systemd service: start at boot, restart on failure (root)")
+    p.set_defaults(fn=cmd_install_service)
     p.add_argument("--user", default="hall", help="the unprivileged system user that runs hall")
     p.add_argument("--unit-dir", help="where to write hall.service (default /etc/systemd/system)")
     p.add_argument("--no-start", action="store_true", help="enable at boot but do not start now")
     p = sub.add_parser("uninstall-service", help="stop and remove the systemd service (data is kept)")
+    p.set_defaults(fn=cmd_uninstall_service)
     p.add_argument("--unit-dir")
     p = sub.add_parser("doctor", help="考前自检: one pass/fail line per check, exit 1 on a blocker")
+    p.set_defaults(fn=cmd_doctor)
     p.add_argument("--json", action="store_true", help="the checks as JSON (the console uses it)")
     p.add_argument("--release-codes", metavar="FILE", help="放行码 sheet: check each code opens its sitting")
     p.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)   # the running server asks about itself
@@ -354,45 +389,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host")
     for p in sub.choices.values():        # --config is also taken after the command
         p.add_argument("--config", dest="config_sub", help="TOML config file (see config.example.toml)")
-    args, rest = ap.parse_known_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, rest = build_parser().parse_known_args(argv)
     if rest:
         print(f"无法识别的参数: {' '.join(rest)}（hall {args.cmd} --help 列出可用参数）", file=sys.stderr)
         return 2
     try:
-        return _dispatch(args)
+        return args.fn(args)
     except config_mod.ConfigError as e:
         print(f"配置有误: {e}", file=sys.stderr)
         return 2
-
-
-def _dispatch(args) -> int:
-    if args.cmd == "doctor":
-        from .doctor import cmd_doctor
-
-        return cmd_doctor(args, _load_config(args))
-    if args.cmd == "install-service":
-        from . import service_unit
-
-        return service_unit.cmd_install(_config_path(args), _load_config(args), args.user, args.unit_dir, not args.no_start)
-    if args.cmd == "uninstall-service":
-        from . import service_unit
-
-        return service_unit.cmd_uninstall(args.unit_dir)
-    if args.cmd == "serve":
-        return cmd_serve(args)
-    if args.cmd == "demo":
-        return cmd_demo(args)
-    if args.cmd == "import":
-        return cmd_import(args)
-    if args.cmd == "audit":
-        return cmd_audit(args)
-    if args.cmd == "staff":
-        return cmd_staff(args)
-    if args.cmd == "sync":
-        return cmd_sync(args)
-    if args.cmd == "purge-photos":
-        return cmd_purge_photos(args)
-    return 2
 
 
 def cmd_purge_photos(args) -> int:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contracts.exam import EXAM_DEFAULTS
+
 DEFAULTS: dict[str, dict[str, Any]] = {
     "server": {
         "host": "0.0.0.0",
@@ -35,9 +37,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "writer": {"max_batch": 512, "synchronous": "FULL", "checkpoint_seconds": 1.0, "call_timeout_seconds": 30.0},
     "rules": {
-        "duration_minutes": 60,
-        "late_entry_minutes": 10,
-        "earliest_submit_minutes": 15,
+        # the exam's numbers for a plan that does not state them (contracts/exam.py)
+        "duration_minutes": EXAM_DEFAULTS["duration_minutes"],
+        "late_entry_minutes": EXAM_DEFAULTS["late_entry_minutes"],
+        "earliest_submit_minutes": EXAM_DEFAULTS["earliest_submit_minutes"],
         "timeup_sweep_seconds": 0.25,
         "answer_log_max_per_question": 50,
     },
@@ -52,7 +55,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "device_change_requires_approval": True,
     },
     "clock": {"drift_alert_seconds": 5.0},
-    "site": {"wifi_ssid": "", "wifi_password": "", "timezone": "Asia/Shanghai"},
+    "site": {"wifi_ssid": "", "wifi_password": "", "timezone": EXAM_DEFAULTS["timezone"]},
     "bundle": {"central_public_key": "", "site_no": ""},
     "sync": {"central_url": "", "outbox": "outbox"},
     # Camera proctoring and identity (issue 16; hall_server/proctor). Numbers of the rules,

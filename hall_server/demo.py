@@ -1,14 +1,33 @@
 """The built-in demo site: the first real site, synthetic candidates and a demo item bank.
 
-The plan comes from provisioning (the same code that builds real bundles); the demo only
-moves the sittings to today so that a demo started now behaves like exam day.
+The plan comes from provisioning, the same code that builds real bundles, as a file
+(`python -m provisioning demo-plan`: the hall imports no provisioning code, as on exam day it
+only reads what provisioning made); the demo only moves the sittings to today so that a
+demo started now behaves like exam day.
 """
 from __future__ import annotations
 
+import subprocess
+import sys
+import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from contracts.site_plan import load_plan
+
 from .importer import import_plan
+
+
+def demo_plan(sites_csv: Path | None = None) -> dict:
+    """The demo plan provisioning builds for the first site of ``sites_csv`` (default: the
+    shipped list)."""
+    with tempfile.TemporaryDirectory(prefix="hall-demo-") as tmp:
+        out = Path(tmp) / "demo-plan.json"
+        cmd = [sys.executable, "-m", "provisioning", "demo-plan", "--out", str(out)]
+        r = subprocess.run(cmd + (["--sites", str(sites_csv)] if sites_csv else []), capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"无法生成演示考点计划: {r.stderr.strip()[-500:]}")
+        return load_plan(out)
 
 
 def shift_to_today(plan: dict, now: datetime | None = None, tz=None) -> dict:
@@ -24,11 +43,9 @@ def shift_to_today(plan: dict, now: datetime | None = None, tz=None) -> dict:
 
 
 def build_demo_db(db_path: Path, sites_csv: Path | None = None, zone_name: str | None = None) -> dict:
-    from provisioning.demo import build_demo_plan
-
     from . import zone
 
-    plan = build_demo_plan(sites_csv)
+    plan = demo_plan(sites_csv)
     name = zone_name or plan["exam"].get("timezone") or zone.DEFAULT
     plan["exam"]["timezone"] = name
     plan = shift_to_today(plan, tz=zone.get(name))

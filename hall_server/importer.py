@@ -6,7 +6,9 @@ import json
 import mimetypes
 from pathlib import Path
 
-from .auth.passwords import hash_password
+from contracts.exam import EXAM_DEFAULTS
+from contracts.passwords import hash_password
+
 from .db import schema
 
 
@@ -24,10 +26,10 @@ def paper_hash(questions: list) -> str:
 
 def import_bundle(db_path: str | Path, bundle_path: str | Path, central_public_key,
                   expected_site_no: str | None = None, synchronous: str = "FULL",
-                  activation_code: str | None = None) -> dict:
+                  activation_code: str | None = None, rules: dict | None = None) -> dict:
     """Verify a signed site bundle and import it; papers stay sealed until each sitting's
     release code is entered at its start. Nothing is imported from a refused bundle."""
-    from provisioning.bundle import BundleError, bundle_to_plan, dump_sealed, read_bundle
+    from contracts.site_bundle import BundleError, bundle_to_plan, dump_sealed, read_bundle
 
     try:
         manifest, sealed = read_bundle(bundle_path, central_public_key, expected_site_no, activation_code)
@@ -35,11 +37,25 @@ def import_bundle(db_path: str | Path, bundle_path: str | Path, central_public_k
     except BundleError as e:
         raise ImportError_(str(e)) from None
     plan["bundle_id"] = manifest["bundle_id"]
-    return import_plan(db_path, plan, synchronous, sealed={sid: dump_sealed(e) for sid, e in sealed.items()})
+    return import_plan(db_path, plan, synchronous, sealed={sid: dump_sealed(e) for sid, e in sealed.items()},
+                       rules=rules)
+
+
+TIMING_KEYS = ("duration_minutes", "late_entry_minutes", "earliest_submit_minutes")
+
+
+def sitting_minutes(sitting: dict, exam: dict, rules: dict) -> dict[str, float]:
+    """The exam's numbers for one sitting: the sitting's own, else the exam's (bundle), else
+    config [rules] (the laptop's defaults for a plan that does not state them)."""
+    return {k: sitting.get(k, exam.get(k, rules[k])) for k in TIMING_KEYS}
 
 
 def import_plan(db_path: str | Path, plan: dict, synchronous: str = "FULL",
-                sealed: dict[str, str] | None = None) -> dict:
+                sealed: dict[str, str] | None = None, rules: dict | None = None) -> dict:
+    """`rules`: config [rules] (hall_server/config.py DEFAULTS when not given)."""
+    from .config import DEFAULTS
+
+    rules = rules or DEFAULTS["rules"]
     missing = [k for k in REQUIRED if k not in plan]
     if missing:
         raise ImportError_(f"数据包缺少字段: {', '.join(missing)}")
@@ -58,7 +74,7 @@ def import_plan(db_path: str | Path, plan: dict, synchronous: str = "FULL",
             "site_name": plan["site"]["name"],
             "district": plan["site"].get("district", ""),
             "exam_dates": json.dumps(plan["site"].get("exam_dates", []), ensure_ascii=False),
-            "exam_title": exam.get("title", "医师定期考核业务水平测评"),
+            "exam_title": exam.get("title", EXAM_DEFAULTS["title"]),
             "demo": "1" if plan.get("demo") else "0",
             "site_key_private": plan["site_key"]["private"],
             "site_key_public": plan["site_key"]["public"],
@@ -71,13 +87,13 @@ def import_plan(db_path: str | Path, plan: dict, synchronous: str = "FULL",
             conn.execute("INSERT INTO rooms(room_id, name, capacity) VALUES (?, ?, ?)",
                          (r["room_id"], r["name"], r["capacity"]))
         for s in plan["sittings"]:
+            minutes = sitting_minutes(s, exam, rules)
             conn.execute(
                 "INSERT INTO sittings(sitting_id, sitting_no, room_id, date, planned_start, duration_s,"
                 " late_entry_s, earliest_submit_s, question_count) VALUES (?,?,?,?,?,?,?,?,?)",
                 (s["sitting_id"], s["sitting_no"], s["room_id"], s["date"], s["planned_start"],
-                 int(s.get("duration_minutes", exam["duration_minutes"]) * 60),
-                 int(s.get("late_entry_minutes", exam["late_entry_minutes"]) * 60),
-                 int(s.get("earliest_submit_minutes", exam["earliest_submit_minutes"]) * 60),
+                 int(minutes["duration_minutes"] * 60), int(minutes["late_entry_minutes"] * 60),
+                 int(minutes["earliest_submit_minutes"] * 60),
                  int(s.get("question_count", exam["question_count"]))))
         for c in plan["candidates"]:
             conn.execute(

@@ -21,7 +21,6 @@ from .net.listen import FD_HEADROOM
 
 UNIT_NAME = "hall.service"
 UNIT_DIR = Path("/etc/systemd/system")
-DEFAULT_USER = "hall"
 # A crash is followed by a restart after this many seconds; phones retry every few seconds,
 # so one second keeps the gap short without a tight loop.
 RESTART_SEC = 1

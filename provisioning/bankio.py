@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
+from contracts.exam import CATEGORIES
 
-from .model import CATEGORIES, OPTION_KEYS, Bank, Item
-from .roster import RowError, _write
-from .tables import read_table, resolve_columns
+from .model import OPTION_KEYS, Bank, Item
+from .roster import RowError
+from .tables import read_table, resolve_columns, write_table
 
 COLUMNS = {
     "item_id": ("试题编号", "题号", "编号"),
@@ -156,4 +157,4 @@ def write_bank(path: str | Path, bank: Bank) -> None:
             (img_dir / it.image).write_bytes(bank.media[it.image])
         rows.append([it.item_id, it.qtype, it.stem, *opts, it.answer, f"{it.difficulty:.2f}",
                      it.topic, it.category, it.image or ""])
-    _write(path, BANK_HEADERS, rows)
+    write_table(path, BANK_HEADERS, rows)

@@ -6,9 +6,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from .packaged import SITES_CSV
+from contracts.shipped import SITES_CSV
 
-DEFAULT_SITES = str(SITES_CSV)      # the 343 sites hall ships (provisioning/data)
+DEFAULT_SITES = str(SITES_CSV)      # the 343 sites hall ships (contracts/data)
 
 
 def _sites(path):
@@ -17,7 +17,7 @@ def _sites(path):
 
 
 def cmd_keygen(a) -> int:
-    from .keys import keygen
+    from contracts.keys import keygen
     priv, pub = keygen(a.out, overwrite=a.force)
     print(f"市定考办签名私钥：{priv}（妥善保管，切勿拷到考点）\n市定考办公钥：{pub}（随考点软件分发）")
     return 0
@@ -76,7 +76,7 @@ def cmd_check(a) -> int:
 
 def _blueprint(a, bank):
     from .assemble import auto_blueprint
-    from .model import EXAM_DEFAULTS
+    from contracts.exam import EXAM_DEFAULTS
     if getattr(a, "blueprint", None):
         from .assemble import load_blueprint
         return load_blueprint(a.blueprint)
@@ -91,7 +91,7 @@ def _layout(a):
 
 def cmd_build(a) -> int:
     from .bankio import load_bank
-    from .model import EXAM_DEFAULTS
+    from contracts.exam import EXAM_DEFAULTS
     from .provision import BuildOptions, provision_all
     from .roster import load_roster
     sites = _sites(a.sites)
@@ -114,7 +114,7 @@ def cmd_build(a) -> int:
 
 
 def cmd_verify(a) -> int:
-    from .bundle import BundleError, bundle_to_plan, open_sitting, read_bundle
+    from contracts.site_bundle import BundleError, bundle_to_plan, open_sitting, read_bundle
     try:
         manifest, sealed = read_bundle(a.bundle, a.pub, a.site, a.activation)
         print(f"签名有效：考点{manifest['site_no']} {manifest['site_name']}（{manifest['district']}），"
@@ -138,8 +138,8 @@ def cmd_verify(a) -> int:
 def cmd_demo(a) -> int:
     """The demo plan of `make demo`, sealed as a real bundle: exercises the hall's import path."""
     from .demo import build_demo_plan
-    from .keys import CENTRAL_PRIVATE, CENTRAL_PUBLIC, keygen
-    from .provision import _write_sheets, seal_plan
+    from contracts.keys import CENTRAL_PRIVATE, CENTRAL_PUBLIC, keygen
+    from .provision import write_sheets, seal_plan
     from .sites import Site
     out = Path(a.out)
     keys = out / "keys"
@@ -149,11 +149,11 @@ def cmd_demo(a) -> int:
     site = Site(plan["site"]["site_no"], plan["site"]["district"], plan["site"]["name"],
                 tuple(plan["site"]["exam_dates"]))
     path = out / f"demo_site_{site.site_no}.hallbundle"
-    from .bundle import new_release_code
+    from contracts.site_bundle import new_release_code
 
     activation = new_release_code()
     manifest, codes = seal_plan(plan, keys / CENTRAL_PRIVATE, path, activation_code=activation)
-    _write_sheets(path, site, plan, codes, {s["username"]: s["password"] for s in plan["staff"]}, activation)
+    write_sheets(path, site, plan, codes, {s["username"]: s["password"] for s in plan["staff"]}, activation)
     print(f"演示数据包：{path}（{path.stat().st_size / 1e3:.0f} KB），公钥：{keys / CENTRAL_PUBLIC}")
     print(f"  激活码 {activation}")
     for sid, code in codes.items():
@@ -161,7 +161,18 @@ def cmd_demo(a) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def cmd_demo_plan(a) -> int:
+    """The plain demo plan as JSON (what `hall demo` imports): no seal, no sheets."""
+    from contracts.site_plan import dump_plan
+
+    from .demo import build_demo_plan
+    plan = build_demo_plan(a.sites, seed=a.seed, rooms=a.rooms, candidates=a.candidates)
+    print(dump_plan(plan, a.out))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every command, each bound to its cmd_* function (set_defaults(fn=...))."""
     p = argparse.ArgumentParser(prog="python -m provisioning", description="市级考点数据包制作（医师定期考核）")
     sub = p.add_subparsers(dest="cmd", required=True)
 
@@ -228,7 +239,18 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--out", required=True)
     m.set_defaults(fn=cmd_demo)
 
-    a = p.parse_args(argv)
+    j = sub.add_parser("demo-plan", help="演示考点计划（未封装的 JSON，hall demo 导入它）")
+    j.add_argument("--sites", default=DEFAULT_SITES)
+    j.add_argument("--seed", type=int, default=2023)
+    j.add_argument("--rooms", type=int, default=2)
+    j.add_argument("--candidates", type=int, default=60)
+    j.add_argument("--out", required=True, help="the plan's JSON file")
+    j.set_defaults(fn=cmd_demo_plan)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
     try:
         return a.fn(a)
     except (ValueError, FileNotFoundError, FileExistsError) as e:

@@ -4,10 +4,11 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from contracts.exam import EXAM_DEFAULTS
+from contracts.keys import site_keypair
+
 from .allocate import Layout, allocate
 from .assemble import assemble_papers, auto_blueprint
-from .keys import site_keypair
-from .model import EXAM_DEFAULTS
 from .plan import build_plan, staff_for
 from .sites import load_sites
 from .synth import demo_bank, make_candidates
@@ -15,7 +16,7 @@ from .synth import demo_bank, make_candidates
 
 def build_demo_plan(sites_csv: Path | str | None = None, seed: int = 2023, rooms: int = 2, candidates: int = 60) -> dict:
     """Site plan (docs/site-plan.md) for the first site in ``sites_csv`` (default: the shipped
-    site list, provisioning/data/sites.csv), demo data only.
+    site list, contracts/data/sites.csv), demo data only.
 
     ``rooms`` rooms 第1考场..; one sitting per room on the site's first exam date at 09:00+08:00;
     ``candidates`` synthetic candidates over all 4 categories and both levels; papers of

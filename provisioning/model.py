@@ -1,27 +1,15 @@
-"""Shared vocabulary of provisioning: categories, levels, difficulty bands, items."""
+"""Provisioning's model: difficulty bands and items (categories, levels and the exam's
+default numbers are the exam's vocabulary: contracts/exam.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CATEGORIES = ("临床", "中医", "口腔", "公共卫生")
-LEVELS = ("执业医师", "执业助理医师")
 OPTION_KEYS = ("A", "B", "C", "D", "E")
 
 # 难度 is the 难度系数 of Chinese exam offices: the expected share of correct answers
 # (0.8 = easy, 0.3 = hard). Bands used by blueprints:
 BANDS = (("难", 0.0, 0.45), ("中", 0.45, 0.65), ("易", 0.65, 1.0001))
 BAND_NAMES = tuple(b[0] for b in BANDS)
-
-EXAM_DEFAULTS = {
-    "title": "医师定期考核业务水平测评",
-    "duration_minutes": 60,
-    "late_entry_minutes": 10,
-    "earliest_submit_minutes": 15,
-    "question_count": 100,
-    "points_per_question": 1,
-    "timezone": "Asia/Shanghai",     # the exam's clock: every site shows times in it
-}
-
 
 def band_of(difficulty: float) -> str:
     for name, lo, hi in BANDS:

@@ -1,7 +1,7 @@
 """Building a site plan (docs/site-plan.md) from allocated candidates and assembled papers."""
 from __future__ import annotations
 
-from .model import EXAM_DEFAULTS
+from contracts.exam import EXAM_DEFAULTS
 
 PLAN_FORMAT = "hall-site-plan/1"
 CANDIDATE_FIELDS = ("ticket", "name", "gender", "id_number", "category", "level", "unit",

@@ -12,11 +12,13 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contracts.exam import EXAM_DEFAULTS
+from contracts.keys import load_private, site_keypair
+from contracts.site_bundle import KDF_DEFAULT, new_release_code, seal_sitting, write_bundle
+
 from .allocate import Layout, allocate
 from .assemble import Blueprint, assemble_papers, auto_blueprint, sub_seed
-from .bundle import KDF_DEFAULT, new_release_code, seal_sitting, write_bundle
-from .keys import load_private, site_keypair
-from .model import EXAM_DEFAULTS, Bank
+from .model import Bank
 from .plan import build_plan, staff_for
 from .sites import Site
 from .synth import make_candidates
@@ -99,7 +101,7 @@ def build_site_bundle(site: Site, candidates: list[dict], bank: Bank, blueprint:
     manifest, codes = seal_plan(plan, central_private_key, path, kdf=opts.kdf, extra={"seed": opts.seed},
                                 activation_code=activation)
     bundle_id = manifest["bundle_id"]
-    _write_sheets(path, site, plan, codes, passwords, activation)
+    write_sheets(path, site, plan, codes, passwords, activation)
     centre = out_dir / "centre" / "papers"
     centre.mkdir(parents=True, exist_ok=True)
     (centre / f"{path.stem}.json").write_text(json.dumps(
@@ -121,7 +123,7 @@ def seal_plan(plan: dict, central_private_key, path: str | Path, kdf: dict | Non
     public_plan = {k: v for k, v in plan.items() if k not in ("papers", "keys", "media")}
     # The bundle is signed, not encrypted: staff passwords travel only as scrypt hashes;
     # the plain text goes on the accounts sheet handed to the chief examiner.
-    from hall_server.auth.passwords import hash_password
+    from contracts.passwords import hash_password
 
     public_plan["staff"] = [{k: v for k, v in s.items() if k != "password"}
                             | {"password_hash": s.get("password_hash") or hash_password(s["password"])}
@@ -147,7 +149,7 @@ def seal_plan(plan: dict, central_private_key, path: str | Path, kdf: dict | Non
     return manifest, codes
 
 
-def _write_sheets(bundle_path: Path, site: Site, plan: dict, codes: dict, passwords: dict,
+def write_sheets(bundle_path: Path, site: Site, plan: dict, codes: dict, passwords: dict,
                   activation: str | None = None) -> None:
     """Two printable sheets for the county office: release codes (hand out at sitting start
     only) and the site's initial accounts (hand out with the bundle)."""

@@ -6,10 +6,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contracts.exam import CATEGORIES, LEVELS
+
 from .idcard import gender_of, id_problem, normalize
-from .model import CATEGORIES, LEVELS
 from .sites import Site
-from .tables import read_table, resolve_columns
+from .tables import read_table, resolve_columns, write_table
 
 COLUMNS = {
     "ticket": ("准考证号", "准考证"),
@@ -175,23 +176,4 @@ def write_roster(path: str | Path, candidates: list[dict]) -> None:
     keys = ["ticket", "name", "gender", "id_number", "category", "level", "unit", "department",
             "site", "date", "session", "room", "seat_no"]
     rows = [[("" if c.get(k) is None else c.get(k, "")) for k in keys] for c in candidates]
-    _write(path, ROSTER_HEADERS, rows)
-
-
-def _write(path: str | Path, headers: list[str], rows: list[list]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".xlsx":
-        from openpyxl import Workbook
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet()
-        ws.append(headers)
-        for r in rows:
-            ws.append([str(v) if v != "" else None for v in r])
-        wb.save(path)
-    else:
-        import csv
-        with open(path, "w", newline="", encoding="utf-8-sig") as f:
-            w = csv.writer(f)
-            w.writerow(headers)
-            w.writerows(rows)
+    write_table(path, ROSTER_HEADERS, rows)

@@ -1,10 +1,11 @@
-"""The site list (考点): the format of sites.csv (the shipped copy: provisioning/data/sites.csv)."""
+"""The site list (考点): the format of sites.csv (the shipped copy: contracts/data/sites.csv)."""
 from __future__ import annotations
 
-import csv
 import datetime as _dt
 from dataclasses import dataclass
 from pathlib import Path
+
+from contracts.shipped import SITES_CSV, read_csv_rows
 
 
 @dataclass(frozen=True)
@@ -34,16 +35,10 @@ def parse_dates(text: str) -> tuple[str, ...]:
     return (_dt.date.fromisoformat(text).isoformat(),)
 
 
-def read_csv_rows(path: str | Path) -> list[dict]:
-    """Rows of a CSV file whose leading '#' lines (the source citation) are comments."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        return list(csv.DictReader(line for line in f if not line.startswith("#")))
-
-
 def load_sites(path: str | Path | None = None) -> list[Site]:
-    """The sites of ``path``; by default the 343 sites hall ships (provisioning/data)."""
+    """The sites of ``path``; by default the 343 sites hall ships (contracts/data)."""
     if path is None:
-        from .packaged import SITES_CSV as path
+        path = SITES_CSV
     sites = [Site(site_no=row["site_no"].strip(), district=row["district"].strip(),
                   name=row["site_name"].strip(), exam_dates=parse_dates(row["exam_dates"]))
              for row in read_csv_rows(path)]

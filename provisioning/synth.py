@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import random
 
+from contracts.exam import CATEGORIES, LEVELS
+
 from .idcard import make_id, region_for
-from .model import CATEGORIES, LEVELS, Bank, Item
+from .model import Bank, Item
 from .sites import Site
 
 DEMO_STEM_PREFIX = "【演示题】"
@@ -98,23 +99,6 @@ def make_candidates(site: Site, n: int, rng: random.Random, district_sites: list
             "site": site.site_no,
         })
     return out
-
-
-def demo_png(label: str, seed: int) -> bytes:
-    """A small deterministic chart-like PNG for a demo question."""
-    from PIL import Image, ImageDraw
-    rng = random.Random(seed)
-    img = Image.new("RGB", (240, 120), "white")
-    d = ImageDraw.Draw(img)
-    d.rectangle((0, 0, 239, 119), outline="black")
-    pts = [(10 + i * 22, 100 - rng.randint(5, 85)) for i in range(11)]
-    d.line(pts, fill=(200, 30, 30), width=2)
-    for x in range(10, 240, 22):
-        d.line((x, 105, x, 110), fill="black")
-    d.text((8, 4), label, fill="black")
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", optimize=False)
-    return buf.getvalue()
 
 
 def media_name(data: bytes, ext: str = "png") -> str:

@@ -92,3 +92,22 @@ def resolve_columns(headers: list[str], wanted: dict[str, tuple[str, ...]],
             if field in required:
                 missing.append(aliases[0])
     return mapping, missing
+
+
+def write_table(path: str | Path, headers: list[str], rows: list[list]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".xlsx":
+        from openpyxl import Workbook
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet()
+        ws.append(headers)
+        for r in rows:
+            ws.append([str(v) if v != "" else None for v in r])
+        wb.save(path)
+    else:
+        import csv
+        with open(path, "w", newline="", encoding="utf-8-sig") as f:
+            w = csv.writer(f)
+            w.writerow(headers)
+            w.writerows(rows)

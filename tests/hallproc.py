@@ -18,11 +18,46 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A loopback port nobody listens on now (never hard-code one: five engineers share the box)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, timeout: float = 20, proc: subprocess.Popen | None = None,
+                 log: Path | None = None) -> float:
+    """Seconds until `url`/healthz answers 200; RuntimeError (with the log's tail) if `proc`
+    exits first or the time runs out."""
+    tail = lambda: log.read_text(errors="replace")[-3000:] if log is not None and log.exists() else ""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if proc is not None and proc.poll() is not None:
+            time.sleep(0.2)                       # let a pipe-draining thread write the last lines
+            raise RuntimeError(f"server exited {proc.returncode}: {tail()}")
+        try:
+            if requests.get(url + "/healthz", timeout=1).ok:
+                return time.monotonic() - t0
+        except requests.RequestException:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("server did not come up: " + tail())
+
+
+def staff_events() -> list[str]:
+    """Every event the console may send, as the server registers them (realtime/staff.py):
+    the fuzzer attacks each and the docs test finds each in docs/protocol.md, so a new
+    console action is covered without editing a list."""
+    from hall_server.realtime.staff import StaffChannel
+
+    names: set[str] = set()
+
+    class Recorder:
+        def on(self, name, namespace=None):
+            names.add(name)
+            return lambda fn: fn
+
+    StaffChannel(Recorder(), None, None).register()
+    return sorted(names - {"connect", "disconnect"})
 
 
 class HallProcess:
@@ -44,9 +79,9 @@ class HallProcess:
         self.proc: subprocess.Popen | None = None
         self.log = self.data_dir / "server.log"
         if plan is not None and not (self.data_dir / "hall.db").exists():
-            from hall_server.importer import import_plan
+            from factories import import_site
 
-            import_plan(self.data_dir / "hall.db", plan)
+            import_site(self.data_dir / "hall.db", plan)
 
     def start(self, timeout: float = 20, env: dict | None = None) -> "HallProcess":
         """`env`: extra environment for the server (e.g. libfaketime for clock steps)."""
@@ -54,17 +89,8 @@ class HallProcess:
             self.proc = subprocess.Popen([sys.executable, "-m", "hall_server", "--config", str(self.config_path),
                                           "serve"], cwd=REPO, stdout=logf, stderr=subprocess.STDOUT,
                                          env={**os.environ, **env} if env else None)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited {self.proc.returncode}: {self.log.read_text()[-3000:]}")
-            try:
-                if requests.get(self.url + "/healthz", timeout=1).ok:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("server did not come up: " + self.log.read_text()[-3000:])
+        wait_healthy(self.url, timeout, self.proc, self.log)
+        return self
 
     def kill(self) -> None:
         """SIGKILL: no shutdown handlers, no flush, like pulling the laptop's plug."""

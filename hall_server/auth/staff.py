@@ -5,8 +5,9 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from contracts.passwords import check_password
+
 from ..db import schema
-from .passwords import check_password
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,40 @@ class StaffDirectory:
         if r is None or not check_password(password, r["password_hash"]):
             return None
         return self.get(username)
+
+
+class StaffError(ValueError):
+    """A staff account that cannot be saved; the message says why, in Chinese."""
+
+
+def add_account(db_path, username: str, display_name: str, password: str, role: str, room_id: str | None) -> None:
+    """`hall staff add`: a new account on the laptop (the bundle brings the others)."""
+    from contracts.passwords import hash_password
+
+    db = schema.open_db(db_path)
+    try:
+        if room_id and db.conn.execute("SELECT 1 FROM rooms WHERE room_id = ?", (room_id,)).fetchone() is None:
+            raise StaffError(f"考场 {room_id} 不存在")
+        try:
+            db.conn.execute("INSERT INTO staff(username, display_name, password_hash, role, room_id) VALUES (?,?,?,?,?)",
+                            (username, display_name, hash_password(password), role, room_id))
+        except Exception as e:
+            raise StaffError(f"无法添加: {e}") from None
+    finally:
+        db.conn.close()
+
+
+def set_password(db_path, username: str, password: str) -> None:
+    """`hall staff passwd`: a new password for an existing account."""
+    from contracts.passwords import hash_password
+
+    db = schema.open_db(db_path)
+    try:
+        cur = db.conn.execute("UPDATE staff SET password_hash = ? WHERE username = ?", (hash_password(password), username))
+        if cur.rowcount == 0:
+            raise StaffError(f"账号 {username} 不存在")
+    finally:
+        db.conn.close()
 
 
 def address_allowed(addr: str | None, allowlist: list[str]) -> bool:

@@ -40,7 +40,7 @@ class ThreadWaiters:
             for p in pendings:
                 apply_committed(p)
         for p in pendings:
-            p._event.set()
+            p.event.set()
 
     @staticmethod
     def wait(event, timeout=None) -> bool:
@@ -130,8 +130,8 @@ class EventletWaiters:
         while self._done:
             p = self._done.popleft()
             apply_committed(p)
-            if not p._event.ready():
-                p._event.send(True)
+            if not p.event.ready():
+                p.event.send(True)
             n += 1
         return n
 

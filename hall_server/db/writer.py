@@ -143,7 +143,7 @@ class Pending:
     it even when the caller has stopped waiting (a timed-out call that commits later is
     still mirrored, so memory never falls behind the database)."""
 
-    __slots__ = ("fn", "args", "apply", "result", "error", "_event")
+    __slots__ = ("fn", "args", "apply", "result", "error", "event")
 
     def __init__(self, fn: Op, args: tuple, event, apply: Callable[[Any], None] | None = None) -> None:
         self.fn = fn
@@ -151,7 +151,7 @@ class Pending:
         self.apply = apply
         self.result: Any = None
         self.error: BaseException | None = None
-        self._event = event
+        self.event = event
 
 
 class Writer:
@@ -169,6 +169,11 @@ class Writer:
         self._thread = _threading.Thread(target=self._run, name="hall-writer", daemon=True)
         self._conn: sqlite3.Connection | None = None
         self.stats = {"batches": 0, "ops": 0, "max_batch_seen": 0}
+
+    @property
+    def checkpoint_stats(self) -> dict:
+        """The checkpoint thread's counters ({} when SQLite checkpoints by itself)."""
+        return self._checkpointer.stats if self._checkpointer is not None else {}
 
     def start(self, thread: bool = True) -> "Writer":
         """Open the connection and start the writer thread; thread=False leaves the
@@ -199,7 +204,7 @@ class Writer:
         that waits longer than `timeout` raises StorageError; its operation may still commit
         later, and is then mirrored by `apply` all the same."""
         p = self.submit(fn, *args, apply=apply)
-        if not self.waiters.wait(p._event, self.timeout if timeout is None else timeout):
+        if not self.waiters.wait(p.event, self.timeout if timeout is None else timeout):
             raise StorageError("写入超时")
         if p.error is not None:
             raise p.error

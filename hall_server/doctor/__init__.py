@@ -19,7 +19,7 @@ __all__ = ["Check", "PASS", "WARN", "FAIL", "run", "format_text", "cmd_doctor"]
 
 
 def _office(district: str) -> str:
-    from provisioning.offices import office_for_district
+    from contracts.offices import office_for_district
 
     o = office_for_district(district) if district else None
     return f"{o.name}定考办（{'、'.join(o.phones)}）" if o and o.name != "市定考办" else (
@@ -30,7 +30,7 @@ def verify_codes(db_path: Path, codes_text: str) -> dict[str, bool]:
     """{sitting_id: the code opens its sealed papers} for every line naming a sealed sitting."""
     import sqlite3
 
-    from provisioning.bundle import BundleError, load_sealed, open_sitting
+    from contracts.site_bundle import BundleError, load_sealed, open_sitting
 
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     sealed = dict(conn.execute("SELECT sitting_id, sealed FROM sealed_sittings").fetchall())
@@ -50,11 +50,11 @@ def verify_codes(db_path: Path, codes_text: str) -> dict[str, bool]:
 
 def run(cfg, config_path: str | None = None, server_pid: int | None = None, codes_text: str | None = None,
         now: dt.datetime | None = None) -> list[Check]:
-    from sync.audit_chain import verify_chain
+    from contracts.audit_chain import verify_chain
 
     from ..net.lan import lan_address, public_base_url
     from ..net.listen import FD_HEADROOM
-    from ..printing.fonts import find_font_file
+    from contracts.fonts import find_font_file
 
     srv, doc = cfg["server"], cfg["doctor"]
     now = now or dt.datetime.now().astimezone()

@@ -104,9 +104,9 @@ def http_health(url: str, timeout: float = 3) -> dict | None:
 
 
 def interface_addresses() -> list[str]:
-    from ..net.lan import _interface_addresses
+    from ..net import lan
 
-    return _interface_addresses()
+    return lan.interface_addresses()
 
 
 def self_pid() -> int:

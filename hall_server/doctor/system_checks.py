@@ -77,7 +77,7 @@ def power(supplies: list[dict], battery_min_percent: int) -> Check:
 
 
 def cjk_font(find_font) -> Check:
-    """``find_font``: returns the font file or raises (hall_server.printing.fonts.find_font_file)."""
+    """``find_font``: returns the font file or raises (contracts.fonts.find_font_file)."""
     try:
         path = find_font()
     except Exception as e:           # FontMissing, or reportlab absent

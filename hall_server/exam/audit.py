@@ -1,6 +1,6 @@
 """Appending to the hash-chained audit log, inside the writer's transaction.
 
-The hash rule itself lives in sync.audit_chain so that the hall and the centre can never
+The hash rule itself lives in contracts.audit_chain so that the hall and the centre can never
 disagree on it. Entries are written only by the single writer, so the chain is linear.
 """
 from __future__ import annotations
@@ -8,9 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from sync.audit_chain import entry_hash
-
-GENESIS = "0" * 64
+from contracts.audit_chain import GENESIS, entry_hash, verify_chain
 
 
 def append(conn: sqlite3.Connection, ts: float, actor: str, action: str,
@@ -32,3 +30,16 @@ def append(conn: sqlite3.Connection, ts: float, actor: str, action: str,
         " VALUES (:id, :ts, :actor, :action, :sitting_id, :ticket, :data, :prev_hash, :hash)",
         {**row, "prev_hash": prev_hash, "hash": h},
     )
+
+
+def verify_file(db_path) -> tuple[bool, int | None, int]:
+    """`hall audit verify`: (chain intact, first bad id or None, entries) of a database."""
+    from ..db import schema
+
+    conn = schema.connect(db_path, readonly=True)
+    try:
+        rows = [dict(r) for r in conn.execute("SELECT * FROM audit_log ORDER BY id")]
+    finally:
+        conn.close()
+    ok, bad = verify_chain(rows)
+    return ok, bad, len(rows)

@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
+from .rules import SittingTimes, too_late
+
 PRESENT, ABSENT, PENDING = "present", "absent", "pending"
 
 
@@ -30,14 +32,12 @@ def is_present(opened_at: float | None, mode: str | None) -> bool:
     return opened_at is not None or (mode or "phone") != "phone"
 
 
-def classify(opened_at: float | None, mode: str | None, admitted_late: bool, sitting_status: str,
-             late_entry_until: float | None, now: float) -> str:
+def classify(opened_at: float | None, mode: str | None, admitted_late: bool, sitting: SittingTimes,
+             now: float) -> str:
     """present | absent | pending for one candidate (no attempt: opened_at None, mode None)."""
     if is_present(opened_at, mode):
         return PRESENT
-    if sitting_status == "ended":
-        return ABSENT
-    if late_entry_until is not None and now > late_entry_until and not admitted_late:
+    if sitting.status == "ended" or too_late(sitting, now, admitted_late):
         return ABSENT
     return PENDING
 
@@ -51,29 +51,19 @@ class Attendance:
     absentees: tuple[str, ...]          # tickets, in the order given
 
 
-def attendance(candidates: Iterable[Mapping], sitting_status: str, late_entry_until: float | None,
-               now: float) -> Attendance:
+def attendance(candidates: Iterable[Mapping], sitting: SittingTimes, now: float) -> Attendance:
     """``candidates``: mappings with ``ticket`` and the attempt's ``opened_at``, ``mode`` and
     ``late_reason`` (None, or missing, for a candidate without an attempt)."""
     n = {PRESENT: 0, ABSENT: 0, PENDING: 0}
     absentees = []
     for c in candidates:
-        k = classify(c.get("opened_at"), c.get("mode"), bool(c.get("late_reason")), sitting_status,
-                     late_entry_until, now)
+        k = classify(c.get("opened_at"), c.get("mode"), bool(c.get("late_reason")), sitting, now)
         n[k] += 1
         if k == ABSENT:
             absentees.append(c["ticket"])
     return Attendance(sum(n.values()), n[PRESENT], n[ABSENT], n[PENDING], tuple(absentees))
 
 
-def late_entry_until_of(sitting: Mapping) -> float | None:
-    """The late-entry limit of a sittings row (the same rule the writer enforces)."""
-    from . import rules
-    from .ops import sitting_times
-
-    return rules.late_entry_until(sitting_times(dict(sitting)))
-
-
 def sitting_attendance(sitting: Mapping, candidates: Iterable[Mapping], now: float) -> Attendance:
     """For a database reader: a sittings row and its candidates joined with their attempts."""
-    return attendance(candidates, sitting["status"], late_entry_until_of(sitting), now)
+    return attendance(candidates, SittingTimes.of(sitting), now)

@@ -38,9 +38,7 @@ def answer_set(conn: sqlite3.Connection, ticket: str) -> dict[int, tuple[str | N
         "SELECT q, choice, seq FROM answers WHERE ticket = ?", (ticket,))}
 
 
-def sitting_times(s: dict) -> rules.SittingTimes:
-    return rules.SittingTimes(s["status"], s["started_at"], s["paused_at"], s["paused_total_s"],
-                              s["duration_s"], s["late_entry_s"], s["earliest_submit_s"])
+sitting_times = rules.SittingTimes.of
 
 
 # -- candidates ---------------------------------------------------------------------
@@ -53,8 +51,8 @@ def login(conn, ticket: str, sitting_id: str, now: float, device: str, session_h
         admitted = a is not None and bool(a["late_reason"])
         if s["status"] == "ended":
             raise ExamError("sitting_ended")
-        until = rules.late_entry_until(sitting_times(s))
-        if not admitted and (a is not None or (until is not None and now > until)):
+        # marked 缺考 by the sweep, or past the limit: only 准许迟到入场 lets them in
+        if (a is not None and not admitted) or rules.too_late(sitting_times(s), now, admitted):
             raise ExamError("late_entry")
         order = conn.execute("SELECT COALESCE(MAX(signin_order), 0) + 1 FROM attempts WHERE sitting_id = ?",
                              (sitting_id,)).fetchone()[0]
@@ -186,6 +184,11 @@ def finalize(conn, a: dict, now: float, reason: str, receipt_key: bytes, actor: 
     ch.answers[ticket] = {q: (c, seq) for q, c, seq in rows}
 
 
+def receipt_key(site_key_private: str) -> bytes:
+    """The key of the site's receipt codes (make_receipt), derived from its site key."""
+    return hashlib.sha256(b"hall-receipt|" + site_key_private.encode()).digest()
+
+
 def make_receipt(key: bytes, ticket: str, ts: float, digest: str) -> str:
     mac = hmac.new(key, f"{ticket}|{ts:.3f}|{digest}".encode(), hashlib.sha256).digest()
     code = base64.b32encode(mac).decode()[:10].replace("O", "8").replace("I", "9")
@@ -250,6 +253,12 @@ def record_focus(conn, ticket: str, hidden: bool, ms: int, now: float) -> Change
     conn.execute("INSERT INTO device_events (ticket, kind, data, ts) VALUES (?, 'focus', ?, ?)",
                  (ticket, json.dumps({"hidden": hidden, "ms": ms}), now))
     return Changes(result={"ticket": ticket, "hidden": hidden, "ms": ms, "ts": now})
+
+
+def record_staff_action(conn, staff: str, action: str, data: dict, now: float) -> Changes:
+    """Audit a console action that changes no exam state (sync_upload, export_results)."""
+    audit.append(conn, now, f"staff:{staff}", action, None, None, data)
+    return Changes()
 
 
 def record_clock_anchor(conn, meta: dict[str, str], now: float, step: float) -> Changes:

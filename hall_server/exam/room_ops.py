@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import json
 
+from contracts.exam import TERMINATING_LEVELS
+
 from . import audit, rules
 from .changes import Changes
 from .errors import ExamError
-from .ops import ACTIVE, FINAL, answer_set, attempt_row, finalize, sitting_row, sitting_times
-
-VIOLATION_LEVELS = {"minor": "一般违纪", "cheating": "考试作弊", "serious": "严重违纪"}
-TERMINATING = ("cheating", "serious")
-INCIDENT_KINDS = {"power": "停电", "network": "网络故障", "system": "系统故障", "sick": "考生身体不适",
-                  "cheating_group": "群体作弊", "other": "其他"}
+from .ops import ACTIVE, FINAL, attempt_row, finalize, sitting_row, sitting_times
 
 
 def _staff_actor(staff: str) -> str:
@@ -23,8 +20,7 @@ def _staff_actor(staff: str) -> str:
 def mark_absent(conn, sitting_id: str, now: float) -> Changes:
     """Everyone of the sitting who has not logged in by the late-entry limit is 缺考."""
     s = sitting_row(conn, sitting_id)
-    until = rules.late_entry_until(sitting_times(s))
-    if until is None or now <= until:
+    if not rules.too_late(sitting_times(s), now):
         return Changes()
     rows = conn.execute("SELECT ticket FROM candidates WHERE sitting_id = ? AND ticket NOT IN"
                         " (SELECT ticket FROM attempts)", (sitting_id,)).fetchall()
@@ -109,7 +105,7 @@ def violation(conn, ticket: str, level: str, facts: str, now: float, staff: str,
                  (ticket, c[0], level, facts, now, staff))
     audit.append(conn, now, _staff_actor(staff), "violation", c[0], ticket, {"level": level, "facts": facts})
     ch = Changes(violations=[{"ticket": ticket, "level": level, "facts": facts, "ts": now}])
-    if level in TERMINATING and a is not None and a["status"] in ACTIVE:
+    if level in TERMINATING_LEVELS and a is not None and a["status"] in ACTIVE:
         if a["status"] != "answering":  # terminated before opening: nothing to score
             conn.execute("UPDATE attempts SET status = 'terminated', submitted_at = ?, submit_reason = 'terminated'"
                          " WHERE ticket = ?", (now, ticket))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import secrets
 
+from contracts.exam import INCIDENT_KINDS, VIOLATION_LEVELS
+
 from . import room_ops, rules
 from .errors import ExamError
 
@@ -38,8 +40,7 @@ class RoomActions:
             now = self.clock()  # each commit yields: a time read before it would be stale
             if s["status"] not in ("started", "paused"):
                 continue
-            until = rules.late_entry_until(self.sitting_times(sitting_id))
-            if until is None or now <= until:
+            if not rules.too_late(self.sitting_times(sitting_id), now):
                 continue
             if all(t in self.attempts for t in self.tickets_in(sitting_id)):
                 continue
@@ -72,13 +73,13 @@ class RoomActions:
     # -- violations and incidents -------------------------------------------------------
     def violation(self, ticket, level, facts, staff: str) -> None:
         self._candidate(ticket)
-        if not isinstance(level, str) or level not in room_ops.VIOLATION_LEVELS:
+        if not isinstance(level, str) or level not in VIOLATION_LEVELS:
             raise ExamError("bad_request", "违纪类别不正确")
         facts = _text(facts, "违纪事实")
         self._commit(room_ops.violation, ticket, level, facts, self.clock(), staff, self.receipt_key)
 
     def incident(self, sitting_id: str | None, kind, text, staff: str) -> None:
-        if not isinstance(kind, str) or kind not in room_ops.INCIDENT_KINDS:
+        if not isinstance(kind, str) or kind not in INCIDENT_KINDS:
             raise ExamError("bad_request", "情况类别不正确")
         text = _text(text, "情况说明")
         self._commit(room_ops.incident, sitting_id, kind, text, self.clock(), staff)

@@ -8,6 +8,7 @@ row (which comes from the bundle or config), never from constants here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 
 @dataclass(frozen=True)
@@ -20,12 +21,27 @@ class SittingTimes:
     late_entry_s: int
     earliest_submit_s: int
 
+    @classmethod
+    def of(cls, row: Mapping) -> "SittingTimes":
+        """The times of a sittings row (the database's, or the service's mirror of it)."""
+        return cls(row["status"], row["started_at"], row["paused_at"], row["paused_total_s"],
+                   row["duration_s"], row["late_entry_s"], row["earliest_submit_s"])
+
 
 def late_entry_until(s: SittingTimes) -> float | None:
-    """Last moment a candidate may open the paper. Pauses extend it."""
+    """Last moment a candidate may enter (shown on the phone and the console). Pauses extend it."""
     if s.started_at is None:
         return None
     return s.started_at + s.late_entry_s + s.paused_total_s
+
+
+def too_late(s: SittingTimes, now: float, admitted_late: bool = False) -> bool:
+    """THE late-entry rule (开考10分钟后禁止迟到考生进入考场), decided here and nowhere else:
+    True once the sitting has started and `now` is past its late-entry limit, unless an
+    invigilator admitted the candidate late (准许迟到入场). Logging in, opening the paper,
+    the 缺考 sweep and the 应到/实到/缺考 counts all ask this function."""
+    until = late_entry_until(s)
+    return until is not None and now > until and not admitted_late
 
 
 def may_open(s: SittingTimes, now: float, admitted_late: bool = False) -> str | None:
@@ -36,8 +52,7 @@ def may_open(s: SittingTimes, now: float, admitted_late: bool = False) -> str | 
         return "sitting_ended"
     if s.status == "paused":
         return "paused"
-    until = late_entry_until(s)
-    if not admitted_late and until is not None and now > until:
+    if too_late(s, now, admitted_late):
         return "late_entry"
     return None
 

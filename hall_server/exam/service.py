@@ -18,8 +18,9 @@ import mimetypes
 import secrets
 from typing import Callable
 
+from contracts.ratelimit import LoginLimiter
+
 from ..auth import qr_tokens
-from ..auth.ratelimit import LoginLimiter
 from ..db import schema
 from ..db.writer import StorageError, Writer
 from . import ops, rules
@@ -117,7 +118,7 @@ class ExamService(RoomActions, ProctorActions):
             raise RuntimeError("数据库中没有考点密钥：请先导入考点数据包")
         self.site_key = qr_tokens.private_key(self.meta["site_key_private"])
         self.site_public = self.site_key.public_key()
-        self.receipt_key = hashlib.sha256(b"hall-receipt|" + self.meta["site_key_private"].encode()).digest()
+        self.receipt_key = ops.receipt_key(self.meta["site_key_private"])
         return self
 
     def _load_paper(self, ticket: str, paper_json: str, paper_hash: str) -> None:
@@ -231,8 +232,8 @@ class ExamService(RoomActions, ProctorActions):
         tickets = self.tickets_in(sitting_id)
         from .counts import attendance  # 应到/实到/缺考: one definition (exam/counts.py)
 
-        seen = attendance(({"ticket": t, **self.attempts.get(t, {})} for t in tickets), s["status"],
-                          rules.late_entry_until(ops.sitting_times(s)), self.clock())
+        seen = attendance(({"ticket": t, **self.attempts.get(t, {})} for t in tickets), ops.sitting_times(s),
+                          self.clock())
         return {
             "sitting_id": sitting_id, "sitting_no": s["sitting_no"], "room_id": s["room_id"],
             "room": self.rooms[s["room_id"]]["name"], "date": s["date"], "planned_start": s["planned_start"],
@@ -493,7 +494,7 @@ class ExamService(RoomActions, ProctorActions):
 
     def _open_sealed(self, sitting_id: str, release_code) -> dict:
         """Decrypt a sitting's papers with its release code (scrypt: off the event loop)."""
-        from provisioning.bundle import BundleError, load_sealed, open_sitting
+        from contracts.site_bundle import BundleError, load_sealed, open_sitting
 
         from ..blocking import run_blocking
 
@@ -512,6 +513,10 @@ class ExamService(RoomActions, ProctorActions):
         if sitting_id not in self.sittings:
             raise ExamError("unknown_sitting")
         self._commit(ops.end_sitting, sitting_id, self.clock(), staff, self.receipt_key)
+
+    def audit_staff(self, staff: str, action: str, data: dict) -> None:
+        """A console action that changes no exam state (an upload, an export) in the audit chain."""
+        self._write(ops.record_staff_action, staff, action, data, self.clock())
 
     # -- the mirror -----------------------------------------------------------------
     def apply(self, ch: Changes) -> None:

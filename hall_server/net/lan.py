@@ -21,7 +21,7 @@ def _route_address() -> str | None:
         s.close()
 
 
-def _interface_addresses() -> list[str]:
+def interface_addresses() -> list[str]:
     """IPv4 addresses of every interface (a hotspot with no default route has one too)."""
     out = []
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -38,7 +38,7 @@ def _interface_addresses() -> list[str]:
 
 
 def lan_address() -> str:
-    candidates = [a for a in [_route_address(), *_interface_addresses()] if a]
+    candidates = [a for a in [_route_address(), *interface_addresses()] if a]
     usable = [a for a in candidates if not ipaddress.ip_address(a).is_loopback
               and not ipaddress.ip_address(a).is_link_local]
     private = [a for a in usable if ipaddress.ip_address(a).is_private]

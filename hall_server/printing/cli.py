@@ -1,7 +1,7 @@
-"""`print <doc> --db PATH --sitting ID --out FILE.pdf`: the forms from the command line.
+"""`hall print DOC --sitting ID --out FILE.pdf`: the forms from the command line (docs/printing.md).
 
-The lead hooks main(argv) into the hall CLI; it also runs alone:
-    python -m hall_server.printing.cli print room-record --db var/hall.db --sitting D1S1-R01 --out r.pdf
+    hall print room-record --sitting D1S1-R01 --out r.pdf          # the configured database
+    hall print site-report --db var/hall.db --out report.pdf      # or a given one
 """
 from __future__ import annotations
 
@@ -9,18 +9,16 @@ import argparse
 import sys
 from pathlib import Path
 
+from contracts.fonts import FontMissing
+
 from .data import NotFound
-from .fonts import FontMissing
 
 DOCS = ("sign-in", "room-record", "poster", "answer-cards", "site-report")
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hall", description="打印考务表格 (print exam forms as PDF)")
-    sub = p.add_subparsers(dest="command", required=True)
-    pr = sub.add_parser("print", help="render one document to a PDF file")
+def add_print_arguments(pr: argparse.ArgumentParser) -> None:
+    """The arguments of `hall print` (the database comes from hall's --db / --data-dir / --config)."""
     pr.add_argument("doc", choices=DOCS)
-    pr.add_argument("--db", required=True, type=Path, help="the hall SQLite database")
     pr.add_argument("--sitting", help="sitting_id (all documents except site-report)")
     pr.add_argument("--out", required=True, type=Path, help="PDF file to write")
     pr.add_argument("--all-units", action="store_true",
@@ -29,7 +27,6 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("--wifi-ssid", help="poster: room WiFi name")
     pr.add_argument("--wifi-password", default="", help="poster: room WiFi password")
     pr.add_argument("--tickets", help="answer-cards: comma-separated tickets (default: whole sitting)")
-    return p
 
 
 def render(args: argparse.Namespace, db) -> bytes:
@@ -54,19 +51,20 @@ class UsageError(Exception):
     pass
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def run_print(args: argparse.Namespace, db_path: Path) -> int:
+    """Render args.doc from the database at db_path into args.out: 0 ok, 2 usage/data error."""
     from hall_server.db.schema import connect
-    if not args.db.is_file():
-        print(f"error: no database at {args.db}", file=sys.stderr)
+    if not db_path.is_file():
+        print(f"error: no database at {db_path}", file=sys.stderr)
         return 2
-    conn = connect(args.db, readonly=True)  # printing never writes
+    conn = connect(db_path, readonly=True)  # printing never writes
     try:
         from hall_server import zone
 
-        from .data import using_zone
+        from .data import reading, using_zone
 
-        meta = {r[0]: r[1] for r in conn.execute("SELECT key, value FROM meta WHERE key = 'timezone'")}
+        with reading(conn) as r:
+            meta = {"timezone": r.meta("timezone")}
         with using_zone(zone.get(zone.name_for(meta))):      # the exam's zone, not the laptop's
             pdf = render(args, conn)
     except (UsageError, NotFound, LookupError, FontMissing) as e:
@@ -80,7 +78,3 @@ def main(argv: list[str] | None = None) -> int:
     tmp.replace(args.out)  # never leave a half-written PDF for the printer queue
     print(f"{args.out} ({len(pdf) // 1024} KB)")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

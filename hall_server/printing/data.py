@@ -12,14 +12,14 @@ import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import date as Date, datetime, timedelta, timezone
+from datetime import date as Date, datetime
 from pathlib import Path
 from typing import Any, Iterator
 
 # The console's own labels and counts, so screen and paper say the same thing.
 from hall_server import zone
 from hall_server.exam import counts
-from hall_server.exam.room_ops import INCIDENT_KINDS, VIOLATION_LEVELS as LEVELS
+from hall_server.exam.rules import SittingTimes
 
 # Forms print times in the exam's zone (hall_server/zone.py), never the laptop's: the caller
 # sets it for one document (using_zone); the default is the configured default zone.
@@ -38,10 +38,6 @@ def using_zone(tz):
         yield tz
     finally:
         _ZONE.reset(token)
-
-STATUS = {None: "缺考", "absent": "缺考", "logged_in": "已签到", "confirmed": "已确认", "answering": "答题中",
-          "submitted": "已交卷", "terminated": "终止考试"}
-
 
 class NotFound(LookupError):
     pass
@@ -197,13 +193,12 @@ class Reader:
             f" LEFT JOIN attempts a ON a.ticket = c.ticket {where}"
             f" ORDER BY c.seat_no IS NULL, c.seat_no, c.ticket", params)
         now = time.time() if now is None else now
-        sittings = {r["sitting_id"]: (r["status"], counts.late_entry_until_of(r))
-                    for r in self.rows("SELECT * FROM sittings")}
+        sittings = {r["sitting_id"]: SittingTimes.of(r) for r in self.rows("SELECT * FROM sittings")}
         out = []
         for r in rows:
             c = dict(r)
-            st, until = sittings[c["sitting_id"]]
-            c["attendance"] = counts.classify(c["opened_at"], c["mode"], bool(c["late_reason"]), st, until, now)
+            c["attendance"] = counts.classify(c["opened_at"], c["mode"], bool(c["late_reason"]),
+                                              sittings[c["sitting_id"]], now)
             c["present"] = c["attendance"] == counts.PRESENT
             out.append(c)
         return out

@@ -1,5 +1,5 @@
 """The printed guides: 监考员操作指南 (one page), 主考检查清单 (before / during / after, with
-the district office's number from provisioning/data) and the 考生须知 poster. The words
+the district office's number from contracts/data) and the 考生须知 poster. The words
 are in guide_texts.py; the numbers (minutes, questions) come from the site's database."""
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def _span(values: list[int], unit: int = 1) -> str:
 
 
 def site_facts(db: Any) -> SiteFacts:
-    from provisioning.offices import load_offices, office_by_name, office_for_district
+    from contracts.offices import load_offices, office_by_name, office_for_district
 
     conn = conn_of(db)
     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())

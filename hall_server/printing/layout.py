@@ -13,7 +13,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, TableStyle
 
-from .fonts import register_fonts
+from contracts.fonts import register_fonts
 
 MARGIN = 12 * mm
 FOOTER_Y = 7 * mm

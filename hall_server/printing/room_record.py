@@ -15,8 +15,10 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.platypus import PageBreak, Spacer, Table
 
+from contracts.exam import INCIDENT_KINDS, VIOLATION_LEVELS
+
 from . import layout as L
-from .data import INCIDENT_KINDS, LEVELS, duration_zh, hm, reading
+from .data import duration_zh, hm, reading
 
 W = [30 * mm, 50 * mm, 22 * mm, 30 * mm, 24 * mm, 30 * mm]   # 186 mm, the A4 text width
 CONTENT_W = sum(W[1:]) - 6  # less the cell padding (3 pt a side)
@@ -108,7 +110,7 @@ def _violation_rows(viols) -> list[list]:
         facts = v["facts"] if len(v["facts"]) <= MAX_FACTS else v["facts"][:MAX_FACTS] + "…（详见附页）"
         who = "／".join(x for x in (v["unit"], v["department"]) if x)
         rows.append([L.para(v["ticket"], 8.5), L.para(v["name"] or "", 9), L.para(who, 8),
-                     L.para(LEVELS.get(v["level"], v["level"]), 9), L.para(facts, 8.5),
+                     L.para(VIOLATION_LEVELS.get(v["level"], v["level"]), 9), L.para(facts, 8.5),
                      L.cpara(hm(v["ts"]), 8.5)])
     return rows
 

@@ -16,11 +16,12 @@ from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, KeepTogether, Spacer, Table
 
+from contracts.exam import CATEGORIES, STATUS_LABELS
+
 from . import layout as L
-from .data import STATUS, cn_date, hm, local_dt, reading
+from .data import cn_date, hm, local_dt, reading
 
 STATEMENT = "合格分数线由市级统一划定，本表仅列原始分"
-CATEGORIES = ["临床", "中医", "口腔", "公共卫生"]  # the official order; others follow
 BIN = 10
 
 
@@ -174,7 +175,7 @@ def _lists(cands) -> list:
         data = [[L.cpara(h, 9) for h in head]]
         for i, c in enumerate(rows, 1):
             data.append([i, c["ticket"], L.cpara(c["name"], 9), c["category"], f"第{c['sitting_no']}场",
-                         STATUS.get(c["status"], c["status"]), fmt(c["score"]),
+                         STATUS_LABELS.get(c["status"] or "not_arrived", c["status"]), fmt(c["score"]),
                          hm(c["submitted_at"]), c["receipt"] or ""])
         t = Table(data, colWidths=widths, repeatRows=1,
                   style=L.grid([("ALIGN", (0, 0), (-1, -1), "CENTER")], size=9, pad=1.5))

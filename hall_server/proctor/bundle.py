@@ -1,7 +1,7 @@
 """The camera's part of the signed result bundle: per candidate, the flags, the lowest
 similarity, every capture's times and verdicts, the identity checks, and a few small
 thumbnails (the lowest similarity and every flagged photo first), within a byte budget.
-Read inside the bundle's read transaction (sync/result_bundle.py)."""
+Read inside the bundle's read transaction (hall_server/result_export.py)."""
 from __future__ import annotations
 
 import base64

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import current_app, request, session
-from flask_socketio import SocketIO, join_room, leave_room
+from flask_socketio import SocketIO, join_room
 
 from ..auth.staff import address_allowed
 from ..exam.errors import ExamError

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import io
 import time
 
 from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
@@ -41,6 +40,15 @@ def exam_zone():
     exam_off, laptop_off = zone.offset_minutes(tz, now), zone.laptop_offset_minutes(now)
     return {"zone": {"name": name, "offset": exam_off, "label": zone.label(name, tz, now),
                      "laptop": zone.utc_label(laptop_off), "mismatch": exam_off != laptop_off}}
+
+
+@bp.context_processor
+def exam_labels():
+    """The one table of Chinese labels (contracts/exam.py), for the pages and, as JSON in the
+    sitting page, for console.js: the console words a status as the forms and the centre do."""
+    from contracts.exam import SITTING_LABELS, STATUS_LABELS, VIOLATION_LEVELS
+
+    return {"labels": {"status": STATUS_LABELS, "sitting": SITTING_LABELS, "levels": VIOLATION_LEVELS}}
 
 
 @bp.context_processor
@@ -270,24 +278,25 @@ def sync_start():
     import subprocess
     import sys
 
-    from sync.client import ensure_outbox
+    from ..outbox import ensure_outbox
 
     _chief_only()
     url = current_app.config["HALL"]["sync"]["central_url"]
     if not url:
         abort(409, "未配置市定考办地址（sync.central_url）。无网络时请使用“导出到U盘”。")
     outbox = run_blocking(ensure_outbox, _outbox())
-    log = open(outbox / "sync.log", "ab")
-    subprocess.Popen([sys.executable, "-m", "sync", "hall-sync", "--db", str(current_app.extensions["hall.db_path"]),
-                      "--url", url, "--outbox", str(outbox)], stdout=log, stderr=subprocess.STDOUT,
-                     start_new_session=True)
+    with open(outbox / "sync.log", "ab") as log:     # the child keeps its own copy of the descriptor
+        cfg = _cfg_object()          # `hall sync` with this server's config and database
+        subprocess.Popen([sys.executable, "-m", "hall_server", *(["--config", str(cfg.path)] if cfg.path else []),
+                          "sync", "--db", str(current_app.extensions["hall.db_path"]), "--url", url],
+                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     _audit_staff("sync_upload", {"url": url})
     # Refresh until a final state written after this moment (an older receipt is not the answer).
     return redirect(url_for("console.home", syncing=int(time.time())) + "#sync")
 
 
 def _export(db_path, outbox):
-    from sync.client import export_bundle, record_export
+    from ..outbox import export_bundle, record_export
 
     path, sha = export_bundle(db_path, outbox)
     record_export(path, sha)
@@ -309,7 +318,7 @@ def export_results():
 @staff_required
 def outbox_file(name: str):
     """Download an exported bundle (as a file, under its bundle name)."""
-    from sync.client import BUNDLE_SUFFIX
+    from contracts.result_bundle import BUNDLE_SUFFIX
 
     _chief_only()
     if not name.endswith(BUNDLE_SUFFIX):
@@ -320,7 +329,7 @@ def outbox_file(name: str):
 
 
 def sync_state() -> dict | None:
-    from sync.client import last_state
+    from ..outbox import last_state
 
     try:
         return last_state(_outbox())
@@ -329,11 +338,7 @@ def sync_state() -> dict | None:
 
 
 def _audit_staff(action: str, data: dict) -> None:
-    from ..exam import audit
-
-    svc = _svc()
-    actor, now = f"staff:{current_staff().username}", svc.clock()  # the writer thread has no request
-    svc._write(lambda conn: audit.append(conn, now, actor, action, None, None, data))
+    _svc().audit_staff(current_staff().username, action, data)
 
 
 @bp.errorhandler(Exception)

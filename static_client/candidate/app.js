@@ -94,10 +94,10 @@
     unknown_sitting: '场次不存在',
     bad_state: '当前状态不允许此操作',
     offline: '网络未连接，请确认手机已连接考场 WiFi',
-    // server extensions not (yet) in docs/protocol.md
     awaiting_approval: '您已在另一台设备登录。请举手，由监考老师确认更换设备后继续答题',
     device_rejected: '监考老师未同意更换设备，请使用原设备答题或联系监考老师',
     paper_sealed: '试卷尚未解封，请等待监考老师',
+    bad_release_code: '试卷尚未解封，请等待监考老师',
     timeout: '服务器没有响应，请稍后再试'
   };
   function errCode(r) { return (r && r.error && r.error.code) || 'unknown'; }

@@ -10,10 +10,9 @@
   var filter = "all";
   var current = null; // ticket in the action dialog
   var entryTimer = null;
-  var STATUS = { not_arrived: "未到", logged_in: "已登录", confirmed: "已核对", answering: "答题中",
-                 submitted: "已交卷", terminated: "已终止", absent: "缺考" };
-  var SITTING = { planned: "未开考", started: "考试中", paused: "暂停中", ended: "已结束" };
-  var LEVEL = { minor: "一般违纪", cheating: "考试作弊", serious: "严重违纪" };
+  // The Chinese labels come with the page (contracts/exam.py): one table for console, forms and centre.
+  var LABELS = JSON.parse(root.dataset.labels);
+  var STATUS = LABELS.status, SITTING = LABELS.sitting, LEVEL = LABELS.levels;
   var socket = io("/staff", { transports: ["websocket"] });
 
   function $(id) { return document.getElementById(id); }
@@ -199,13 +198,25 @@
     violation: function (r) { return ["logged_in", "confirmed", "answering", "submitted"].indexOf(r.status) >= 0; },
     paper: function () { return true; }
   };
+  // A form's own fields as the event's payload: a new action needs only its <fieldset> in
+  // console_sitting.html (inputs named as the event's fields; type=number sends numbers).
+  function fieldsOf(fieldset) {
+    var p = {};
+    fieldset.querySelectorAll("input[name], select[name], textarea[name]").forEach(function (el) {
+      if ((el.type === "radio" || el.type === "checkbox") && !el.checked) return;
+      p[el.name] = el.type === "number" ? Number(el.value) : el.value;
+    });
+    return p;
+  }
+  function legendOf(fieldset) { var l = fieldset && fieldset.querySelector("legend"); return l ? l.textContent : ""; }
+
   function openDialog(ticket) {
     var r = rows[ticket];
     current = ticket;
     text($("act-title"), "考生操作：" + r.name);
     text($("act-who"), "准考证号 " + r.ticket + " · 座位 " + r.seat_no + " · " + r.category + " · " + (STATUS[r.status] || r.status));
     document.querySelectorAll("#act-choose [data-open]").forEach(function (b) {
-      b.hidden = !TASKS_FOR[b.dataset.open](r);
+      b.hidden = TASKS_FOR[b.dataset.open] ? !TASKS_FOR[b.dataset.open](r) : false;
     });
     showTask(null);
     $("act").showModal();
@@ -218,7 +229,8 @@
     if (task) {
       var r = rows[current];
       var names = { late: "准许迟到入场", extra: "延长时间", violation: "记录违纪", paper: "答题卡录入" };
-      text($("act-title"), names[task] + "：" + r.name);
+      text($("act-title"), (names[task] || legendOf(document.querySelector("#act-form fieldset[data-task='" + task + "']"))) +
+                           "：" + r.name);
       var first = document.querySelector("#act-form fieldset[data-task='" + task + "'] input, #act-form fieldset[data-task='" + task + "'] select");
       if (first) first.focus();
     } else if (current && rows[current]) text($("act-title"), "考生操作：" + rows[current].name);
@@ -251,6 +263,9 @@
         }
       }
       if (action === "paper_entry") { p.pass = Number(f.pass.value); p.answers = f.answers.value; }
+      if (["admit_late", "extra_time", "violation", "paper_entry"].indexOf(action) < 0) {
+        p = Object.assign(fieldsOf(b.closest("fieldset")), p);
+      }
       emit(action, p, function (r, err) {
         if (err) { text(m, err); m.className = "error"; return; }
         m.className = "okmsg";
@@ -265,7 +280,7 @@
   // Room actions: each opens its own form in the #room dialog.
   var ROOM_TITLES = { pause: "暂停全场", room_extra: "全场延时", incident: "记录情况", start: "宣布开考", end: "结束本场考试" };
   function openRoom(task) {
-    text($("room-title"), ROOM_TITLES[task]);
+    text($("room-title"), ROOM_TITLES[task] || legendOf(document.querySelector("#room-form fieldset[data-task='" + task + "']")));
     document.querySelectorAll("#room-form fieldset[data-task]").forEach(function (f) { f.hidden = f.dataset.task !== task; });
     text($("room-msg"), "");
     if (task === "start") prepareStart();
@@ -293,10 +308,6 @@
           emit("extra_time", { minutes: Number(f.room_minutes.value), reason: f.room_reason.value },
                roomDone("已为全场延时 " + f.room_minutes.value + " 分钟"));
           break;
-        case "incident":
-          if (!f.incident_text.value.trim()) { text(m, "请填写情况说明"); m.className = "error"; return; }
-          emit("incident", { kind: f.incident_kind.value, text: f.incident_text.value }, roomDone("已记录"));
-          break;
         case "start_sitting":
           var payload = startPayload(f);
           if (!payload) return;
@@ -314,6 +325,8 @@
         case "end_sitting":
           emit("end_sitting", {}, roomDone("本场考试已结束"));
           break;
+        default:                            // any other room action (记录情况 …): its form's fields
+          emit(b.dataset.room, fieldsOf(b.closest("fieldset")), roomDone(b.dataset.done || "已保存"));
       }
     });
   });
@@ -437,7 +450,10 @@
     emit("resume", {}, function (r, err) { msg(err || "已恢复，所有考生的截止时间已顺延", !!err); });
   });
   $("room-extra").addEventListener("click", function () { openRoom("room_extra"); });
-  $("incident").addEventListener("click", function () { openRoom("incident"); });
+  // Any other room action: a button with data-room-open="<its fieldset's data-task>".
+  document.querySelectorAll("[data-room-open]").forEach(function (b) {
+    b.addEventListener("click", function () { openRoom(b.dataset.roomOpen); });
+  });
   $("end").addEventListener("click", function () { openRoom("end"); });
   // The QR panel folds away (the roster then starts near the top of a 1366x768 screen); the
   // choice is remembered on this laptop. Full screen shows the room and its WiFi with it.

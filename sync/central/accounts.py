@@ -40,12 +40,12 @@ def office_principal(who: str) -> Principal | None:
 
 
 def account_by_token_hash(store, sha: str) -> Principal | None:
-    rows = store._q("SELECT account FROM accounts WHERE token_sha256 = ?", (sha,))
+    rows = store.query("SELECT account FROM accounts WHERE token_sha256 = ?", (sha,))
     return office_principal(rows[0][0]) if rows else None
 
 
 def account_token_hash(store, who: str) -> str | None:
-    rows = store._q("SELECT token_sha256 FROM accounts WHERE account = ?", (who,))
+    rows = store.query("SELECT token_sha256 FROM accounts WHERE account = ?", (who,))
     return rows[0][0] if rows else None
 
 
@@ -72,7 +72,7 @@ def record(c, ts: float, actor: str, office: str, action: str, target: str | Non
 
 def actions(store, office: str | None = None, limit: int = 200) -> list[dict]:
     if office is None:
-        rows = store._q("SELECT * FROM actions ORDER BY id DESC LIMIT ?", (limit,))
+        rows = store.query("SELECT * FROM actions ORDER BY id DESC LIMIT ?", (limit,))
     else:
-        rows = store._q("SELECT * FROM actions WHERE office = ? ORDER BY id DESC LIMIT ?", (office, limit))
+        rows = store.query("SELECT * FROM actions WHERE office = ? ORDER BY id DESC LIMIT ?", (office, limit))
     return [dict(r) for r in rows]

@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, g, jsonify, redirect, render_template, request
 
-from hall_server.auth.ratelimit import LoginLimiter
+from contracts.ratelimit import LoginLimiter
 
 from .accounts import CITY, Principal, account_by_token_hash, account_token_hash, city_principal
 

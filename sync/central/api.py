@@ -6,8 +6,8 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
-from ..result_bundle import BundleRejected
-from ..upload_proof import OpenRefused
+from contracts.result_bundle import BundleRejected
+from contracts.upload_proof import OpenRefused
 from .uploads import UploadBusy
 
 bp = Blueprint("api", __name__)
@@ -133,7 +133,7 @@ def whole_bundle():
 @bp.post("/api/reports")
 def site_report():
     """A site's same-day violation or incident report, signed with its key (sync/site_report.py)."""
-    from ..site_report import ReportRefused, verify_report
+    from contracts.site_report import ReportRefused, verify_report
     from .cases import CaseError, store_report
     try:
         site, kind, record = verify_report(request.get_json(silent=True), _store().site_keys)

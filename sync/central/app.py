@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask
 
-from ..result_bundle import MAX_BUNDLE_BYTES
+from contracts.result_bundle import MAX_BUNDLE_BYTES
 from . import admin, api, photo_review, review, status
 from .settings import resolve
 from .store import Store, load_answer_keys, load_site_registry

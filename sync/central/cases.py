@@ -154,11 +154,11 @@ def approve(store, p: accounts.Principal, case_id: str, level: Any, note: Any = 
 
 
 def get(store, case_id: str) -> dict | None:
-    rows = store._q("SELECT * FROM cases WHERE case_id = ?", (case_id,))
+    rows = store.query("SELECT * FROM cases WHERE case_id = ?", (case_id,))
     if not rows:
         return None
     case = _shape(dict(rows[0]))
-    case["steps"] = [dict(r) for r in store._q("SELECT * FROM case_steps WHERE case_id = ? ORDER BY id", (case_id,))]
+    case["steps"] = [dict(r) for r in store.query("SELECT * FROM case_steps WHERE case_id = ? ORDER BY id", (case_id,))]
     return case
 
 
@@ -171,7 +171,7 @@ def _shape(case: dict) -> dict:
 def listing(store, p: accounts.Principal, state: str | None = None) -> list[dict]:
     """The cases an account may see, oldest first."""
     from .reports import district_of_site
-    rows = store._q("SELECT * FROM cases" + (" WHERE state = ?" if state else ""), (state,) if state else ())
+    rows = store.query("SELECT * FROM cases" + (" WHERE state = ?" if state else ""), (state,) if state else ())
     out = [_shape(dict(r)) for r in rows if p.sees(district_of_site(store, r["site_no"]))]
     return sorted(out, key=lambda x: (x["recorded_at"] or 0, x["case_id"]))
 
@@ -181,7 +181,7 @@ def outcome_by_ticket(store, makeup_sites: set[str] = frozenset()) -> tuple[dict
     the worst approved level over a ticket's cases, 'pending' while any is not approved."""
     first: dict[str, str] = {}
     makeup: dict[str, str] = {}
-    for t, site, state, final in store._q("SELECT ticket, site_no, state, final_level FROM cases"):
+    for t, site, state, final in store.query("SELECT ticket, site_no, state, final_level FROM cases"):
         out = makeup if site in makeup_sites else first
         if out.get(t) == "pending":
             continue
@@ -222,7 +222,7 @@ def store_report(store, site: str, kind: str, record: dict) -> dict:
 def reports_listing(store, p: accounts.Principal) -> list[dict]:
     from .reports import district_of_site
     out = []
-    for r in store._q("SELECT * FROM site_reports ORDER BY received_at, site_no, report_id"):
+    for r in store.query("SELECT * FROM site_reports ORDER BY received_at, site_no, report_id"):
         if p.sees(district_of_site(store, r["site_no"])):
             out.append({**dict(r), "record": json.loads(r["record"])})
     return out

@@ -25,7 +25,7 @@ def request(store, p: accounts.Principal, ticket: Any, reason: Any) -> dict:
         site, row = _ticket_site(c, ticket)
         if not p.sees(district_of_site(store, site)):
             raise CaseError(403, "forbidden", "只能为本区县考点的考生申请延期考核")
-        if row["in_bundle"] and row["status"] not in ("absent", None):
+        if row["in_bundle"] and row["status"] not in ("absent", "not_arrived", None):
             raise CaseError(409, "already_sat", "该考生已参加测评，不能延期考核")
         now = store.clock()
         c.execute("INSERT INTO deferrals(ticket, site_no, reason, state, requested_by, requested_at)"
@@ -55,15 +55,15 @@ def decide(store, p: accounts.Principal, ticket: Any, approve: Any, note: Any = 
 
 
 def get(store, ticket: str) -> dict | None:
-    rows = store._q("SELECT * FROM deferrals WHERE ticket = ?", (ticket,))
+    rows = store.query("SELECT * FROM deferrals WHERE ticket = ?", (ticket,))
     return dict(rows[0]) if rows else None
 
 
 def listing(store, p: accounts.Principal) -> list[dict]:
     from .reports import district_of_site
-    return [dict(r) for r in store._q("SELECT * FROM deferrals ORDER BY requested_at, ticket")
+    return [dict(r) for r in store.query("SELECT * FROM deferrals ORDER BY requested_at, ticket")
             if p.sees(district_of_site(store, r["site_no"]))]
 
 
 def approved(store) -> set[str]:
-    return {r[0] for r in store._q("SELECT ticket FROM deferrals WHERE state = 'approved'")}
+    return {r[0] for r in store.query("SELECT ticket FROM deferrals WHERE state = 'approved'")}

@@ -12,7 +12,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from hall_server.printing.fonts import register_fonts
+from contracts.fonts import register_fonts
 
 from .outcomes import LEVEL_ZH
 

@@ -8,11 +8,13 @@ list), 004_… 2.2.9/2.2.10. A deferral (延期考核) is a status of its own, n
 """
 from __future__ import annotations
 
-STATUS_ZH = {None: "缺考", "absent": "缺考", "logged_in": "已签到", "confirmed": "已确认",
-             "answering": "答题中", "submitted": "已交卷", "terminated": "终止考试"}
-SUBMIT_REASON_ZH = {None: "", "candidate": "考生交卷", "time_up": "时间到自动交卷", "staff": "监考结束考试收卷",
-                    "terminated": "违纪终止考试", "paper": "答题卡"}
-LEVEL_ZH = {None: "", "": "", "none": "不构成违纪", "minor": "一般违纪", "cheating": "考试作弊", "serious": "严重违纪"}
+from contracts.exam import STATUS_LABELS, SUBMIT_REASONS, VIOLATION_LEVELS
+
+# The exam's labels (contracts/exam.py) plus what only the centre has: no row (not in a
+# bundle yet: shown as 缺考 beside the verdict 未上报) and a review's "no violation".
+STATUS_ZH = {None: STATUS_LABELS["absent"], **STATUS_LABELS}
+SUBMIT_REASON_ZH = {None: "", **SUBMIT_REASONS}
+LEVEL_ZH = {None: "", "": "", "none": "不构成违纪", **VIOLATION_LEVELS}
 CASE_STATE_ZH = {"pending_review": "待区县复核", "pending_approval": "待市核准", "approved": "已核准"}
 DEFERRAL_STATE_ZH = {"requested": "待市核准", "approved": "已批准", "refused": "未批准"}
 
@@ -24,7 +26,6 @@ OPENS_CASE = {"cheating", "serious"}                          # site levels that
 
 PASS, FAIL, ABSENT, UNDECIDED, PENDING, MISSING, DEFERRED = (
     "合格", "不合格", "缺考", "待定", "待核准", "未上报", "延期考核")
-VERDICTS = (PASS, FAIL, ABSENT, UNDECIDED, PENDING, MISSING, DEFERRED)
 
 
 def verdict(r: dict, marks: dict, case: str | None = None, deferred: bool = False, photo: str | None = None) -> str:

@@ -22,8 +22,8 @@ from .outcomes import (ABSENT, CASE_STATE_ZH, DEFERRED, LEVEL_ZH, MISSING, STATU
                        makeup_reason, verdict)
 from .store import Store
 
-from provisioning.packaged import SITES_CSV as DEFAULT_SITES_CSV   # the 343 sites hall ships
-from provisioning.sites import read_csv_rows
+from contracts.shipped import SITES_CSV as DEFAULT_SITES_CSV   # the 343 sites hall ships
+from contracts.shipped import read_csv_rows
 
 
 @lru_cache(maxsize=8)
@@ -57,7 +57,7 @@ class Outcomes:
 
     def __init__(self, store: Store):
         self.marks = store.pass_marks()
-        makeup_sites = {r[0] for r in store._q("SELECT DISTINCT site_no FROM makeup_roster")}
+        makeup_sites = {r[0] for r in store.query("SELECT DISTINCT site_no FROM makeup_roster")}
         self.cases_first, self.cases_makeup = cases.outcome_by_ticket(store, makeup_sites)
         self.deferred = deferrals.approved(store)
         self.makeup_rows = {r["ticket"]: r for r in store.results(table="makeup_results") if r["in_bundle"]}
@@ -147,11 +147,11 @@ def site_status(store: Store, sites_csv: str | Path | None = None, principal=Non
                 mismatch[r["site_no"]] = mismatch.get(r["site_no"], 0) + 1
             if r["status"] in ("logged_in", "confirmed", "answering"):
                 s["_unfinished"] = s.get("_unfinished", 0) + 1
-    for site_no, state in store._q("SELECT site_no, state FROM cases"):
+    for site_no, state in store.query("SELECT site_no, state FROM cases"):
         if state != "approved":
             site(site_no)["pending_cases"] += 1
     unconfirmed: dict[str, int] = {}
-    for site_no, received_at, in_bundle in store._q("SELECT site_no, received_at, in_bundle FROM site_reports"):
+    for site_no, received_at, in_bundle in store.query("SELECT site_no, received_at, in_bundle FROM site_reports"):
         s = site(site_no)
         s["reports"] = s.get("reports", 0) + 1
         if not in_bundle and s["last_received"] and s["last_received"] > received_at:
@@ -265,7 +265,7 @@ def candidates_table(store: Store, sites_csv=None, unit: str | None = None, dist
                      principal=None):
     """Per physician (for 考核结果通知书 and disputes)."""
     out = Outcomes(store)
-    case_state = {r[0]: r[1] for r in store._q("SELECT ticket, state FROM cases ORDER BY updated_at")}
+    case_state = {r[0]: r[1] for r in store.query("SELECT ticket, state FROM cases ORDER BY updated_at")}
     header = ["准考证号", "姓名", "身份证号", "单位名称", "科室", "类别", "级别", "考点编号", "所属区县",
               "状态", "交卷方式", "违纪", "违纪处理", "中心评分", "考点分数", "合格分数线", "首次结果", "补考结果", "结果",
               "照片最低相似度", "照片标记", "照片评定"]

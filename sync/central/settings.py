@@ -8,7 +8,7 @@ and ``python -m sync.central serve`` both start from these).
   site_keys     {site_no: public_b64} or a path to site_keys.json (required)
   answer_keys   optional {ticket: [...]} or a path (JSON file, provisioning centre/papers/*.json or that folder)
   roster        optional path to roster CSV (ticket, site_no, name, id_number, category, level, unit, department)
-  sites_csv     path of sites.csv (default: the 343 sites hall ships, provisioning/data/sites.csv)
+  sites_csv     path of sites.csv (default: the 343 sites hall ships, contracts/data/sites.csv)
   centre_key    optional base64 Ed25519 private key for receipts (else generated once, kept in the DB)
   admin_token   the admin token (管理口令). Unset: generated at the first start, only its hash kept
                 in the DB, shown once (app.extensions["central_admin"].new_token; `serve` prints it).

@@ -21,14 +21,13 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ..audit_chain import canonical_json
-from ..result_bundle import BundleRejected, bundle_id, verify_result_bundle
+from contracts.audit_chain import canonical_json
+from contracts.result_bundle import WATERMARK_TABLES, BundleRejected, bundle_id, verify_result_bundle
 from . import cases, photos
 from .dbconn import Tx, is_postgres_url, open_database
 from .uploads import UploadLimits, UploadsMixin
 
 RECEIPT_FORMAT = "hall-receipt/1"
-WATERMARK_KEYS = ("audit_log", "answer_log", "device_events", "violations", "incidents", "time_adjustments")
 DEFAULT_PG_SPOOL = Path("var/central-spool")
 
 # {ID} {INT} {REAL} {BLOB}: per-dialect types (dbconn). On SQLite this is the earlier
@@ -274,10 +273,21 @@ def score_answers(answers: Iterable, key: list, points: float) -> tuple[float, i
     return correct * points, correct
 
 
+def attendance_status(absent: bool, attempt: Mapping | None) -> str:
+    """The centre's status of a candidate: 'absent' exactly when the site counted them 缺考;
+    else the attempt's status ('not_arrived' while they may still come: no attempt, or the
+    sweep's mark lifted by 准许迟到入场)."""
+    if absent:
+        return "absent"
+    if attempt is None or attempt["status"] == "absent":
+        return "not_arrived"
+    return attempt["status"]
+
+
 def _compare(a: Mapping[str, int], b: Mapping[str, int]) -> str:
     """Componentwise order of two watermark vectors: 'eq' | 'lt' | 'gt' | 'incomparable'."""
-    le = all(int(a.get(k, 0)) <= int(b.get(k, 0)) for k in WATERMARK_KEYS)
-    ge = all(int(a.get(k, 0)) >= int(b.get(k, 0)) for k in WATERMARK_KEYS)
+    le = all(int(a.get(k, 0)) <= int(b.get(k, 0)) for k in WATERMARK_TABLES)
+    ge = all(int(a.get(k, 0)) >= int(b.get(k, 0)) for k in WATERMARK_TABLES)
     if le and ge:
         return "eq"
     return "lt" if le else "gt" if ge else "incomparable"
@@ -323,7 +333,7 @@ class Store(UploadsMixin):
 
     # ------------------------------------------------------------------ helpers
     def meta(self, key: str) -> str | None:
-        r = self._q("SELECT value FROM meta WHERE key = ?", (key,))
+        r = self.query("SELECT value FROM meta WHERE key = ?", (key,))
         return r[0][0] if r else None
 
     def set_meta(self, key: str, value: str) -> None:
@@ -338,12 +348,13 @@ class Store(UploadsMixin):
             c.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING", (key, value))
             return c.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
 
-    def _q(self, sql: str, args: tuple = ()) -> list:
+    def query(self, sql: str, args: tuple = ()) -> list:
+        """Rows of a read (either backend's SQL; see dbconn)."""
         return self.db.query(sql, args)
 
     def count(self, table: str) -> int:
         assert table.isidentifier()
-        return int(self._q(f"SELECT COUNT(*) FROM {table}")[0][0])
+        return int(self.query(f"SELECT COUNT(*) FROM {table}")[0][0])
 
     def close(self) -> None:
         self.db.close()
@@ -393,7 +404,7 @@ class Store(UploadsMixin):
                       (category, level, float(mark), self.clock()))
 
     def pass_marks(self) -> dict[tuple[str, str], float]:
-        return {(r[0], r[1]): r[2] for r in self._q("SELECT category, level, mark FROM pass_marks")}
+        return {(r[0], r[1]): r[2] for r in self.query("SELECT category, level, mark FROM pass_marks")}
 
     def rescore(self, tickets: Iterable[str] | None = None) -> int:
         """Recompute centre_score from the stored raw answers and the centre's keys."""
@@ -441,7 +452,7 @@ class Store(UploadsMixin):
         return {**body, "signature": {"alg": "Ed25519", "public_key": self.centre_public_b64, "value": sig}}
 
     def existing_receipt(self, bid: str) -> dict | None:
-        r = self._q("SELECT receipt FROM bundles WHERE bundle_id = ?", (bid,))
+        r = self.query("SELECT receipt FROM bundles WHERE bundle_id = ?", (bid,))
         return json.loads(r[0][0]) if r else None
 
     def record_rejection(self, err: BundleRejected, bid: str | None, source: str) -> None:
@@ -535,6 +546,9 @@ class Store(UploadsMixin):
         site = payload["site"]["site_no"]
         gen = int(payload["generation"])
         attempts = {a["ticket"]: a for a in payload["attempts"]}
+        # 缺考 as the site counted it (hall_server/exam/counts.py: the console's, the room
+        # record's and the bundle's absentees), never recomputed from the attempt rows.
+        absent = {x["ticket"] for x in payload["absentees"] if isinstance(x, dict)}
         worst: dict[str, str] = {}
         for v in payload.get("violations", []):
             t = v.get("ticket")
@@ -549,7 +563,7 @@ class Store(UploadsMixin):
                 ticket=t, site_no=site, name=cand.get("name", ""), id_number=cand.get("id_number", ""),
                 category=cand.get("category", ""), level=cand.get("level", ""), unit=cand.get("unit", ""),
                 department=cand.get("department", ""), sitting_id=cand.get("sitting_id"), bundle_id=bid,
-                generation=gen, status=a["status"] if a else "absent",
+                generation=gen, status=attendance_status(t in absent, a),
                 opened_at=a.get("opened_at") if a else None, submitted_at=a.get("submitted_at") if a else None,
                 deadline_at=a.get("deadline_at") if a else None, submit_reason=a.get("submit_reason") if a else None,
                 device_changes=a.get("device_changes") if a else None, violation=worst.get(t), answers=ans,
@@ -603,16 +617,16 @@ class Store(UploadsMixin):
 
     # ------------------------------------------------------------------ reading
     def bundle_bytes(self, bid: str) -> bytes | None:
-        r = self._q("SELECT data FROM bundle_blobs WHERE bundle_id = ?", (bid,))
+        r = self.query("SELECT data FROM bundle_blobs WHERE bundle_id = ?", (bid,))
         return bytes(r[0][0]) if r else None
 
     def bundles(self) -> list[dict]:
-        return [dict(r) for r in self._q(
+        return [dict(r) for r in self.query(
             "SELECT bundle_id, site_no, scope, generation, size, received_at, counts, source FROM bundles"
             " ORDER BY received_at, bundle_id")]
 
     def rejections(self, limit: int = 200) -> list[dict]:
-        return [dict(r) for r in self._q("SELECT * FROM rejections ORDER BY id DESC LIMIT ?", (limit,))]
+        return [dict(r) for r in self.query("SELECT * FROM rejections ORDER BY id DESC LIMIT ?", (limit,))]
 
     RESULT_COLS = ("ticket, site_no, name, id_number, category, level, unit, department, sitting_id, expected,"
                    " in_bundle, bundle_id, generation, status, opened_at, submitted_at, deadline_at, submit_reason,"
@@ -627,11 +641,11 @@ class Store(UploadsMixin):
         if site_no is not None:
             site_nos = [site_no]
         if site_nos is None:
-            rows = self._q(f"SELECT {cols} FROM {table}")
+            rows = self.query(f"SELECT {cols} FROM {table}")
         else:
             rows, wanted = [], sorted(set(site_nos))
             for i in range(0, len(wanted), 500):
                 part = wanted[i:i + 500]
-                rows += self._q(f"SELECT {cols} FROM {table} WHERE site_no IN ({','.join('?' * len(part))})", part)
+                rows += self.query(f"SELECT {cols} FROM {table} WHERE site_no IN ({','.join('?' * len(part))})", part)
         # sorted here: a PostgreSQL database's collation may order text unlike SQLite's bytes
         return sorted((dict(r) for r in rows), key=lambda r: (r["site_no"], r["ticket"]))

@@ -1,7 +1,7 @@
 """Resumable uploads into the spool (the Store's mixin; protocol in docs/sync.md).
 
 A reservation costs the centre a row and a spool file, so it is opened only with a site's
-proof for that one file (``sync.upload_proof``); the spool's byte budget counts the bytes
+proof for that one file (``contracts.upload_proof``); the spool's byte budget counts the bytes
 actually received, never the sizes declared; a reservation nobody has sent bytes to for
 ``idle_s`` is dropped the next time room is needed, and one site can hold only a few open
 at a time. So a stranger cannot open any, and a site cannot block the others.
@@ -16,8 +16,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..result_bundle import MAX_BUNDLE_BYTES, BundleRejected
-from ..upload_proof import verify_open
+from contracts.result_bundle import MAX_BUNDLE_BYTES, BundleRejected
+from contracts.upload_proof import verify_open
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class UploadsMixin:
 
     def open_upload(self, sha256: str, size: int, site_no: str | None = None, sig: str | None = None) -> dict:
         """Start or resume an upload of the bundle with this hash, for the site whose key
-        signed the request (``sync.upload_proof``; raises OpenRefused). If the centre already
+        signed the request (``contracts.upload_proof``; raises OpenRefused). If the centre already
         has it, returns {'status': 'accepted', 'receipt': ...} at once. UploadBusy: no room."""
         if not (isinstance(sha256, str) and len(sha256) == 64 and all(ch in "0123456789abcdef" for ch in sha256)):
             raise ValueError("sha256 must be 64 lowercase hex digits")
@@ -90,7 +90,7 @@ class UploadsMixin:
             return {"status": "open", **self._state(r)}
 
     def upload_state(self, upload_id: str) -> dict | None:
-        rows = self._q("SELECT * FROM uploads WHERE upload_id = ?", (upload_id,))
+        rows = self.query("SELECT * FROM uploads WHERE upload_id = ?", (upload_id,))
         return self._state(rows[0]) if rows else None
 
     def _spool_room(self, c, need: int) -> bool:
@@ -143,7 +143,7 @@ class UploadsMixin:
             return self._finalize(upload_id)
 
     def _finalize(self, upload_id: str) -> tuple[str, dict]:
-        rows = self._q("SELECT * FROM uploads WHERE upload_id = ?", (upload_id,))
+        rows = self.query("SELECT * FROM uploads WHERE upload_id = ?", (upload_id,))
         if not rows:
             raise KeyError(upload_id)
         r = rows[0]

@@ -18,7 +18,6 @@ import pytest
 import requests
 import socketio
 
-from factories import make_plan
 from hallproc import HallProcess, Phone, RawSio
 
 from hall_server.exam.errors import MESSAGES
@@ -26,12 +25,6 @@ from hall_server.exam.errors import MESSAGES
 REPO = Path(__file__).resolve().parents[2]
 KNOWN_CODES = frozenset(MESSAGES)
 SNAPSHOT_TABLES = ("sittings", "attempts", "answers", "answer_log", "audit_log")
-
-
-def fast_plan(**kw):
-    args = dict(duration_minutes=0.1, earliest_submit_minutes=0.02, late_entry_minutes=10)
-    args.update(kw)
-    return make_plan(**args)
 
 
 def examples(default: int) -> int:
@@ -168,5 +161,5 @@ def answering(hall: HallProcess, cand: dict, start: bool = True, device: str | N
     return p
 
 
-__all__ = ["hall_with", "HallProcess", "Phone", "RawSio", "Tally", "tally", "check_ack", "snapshot", "fast_plan", "examples",
+__all__ = ["hall_with", "HallProcess", "Phone", "RawSio", "Tally", "tally", "check_ack", "snapshot", "examples",
            "cookie_header", "healthy", "handler_failures", "answering", "KNOWN_CODES", "socketio", "threading"]

@@ -17,7 +17,8 @@ import pytest
 import websocket
 
 from floodkit import log_in, open_paper
-from fuzzkit import RawSio, fast_plan, hall_with
+from factories import fast_plan
+from fuzzkit import RawSio, hall_with
 
 PLAN = fast_plan(candidates_per_room=4, rooms=1, questions=10, duration_minutes=30)
 SITTING = PLAN["sittings"][0]["sitting_id"]

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from floodkit import log_in, open_paper
-from fuzzkit import check_ack, fast_plan, hall_with, snapshot
+from factories import fast_plan
+from fuzzkit import check_ack, hall_with, snapshot
 
 PLAN = fast_plan(candidates_per_room=2, rooms=1, questions=10, duration_minutes=30)
 SITTING = PLAN["sittings"][0]["sitting_id"]

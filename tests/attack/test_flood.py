@@ -15,7 +15,8 @@ import pytest
 
 from floodkit import (Flooder, LatencyProbe, closed_by_server, event_frame, latencies, log_in, open_paper, pct,
                       rss_mb)
-from fuzzkit import fast_plan, hall_with
+from factories import fast_plan
+from fuzzkit import hall_with
 
 QUESTIONS = 100
 PHONES = 20

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fuzzkit import HallProcess, answering, examples, fast_plan, healthy, snapshot, tally  # noqa: F401
+from factories import fast_plan
+from fuzzkit import HallProcess, answering, examples, healthy, snapshot, tally  # noqa: F401
 
 PLAN = fast_plan(candidates_per_room=2, duration_minutes=30)
 SECRETS = [b"SQLite format 3", b"site_key", b"[server]", b"data_dir", b"password_hash", b"import ", b"def ",

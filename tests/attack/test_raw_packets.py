@@ -14,7 +14,8 @@ import websocket
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from fuzzkit import HallProcess, RawSio, answering, examples, fast_plan, healthy, snapshot, tally  # noqa: F401
+from factories import fast_plan
+from fuzzkit import HallProcess, RawSio, answering, examples, healthy, snapshot, tally  # noqa: F401
 
 PLAN = fast_plan(candidates_per_room=3, duration_minutes=30)
 CRAFTED = [

@@ -18,8 +18,8 @@ import pytest
 import requests
 import socketio
 
-from factories import keypair
-from fuzzkit import (HallProcess, Phone, RawSio, answering, check_ack, cookie_header, fast_plan, healthy, snapshot,
+from factories import fast_plan, keypair
+from fuzzkit import (HallProcess, Phone, RawSio, answering, check_ack, cookie_header, healthy, snapshot,
                      tally)  # noqa: F401
 
 from hall_server.auth import qr_tokens

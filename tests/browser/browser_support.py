@@ -6,25 +6,13 @@ It runs the real appliance (tests/hallproc.py, eventlet, real SQLite).
 """
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
-
-import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-output" / "browser"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-gpu"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RealHall:
@@ -84,3 +72,23 @@ class RealHall:
         self.staff("approve_device", ticket=self.ticket)
 
 
+
+
+def log_in(page, hall, ticket: str | None = None, id6: str | None = None, url: str | None = None,
+           goto: bool = True) -> None:
+    """The candidate's login as on exam day: the room's QR page (goto=False: the page is
+    there already), ticket, last 6 ID characters."""
+    if goto:
+        page.goto(url or hall.qr_url)
+    page.fill("#ticket", ticket or hall.ticket)
+    page.fill("#id6", id6 or hall.id6)
+    page.click("#login-btn")
+
+
+def into_exam(page, hall, start: bool = True, **login) -> None:
+    """Log in, confirm, start the sitting (unless it runs already) and open the paper."""
+    log_in(page, hall, **login)
+    page.click("#confirm-btn")
+    if start:
+        hall.start_sitting()
+    page.click("#open-btn")

@@ -10,6 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from browser_support import log_in
+
 pytestmark = pytest.mark.browser
 
 
@@ -27,9 +29,7 @@ def test_websocket_url_carries_the_room_token_then_the_session(phone_hall, phone
     first = _query(urls[0])
     assert first.get("t") == token and "s" not in first, urls[0]
 
-    page.fill("#ticket", hall.ticket)
-    page.fill("#id6", hall.id6)
-    page.click("#login-btn")
+    log_in(page, hall, goto=False)
     expect(page.locator("#category")).to_be_visible()
     session = page.evaluate("JSON.parse(localStorage.getItem('hall.session')).session")
 

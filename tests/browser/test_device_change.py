@@ -12,6 +12,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from browser_support import log_in
+
 pytestmark = [pytest.mark.browser]
 
 
@@ -19,17 +21,10 @@ def snap(page, shots, name):
     page.screenshot(path=str(shots / f"{name}.png"))
 
 
-def login(page, hall):
-    page.goto(hall.qr_url)
-    page.fill("#ticket", hall.ticket)
-    page.fill("#id6", hall.id6)
-    page.click("#login-btn")
-
-
 def test_second_phone_takes_over(phone_hall, phones, shots):
     hall = phone_hall
     a = phones()
-    login(a, hall)
+    log_in(a, hall)
     a.click("#confirm-btn")
     hall.start_sitting()
     a.click("#open-btn")
@@ -43,7 +38,7 @@ def test_second_phone_takes_over(phone_hall, phones, shots):
 
     # phone B: new storage, new device id
     b = phones()
-    login(b, hall)
+    log_in(b, hall)
     expect(b.locator("#approval-msg")).to_be_visible()
     snap(b, shots, "21_new_phone_waiting_approval")
     # phone A keeps working until the invigilator decides

@@ -15,7 +15,7 @@ import random
 import pytest
 from playwright.sync_api import expect
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, RealHall
+from browser_support import CHROMIUM, CHROMIUM_ARGS, RealHall, into_exam
 
 pytestmark = pytest.mark.browser
 
@@ -76,12 +76,8 @@ def _text_size(page):
 
 def _exam(hall, page, who: int):
     c = [x for x in hall.plan["candidates"] if x["sitting_id"] == hall.sitting][who]
-    page.goto(f"{hall.base_url}/r/{hall.proc.qr_token(hall.sitting)}")
-    page.fill("#ticket", c["ticket"])
-    page.fill("#id6", c["id_number"][-6:])
-    page.click("#login-btn")
-    page.click("#confirm-btn")
-    page.click("#open-btn")
+    into_exam(page, hall, start=False, url=f"{hall.base_url}/r/{hall.proc.qr_token(hall.sitting)}",
+              ticket=c["ticket"], id6=c["id_number"][-6:])
     expect(page.locator("#qno")).to_have_text("1")
 
 

@@ -8,7 +8,7 @@ import io
 import pytest
 from playwright.sync_api import expect
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, RealHall
+from browser_support import CHROMIUM, CHROMIUM_ARGS, RealHall, into_exam
 
 pytestmark = [pytest.mark.browser]
 
@@ -62,13 +62,7 @@ def test_question_readable_at_360x640(hall_with_image, shots):
         ctx = browser.new_context(viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True,
                                   device_scale_factor=2, locale="zh-CN")
         page = ctx.new_page()
-        page.goto(hall.qr_url)
-        page.fill("#ticket", hall.ticket)
-        page.fill("#id6", hall.id6)
-        page.click("#login-btn")
-        page.click("#confirm-btn")
-        hall.start_sitting()
-        page.click("#open-btn")
+        into_exam(page, hall)
         expect(page.locator("#stem")).to_contain_text("心电图")
         img = page.locator("img.qimg")
         expect(img).to_have_attribute("loading", "lazy")

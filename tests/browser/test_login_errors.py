@@ -1,9 +1,10 @@
 """Login refusals as a candidate sees them: a garbled QR code, wrong digits, lock-out."""
 from __future__ import annotations
 
-
 import pytest
 from playwright.sync_api import expect
+
+from browser_support import log_in
 
 pytestmark = [pytest.mark.browser]
 
@@ -11,17 +12,11 @@ pytestmark = [pytest.mark.browser]
 def test_login_refusals_are_clear(phone_hall, phone, shots):
     hall, page = phone_hall, phone
     # a garbled room code: the server says so in Chinese
-    page.goto(hall.base_url + "/r/not-a-real-token")
-    page.fill("#ticket", hall.ticket)
-    page.fill("#id6", hall.id6)
-    page.click("#login-btn")
+    log_in(page, hall, url=hall.base_url + "/r/not-a-real-token")
     expect(page.locator("#login-msg .msg.error")).to_contain_text("二维码")
 
     # the form checks the shape of the ID digits before asking the server
-    page.goto(hall.qr_url)
-    page.fill("#ticket", hall.ticket)
-    page.fill("#id6", "12")
-    page.click("#login-btn")
+    log_in(page, hall, id6="12")
     expect(page.locator("#login-msg .msg.error")).to_contain_text("6位")
 
     # wrong digits until the server pauses this ticket: the button counts down

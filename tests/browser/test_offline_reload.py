@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from browser_support import into_exam
+
 pytestmark = pytest.mark.browser
 
 
@@ -31,13 +33,7 @@ def test_login_page_and_poster_say_not_to_reload_offline(phone_hall, phone, shot
 
 
 def _into_exam(hall, page):
-    page.goto(hall.qr_url)
-    page.fill("#ticket", hall.ticket)
-    page.fill("#id6", hall.id6)
-    page.click("#login-btn")
-    page.click("#confirm-btn")
-    hall.start_sitting()
-    page.click("#open-btn")
+    into_exam(page, hall)
     expect(page.locator("#qno")).to_have_text("1")
 
 

@@ -11,6 +11,8 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from browser_support import log_in
+
 pytestmark = pytest.mark.browser
 
 
@@ -47,9 +49,7 @@ def test_poster_address_and_code_get_a_phone_in(phone_hall, phone, shots):
     page.click("button[type=submit]")
     expect(page.locator("#ticket")).to_be_visible()
     assert "/r/" in page.url
-    page.fill("#ticket", hall.ticket)
-    page.fill("#id6", hall.id6)
-    page.click("#login-btn")
+    log_in(page, hall, goto=False)
     expect(page.locator("#category")).to_be_visible()           # logged in to the right room
 
 

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, RealHall
+from browser_support import CHROMIUM, CHROMIUM_ARGS, RealHall, into_exam
 
 pytestmark = pytest.mark.browser
 
@@ -48,13 +48,7 @@ def test_submit_in_view_from_every_question_and_the_list(long_hall, shots):
         page = ctx.new_page()
         page.set_default_timeout(15000)
         ctx.new_cdp_session(page).send("Page.setFontSizes", {"fontSizes": {"standard": 24, "fixed": 20}})
-        page.goto(hall.qr_url)
-        page.fill("#ticket", hall.ticket)
-        page.fill("#id6", hall.id6)
-        page.click("#login-btn")
-        page.click("#confirm-btn")
-        hall.start_sitting()
-        page.click("#open-btn")
+        into_exam(page, hall)
         expect(page.locator("#qno")).to_have_text("1")
         opens = page.evaluate("window.hallApp.S.state.earliest_submit")
         hhmm = page.evaluate("ms => { const d = new Date(ms + 8 * 3600e3); "

@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from browser_support import RealHall
+from browser_support import RealHall, into_exam
 
 pytestmark = [pytest.mark.browser]
 
@@ -24,13 +24,7 @@ def short_hall(tmp_path):
 
 def test_pause_then_time_up_submits_automatically(short_hall, phone, shots):
     hall, page = short_hall, phone
-    page.goto(hall.qr_url)
-    page.fill("#ticket", hall.ticket)
-    page.fill("#id6", hall.id6)
-    page.click("#login-btn")
-    page.click("#confirm-btn")
-    hall.start_sitting()
-    page.click("#open-btn")
+    into_exam(page, hall)
     expect(page.locator("#clock")).to_contain_text("00:1")       # 12 s paper, counted from server time
 
     hall.staff("pause", reason="停电")
@@ -63,13 +57,7 @@ def test_submit_while_offline_completes_by_itself(quick_submit_hall, phone, shot
     """The candidate confirms submission while the laptop is down: the phone keeps the
     request and the answers, and submits once the server is back, with no second tap."""
     hall, page = quick_submit_hall, phone
-    page.goto(hall.qr_url)
-    page.fill("#ticket", hall.ticket)
-    page.fill("#id6", hall.id6)
-    page.click("#login-btn")
-    page.click("#confirm-btn")
-    hall.start_sitting()
-    page.click("#open-btn")
+    into_exam(page, hall)
     page.click(".opt[data-key='B']")
     expect(page.locator("#savestate")).to_have_text("✓ 已保存")
     expect(page.locator("#submit-btn")).to_be_enabled(timeout=10000)
@@ -100,13 +88,7 @@ def test_pending_answers_survive_a_reload(quick_submit_hall, phone):
     """Answers made while the laptop is down are kept in localStorage: a reload right
     after the server returns still delivers them (in seq order, after `resume`)."""
     hall, page = quick_submit_hall, phone
-    page.goto(hall.qr_url)
-    page.fill("#ticket", hall.ticket)
-    page.fill("#id6", hall.id6)
-    page.click("#login-btn")
-    page.click("#confirm-btn")
-    hall.start_sitting()
-    page.click("#open-btn")
+    into_exam(page, hall)
     expect(page.locator("#qno")).to_have_text("1")
     hall.stop()
     expect(page.locator("#banner")).to_be_visible()
@@ -133,13 +115,7 @@ def test_countdown_ignores_a_wrong_phone_clock(quick_submit_hall, phones):
     hall = quick_submit_hall
     page = phones()
     page.add_init_script("(() => { const real = Date.now; Date.now = () => real() + 3600 * 1000; })()")
-    page.goto(hall.qr_url)
-    page.fill("#ticket", hall.ticket)
-    page.fill("#id6", hall.id6)
-    page.click("#login-btn")
-    page.click("#confirm-btn")
-    hall.start_sitting()
-    page.click("#open-btn")
+    into_exam(page, hall)
     expect(page.locator("#clock")).to_contain_text(re.compile(r"0[45]:\d\d"))
     page.click(".opt[data-key='A']")                       # not locked as "time up"
     expect(page.locator("#savestate")).to_have_text("✓ 已保存")

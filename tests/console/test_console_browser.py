@@ -62,7 +62,7 @@ def test_console_runs_a_sitting(tmp_path, browser_page):
             ph = Phone(hall, c["ticket"], c["id_number"][-6:]).connect()
             assert ph.login(S1)["ok"] and ph.call("confirm")["ok"]
             phones.append(ph)
-        page.wait_for_selector(f"#c-{cands[0]['ticket']} >> text=已核对")
+        page.wait_for_selector(f"#c-{cands[0]['ticket']} >> text=已确认")
         shot(page, "02-checked-in")
 
         page.click("#start")
@@ -99,7 +99,7 @@ def test_console_runs_a_sitting(tmp_path, browser_page):
         page.click("button[data-do=violation]")
         page.wait_for_selector("#act-msg:has-text('已保存')")
         page.click("#act-close")
-        page.wait_for_selector(f"#c-{cands[2]['ticket']} >> text=已终止")
+        page.wait_for_selector(f"#c-{cands[2]['ticket']} >> text=终止考试")
         assert phones[2].answer(2, "B")["error"]["code"] == "submitted"
 
         # Power cut: pause the room, then resume; every deadline moves.

@@ -4,7 +4,6 @@ WiFi and decodes to the room's address; a device-change request raises a badge t
 view, a sound and the tab title; incidents, pauses and the per-candidate tasks are forms,
 never a browser prompt()."""
 import io
-import time
 
 import pytest
 
@@ -94,8 +93,8 @@ def test_console_fits_the_laptop_and_uses_forms(tmp_path):
             # an incident through its form
             page.evaluate("window.scrollTo(0, 0)")
             page.click("#incident")
-            page.check("input[name=incident_kind][value=sick]")
-            page.fill("textarea[name=incident_text]", "9:20 第3座考生头晕，已送医务室")
+            page.check("#room-form input[name=kind][value=sick]")
+            page.fill("#room-form textarea[name=text]", "9:20 第3座考生头晕，已送医务室")
             shot(page, "laptop-04-incident-form")
             page.click("button[data-room=incident]")
             page.wait_for_selector("#msg:has-text('已记录')")

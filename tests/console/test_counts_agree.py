@@ -9,7 +9,7 @@ import time
 import pdfplumber
 import pytest
 
-from console_support import Centre, console_login, laptop_browser, shot
+from console_support import console_login, laptop_browser, shot
 from factories import make_plan
 from hallproc import HallProcess, Phone
 

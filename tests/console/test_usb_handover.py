@@ -49,7 +49,7 @@ def test_first_usb_export_then_upload_from_the_console(tmp_path):
             assert download.suggested_filename == page.inner_text("#export-file").strip()
             data = open(download.path(), "rb").read()
             assert hashlib.sha256(data).hexdigest() == sha
-            from sync.result_bundle import verify_result_bundle
+            from contracts.result_bundle import verify_result_bundle
 
             assert verify_result_bundle(data, {plan["site"]["site_no"]: plan["site_key"]["public"]})
 

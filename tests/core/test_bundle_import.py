@@ -11,7 +11,7 @@ from hallproc import REPO, HallProcess, Phone
 
 @pytest.fixture
 def bundle(tmp_path):
-    from provisioning.keys import CENTRAL_PRIVATE, CENTRAL_PUBLIC, keygen
+    from contracts.keys import CENTRAL_PRIVATE, CENTRAL_PUBLIC, keygen
     from provisioning.provision import seal_plan
 
     keys = tmp_path / "keys"
@@ -68,7 +68,7 @@ def test_bundle_import_then_release_at_start(tmp_path, bundle):
 
 
 def test_bundle_carries_no_plain_staff_password(bundle):
-    from provisioning.bundle import read_bundle
+    from contracts.site_bundle import read_bundle
 
     path, pub, codes, plan = bundle
     manifest, _ = read_bundle(path, pub)
@@ -93,7 +93,7 @@ def test_tampered_truncated_and_foreign_bundles_import_nothing(tmp_path, bundle)
         assert not (tmp_path / name / "hall.db").exists() or _site_no(tmp_path / name / "hall.db") is None
     r = _import(tmp_path / "foreign", path, pub, "--site-no", "7")
     assert r.returncode == 2 and "不是本考点" in r.stderr
-    from provisioning.keys import keygen
+    from contracts.keys import keygen
 
     other_pub = keygen(tmp_path / "other")[1]
     r = _import(tmp_path / "otherkey", path, other_pub)
@@ -108,26 +108,48 @@ def _site_no(db_path):
 
 
 def test_activation_code_protects_the_roster(tmp_path):
-    from provisioning.bundle import BundleError, read_bundle
-    from provisioning.keys import CENTRAL_PRIVATE, CENTRAL_PUBLIC, keygen
+    from contracts.site_bundle import BundleError, read_bundle
+    from contracts.keys import CENTRAL_PRIVATE, CENTRAL_PUBLIC, keygen
     from provisioning.provision import seal_plan
 
     keygen(tmp_path / "keys")
     plan = make_plan(candidates_per_room=3)
     path = tmp_path / "b.hallbundle"
     code = "23456789ABC" + "D"
-    from provisioning.bundle import _check_char
+    from contracts.site_bundle import check_char
 
-    code = code[:11] + _check_char(code[:11])
+    code = code[:11] + check_char(code[:11])
     seal_plan(plan, tmp_path / "keys" / CENTRAL_PRIVATE, path, activation_code=code)
     pub = tmp_path / "keys" / CENTRAL_PUBLIC
     with pytest.raises(BundleError, match="激活码"):
         read_bundle(path, pub)
     wrong = "ZZZZZZZZZZZ"
-    wrong += _check_char(wrong)
+    wrong += check_char(wrong)
     r = _import(tmp_path / "h1", path, pub, "--activation-code", wrong)
     assert r.returncode == 2 and "激活码不正确" in r.stderr
     r = _import(tmp_path / "h1", path, pub, "--activation-code", "2345-6789-ABCE")  # a typo
     assert r.returncode == 2 and "激活码输入有误" in r.stderr
     r = _import(tmp_path / "h2", path, pub, "--activation-code", code)
     assert r.returncode == 0, r.stderr
+
+
+def test_config_rules_are_the_plans_defaults(tmp_path):
+    """config [rules] duration / late entry / earliest submit are the defaults for a plan that
+    does not state them; a number the plan (or its sitting) states wins."""
+    import json
+    import sqlite3
+
+    plan = make_plan(candidates_per_room=2)
+    for key in ("duration_minutes", "late_entry_minutes", "earliest_submit_minutes"):
+        del plan["exam"][key]
+    plan["sittings"][1]["late_entry_minutes"] = 7                 # one sitting states its own
+    (tmp_path / "plan.json").write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
+    (tmp_path / "c.toml").write_text("[rules]\nduration_minutes = 45\nlate_entry_minutes = 5\n"
+                                     "earliest_submit_minutes = 20\n", encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "hall_server", "import", str(tmp_path / "plan.json"),
+                        "--config", str(tmp_path / "c.toml"), "--data-dir", str(tmp_path / "h")],
+                       cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows = sqlite3.connect(tmp_path / "h" / "hall.db").execute(
+        "SELECT duration_s, late_entry_s, earliest_submit_s FROM sittings ORDER BY sitting_id").fetchall()
+    assert rows == [(2700, 300, 1200), (2700, 420, 1200)]

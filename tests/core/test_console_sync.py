@@ -1,12 +1,10 @@
 """The chief's console sends results to the centre (a real ingest server on loopback) and
 exports the signed bundle for a USB stick."""
 import hashlib
-import json
 import time
 
-import requests
 
-from hallproc import HallProcess, Phone, free_port
+from hallproc import HallProcess, Phone
 
 
 def _centre(tmp_path, plan):
@@ -52,10 +50,11 @@ def test_chief_uploads_and_exports_results(tmp_path, plan):
         assert exported.status_code == 200 and name.endswith(".hallresult")
         sha = hashlib.sha256(exported.content).hexdigest()
         assert shown == sha
-        from sync.result_bundle import verify_result_bundle
+        from contracts.result_bundle import verify_result_bundle
 
         info = verify_result_bundle(exported.content, {plan["site"]["site_no"]: plan["site_key"]["public"]})
-        assert info is not None
+        assert info["bundle_id"] == sha and info["site"]["site_no"] == plan["site"]["site_no"]
+        assert [a["ticket"] for a in info["attempts"]] == [c["ticket"]]       # the one phone that logged in
         inv = hall.staff_session("r01", "r01-pw")
         assert inv.post(hall.url + "/console/sync", allow_redirects=False).status_code == 403
         assert inv.post(hall.url + "/console/export").status_code == 403

@@ -27,7 +27,7 @@ def test_sync_url_after_a_legacy_outbox_file(tmp_path, hall, plan):
     from werkzeug.serving import make_server
 
     from sync.central.app import create_app
-    from sync.result_bundle import build_result_bundle
+    from hall_server.result_export import build_result_bundle
 
     legacy = build_result_bundle(hall.data_dir / "hall.db")
     (hall.data_dir / "outbox").write_bytes(legacy)
@@ -59,7 +59,7 @@ def test_sync_export_to_a_new_usb_folder(tmp_path, hall):
     assert files[0].name.endswith(".hallresult")
     assert hashlib.sha256(files[0].read_bytes()).hexdigest() == sha
     # the console learns of it: the same bundle sits in the outbox, marked exported
-    from sync.client import last_state
+    from hall_server.outbox import last_state
 
     st = last_state(hall.data_dir / "outbox")
     assert st["state"] == "exported" and st["bundle_id"] == sha and st["file"] == files[0].name

@@ -287,7 +287,7 @@ def test_two_consoles_starting_a_sealed_sitting_both_succeed(tmp_path):
     import sys
 
     from hallproc import REPO
-    from provisioning.keys import CENTRAL_PRIVATE, CENTRAL_PUBLIC, keygen
+    from contracts.keys import CENTRAL_PRIVATE, CENTRAL_PUBLIC, keygen
     from provisioning.provision import seal_plan
 
     keygen(tmp_path / "keys")

@@ -1,9 +1,7 @@
 """The listening socket: 2,000 phones at once, and no silent second server on the port."""
 import resource
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
@@ -51,7 +49,7 @@ def test_lan_address_is_not_loopback_and_override_wins(tmp_path):
     from hall_server.net import lan
 
     addr = lan.lan_address()
-    has_lan = any(not a.startswith("127.") for a in lan._interface_addresses())
+    has_lan = any(not a.startswith("127.") for a in lan.interface_addresses())
     if has_lan:
         assert not addr.startswith("127."), addr
     cfg = config.load(overrides={"server": {"host": "0.0.0.0", "port": 8080}})

@@ -1,5 +1,4 @@
 """The group-commit writer in threading mode: grouping, per-op rollback, failed commits."""
-import os
 import sqlite3
 import threading
 
@@ -49,7 +48,7 @@ def test_concurrent_ops_share_commits(writer):
 def test_a_failing_op_rolls_back_alone(writer, tmp_path):
     pendings = [writer.submit(_insert, "x", "1"), writer.submit(_insert, "x", "2"), writer.submit(_insert, "y", "3")]
     for p in pendings:
-        writer.waiters.wait(p._event, 10)
+        writer.waiters.wait(p.event, 10)
     assert pendings[0].error is None and pendings[2].error is None
     assert isinstance(pendings[1].error, sqlite3.IntegrityError)
     other = sqlite3.connect(tmp_path / "w.db")
@@ -130,16 +129,16 @@ def test_wal_is_checkpointed_off_the_commit_path(tmp_path):
     schema.open_db(db).conn.close()
     w = Writer(db, waiters.ThreadWaiters(), checkpoint_seconds=0.1).start()
     try:
-        assert w._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        assert w.call(lambda conn: conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]) == 0
         for k in range(3000):  # far past SQLite's 1,000-page autocheckpoint
             w.call(_insert, f"k{k}", "x" * 200)
         deadline = time.time() + 5
         while time.time() < deadline:
-            last = w._checkpointer.stats["last"]
+            last = w.checkpoint_stats["last"]
             if last and last[1] > 0 and last[1] == last[2]:
                 break
             time.sleep(0.05)
-        busy, log_frames, done = w._checkpointer.stats["last"]
+        busy, log_frames, done = w.checkpoint_stats["last"]
         assert log_frames > 0 and done == log_frames, "every WAL frame copied into the database"
         wal = db.with_name(db.name + "-wal")
         big = wal.stat().st_size

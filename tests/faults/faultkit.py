@@ -21,17 +21,9 @@ from pathlib import Path
 import requests
 import socketio
 
-from factories import make_plan
-from hallproc import REPO, HallProcess, free_port
+from hallproc import REPO, HallProcess, free_port, wait_healthy
 
-__all__ = ["FaultHall", "TcpProxy", "AppPhone", "fast_plan", "free_port", "setup_answering", "acked_lost",
-           "Tmpfs", "LoopExt4", "REPO"]
-
-
-def fast_plan(**kw):
-    args = dict(duration_minutes=0.1, earliest_submit_minutes=0.02, late_entry_minutes=10)
-    args.update(kw)
-    return make_plan(**args)
+__all__ = ["FaultHall", "TcpProxy", "AppPhone", "setup_answering", "acked_lost", "Tmpfs", "LoopExt4", "REPO"]
 
 
 class FaultHall(HallProcess):
@@ -52,18 +44,8 @@ class FaultHall(HallProcess):
                                      cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         log = open(self.log, "ab")
         threading.Thread(target=self._drain, args=(self.proc.stdout, log), daemon=True).start()
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                time.sleep(0.2)
-                raise RuntimeError(f"server exited {self.proc.returncode}: {self.log.read_text()[-3000:]}")
-            try:
-                if requests.get(self.url + "/healthz", timeout=1).ok:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("server did not come up: " + self.log.read_text()[-3000:])
+        wait_healthy(self.url, timeout, self.proc, self.log)
+        return self
 
     @staticmethod
     def _drain(pipe, log) -> None:

@@ -14,7 +14,8 @@ import time
 import pytest
 import socketio
 
-from faultkit import FaultHall, acked_lost, fast_plan
+from factories import fast_plan
+from faultkit import FaultHall, acked_lost
 from hallproc import Phone
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import time
 
-from faultkit import AppPhone, FaultHall, TcpProxy, acked_lost, fast_plan, setup_answering
+from factories import fast_plan
+from faultkit import AppPhone, FaultHall, TcpProxy, acked_lost, setup_answering
 
 PHONES = 16
 QUESTIONS = 20

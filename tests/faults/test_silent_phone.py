@@ -13,7 +13,8 @@ import time
 
 import websocket
 
-from faultkit import FaultHall, fast_plan, setup_answering
+from factories import fast_plan
+from faultkit import FaultHall, setup_answering
 from hallproc import Phone, RawSio
 
 SILENT = 30

@@ -22,7 +22,8 @@ import time
 
 import pytest
 
-from faultkit import FaultHall, LoopExt4, Tmpfs, acked_lost, fast_plan
+from factories import fast_plan
+from faultkit import FaultHall, LoopExt4, Tmpfs, acked_lost
 from hallproc import Phone
 
 from hall_server.exam.errors import MESSAGES
@@ -136,7 +137,7 @@ def _exercise(hall: FaultHall, plan: dict, inject, clear, label: str) -> dict:
         assert st == {A["ticket"]: "answering", B["ticket"]: "submitted", C["ticket"]: "confirmed",
                       D["ticket"]: "logged_in"}
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        from sync.audit_chain import verify_chain
+        from contracts.audit_chain import verify_chain
 
         audit = db.execute("SELECT * FROM audit_log ORDER BY id").fetchall()
         assert verify_chain(audit) == (True, None)

@@ -39,6 +39,7 @@ from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, p
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from factories import make_plan  # noqa: E402
+from contracts.exam import VIOLATION_LEVELS  # noqa: E402
 from harness import Harness, mirror, snapshot  # noqa: E402
 
 from hall_server.exam.ops import ACTIVE, FINAL  # noqa: E402
@@ -261,9 +262,14 @@ class Interleavings(RuleBasedStateMachine):
             sitting = SITTING_OF[ticket]
         self.h.call("extra_time", sitting, ticket, minutes, "系统故障", "chief")
 
-    @rule(ticket=st.sampled_from(TICKETS), level=st.sampled_from(["minor", "cheating", "serious"]))
+    @rule(ticket=st.sampled_from(TICKETS), level=st.sampled_from(sorted(VIOLATION_LEVELS)))
     def violation(self, ticket, level):
         self.h.call("violation", ticket, level, "夹带", "chief")
+
+    @rule(action=st.sampled_from(["sync_upload", "export_results"]))
+    def audit_staff(self, action):
+        """A console action that changes no exam state (上传, 导出): only the audit chain grows."""
+        self.h.call("audit_staff", "chief", action, {"url": "http://centre.invalid"})
 
     @rule(ticket=st.sampled_from(TICKETS))
     def admit_late(self, ticket):

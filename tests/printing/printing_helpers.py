@@ -1,14 +1,14 @@
 """Helpers for the printing tests: a realistic exam site, and rendering/reading PDFs.
 
-Site: 2 rooms; sitting 1 in both rooms (~20 candidates each, several units, absentees
-with and without the sweep's 'absent' row, violations of all three levels, incidents, a
-pause, extra time, a latecomer, a paper-mode card, scored submissions), and sitting 2 in
+Site (through the importer and the exam's own writer operations, tests/factories.py): 2
+rooms; sitting 1 in both rooms (~20 candidates each, several units, absentees with and
+without the sweep's 'absent' row, violations of all three levels, incidents, a pause, extra
+time, a latecomer, a paper-mode card, device changes, scored submissions), and sitting 2 in
 room 1 where most candidates stayed away, so the room record spills onto 续表 pages.
 """
 from __future__ import annotations
 
 import io
-import json
 import random
 import re
 import shutil
@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pdfplumber
+from factories import (ExamScript, add_candidate, add_room, add_sitting, add_staff, import_site, new_plan, paper)
 from hall_server.db.schema import open_db
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +32,11 @@ UNITS = [("重庆市渝中区人民医院", "临床"), ("重庆医科大学附�
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董袁潘"
 GIVEN = ["伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰",
          "娟", "涛", "明", "超", "秀兰", "霞", "平", "刚", "桂英", "思远", "雨涵", "建国", "晓燕"]
+# sitting -> (room, start offset from T0, planned start, sitting no, candidates, seats that never come)
+SITTINGS = {"D1S1-R01": ("R01", 12, "2023-09-04T09:00:00+08:00", 1, 21, {3, 9, 17}),
+            "D1S1-R02": ("R02", 30, "2023-09-04T09:00:00+08:00", 1, 19, {5, 14}),
+            "D1S2-R01": ("R01", 5 * 3600, "2023-09-04T14:00:00+08:00", 2, 110,
+                         set(range(1, 111)) - {2, 11, 30, 45, 60, 97})}
 
 
 def id_number(rng: random.Random, male: bool) -> str:
@@ -41,119 +47,96 @@ def id_number(rng: random.Random, male: bool) -> str:
     return body + "10X98765432"[sum(int(a) * b for a, b in zip(body, w)) % 11]
 
 
-def paper(rng: random.Random, ticket: str, category: str, n: int = 100) -> tuple[dict, list]:
-    qs, key = [], []
-    for no in range(1, n + 1):
-        keys = "ABCD" if no % 7 == 0 else "ABCDE"  # some items have four options
-        qs.append({"no": no, "stem": f"第{no}题题干", "image": None,
-                   "options": [{"key": k, "text": f"选项{k}"} for k in keys]})
-        key.append(rng.choice(keys))
-    return ({"ticket": ticket, "category": category, "title": "医师定期考核业务水平测评",
-             "question_count": n, "duration_s": 3600, "questions": qs}, key)
+def site_plan(rng: random.Random) -> dict:
+    plan = new_plan(site_no="12", name="重庆市渝中区人民医院", dates=("2023-09-04",), demo=False,
+                    questions=100, timezone="Asia/Shanghai", seed=20230904)
+    add_staff(plan, "chief", "主考", "chief", None, password="chief-pw-12")
+    add_room(plan, "R01", "第1考场", 40)
+    add_room(plan, "R02", "第2考场", 40)
+    serial = 0
+    for sitting_id, (room, _, planned, no, count, _) in SITTINGS.items():
+        add_sitting(plan, sitting_id, room, planned, sitting_no=no)
+        for seat in range(1, count + 1):
+            serial += 1
+            unit, cat = UNITS[(seat * 3 + serial) % len(UNITS)] if sitting_id != "D1S2-R01" else UNITS[seat % 3]
+            male = rng.random() < 0.5
+            cand = {"ticket": f"500103202300{serial:04d}", "name": rng.choice(SURNAMES) + rng.choice(GIVEN),
+                    "gender": "男" if male else "女", "id_number": id_number(rng, male), "category": cat,
+                    "level": "执业医师" if rng.random() < 0.8 else "执业助理医师", "unit": unit,
+                    "department": rng.choice(["内科", "外科", "儿科", "急诊科", "全科"]),
+                    "sitting_id": sitting_id, "seat_no": seat}
+            # some items have four options
+            add_candidate(plan, cand, *paper(100, cat, rng, option_keys=lambda q: "ABCD" if q % 7 == 0 else "ABCDE"))
+    return plan
 
 
 def build_site(path: Path):
+    """The site above, imported and played through the writer operations; a sqlite-utils
+    Database of it."""
     rng = random.Random(20230904)
-    db = open_db(path)
-    db["meta"].insert_all([{"key": "site_name", "value": "重庆市渝中区人民医院"},
-                           {"key": "site_no", "value": "12"}], replace=True)
-    db["rooms"].insert_all([{"room_id": "R01", "name": "第1考场", "capacity": 40},
-                            {"room_id": "R02", "name": "第2考场", "capacity": 40}])
-    common = dict(date="2023-09-04", duration_s=3600, late_entry_s=600,
-                  earliest_submit_s=900, question_count=100, status="ended", paused_total_s=0)
-    db["sittings"].insert_all([
-        dict(common, sitting_id="D1S1-R01", sitting_no=1, room_id="R01",
-             planned_start="2023-09-04T09:00:00+08:00", started_at=T0 + 12, ended_at=T0 + 3700,
-             paused_total_s=240),
-        dict(common, sitting_id="D1S1-R02", sitting_no=1, room_id="R02",
-             planned_start="2023-09-04T09:00:00+08:00", started_at=T0 + 30, ended_at=T0 + 3720),
-        dict(common, sitting_id="D1S2-R01", sitting_no=2, room_id="R01",
-             planned_start="2023-09-04T14:00:00+08:00", started_at=T0 + 5 * 3600,
-             ended_at=T0 + 6 * 3600 + 60),
-    ])
-    plan = [("D1S1-R01", 21, {3, 9, 17}), ("D1S1-R02", 19, {5, 14}),
-            ("D1S2-R01", 110, set(range(1, 111)) - {2, 11, 30, 45, 60, 97})]
-    serial = 0
-    for sitting_id, count, absent_seats in plan:
-        start = {"D1S1-R01": T0, "D1S1-R02": T0, "D1S2-R01": T0 + 5 * 3600}[sitting_id]
-        order = 0
-        for seat in range(1, count + 1):
-            serial += 1
-            unit, cat = UNITS[(seat * 3 + serial) % len(UNITS)] if sitting_id != "D1S2-R01" \
-                else UNITS[seat % 3]
-            male = rng.random() < 0.5
-            ticket = f"500103202300{serial:04d}"
-            name = rng.choice(SURNAMES) + rng.choice(GIVEN)
-            db["candidates"].insert(dict(
-                ticket=ticket, name=name, gender="男" if male else "女",
-                id_number=id_number(rng, male), category=cat,
-                level="执业医师" if rng.random() < 0.8 else "执业助理医师", unit=unit,
-                department=rng.choice(["内科", "外科", "儿科", "急诊科", "全科"]),
-                sitting_id=sitting_id, seat_no=seat))
-            p, key = paper(rng, ticket, cat)
-            db["papers"].insert(dict(ticket=ticket, paper_json=json.dumps(p, ensure_ascii=False),
-                                     paper_hash=f"h{serial}"))
-            db["paper_keys"].insert(dict(ticket=ticket, key_json=json.dumps(key), points=1))
-            if seat in absent_seats:
-                continue
-            order += 1
-            opened = start + 60 + order * 20
-            score = float(rng.randint(38, 97))
-            db["attempts"].insert(dict(
-                ticket=ticket, sitting_id=sitting_id, status="submitted", signin_order=order,
-                logged_in_at=opened - 40, confirmed_at=opened - 20, opened_at=opened,
-                deadline_at=opened + 3600, submitted_at=opened + rng.randint(1500, 3590),
-                submit_reason="candidate", receipt=f"K{serial:03d}-M9XD-{rng.randint(10, 99)}",
-                score=score, answered=100, device_id=f"dev{serial}",
-                device_changes=1 if serial % 6 == 0 else 0))
-    room1 = [r["ticket"] for r in db.query(
-        "SELECT a.ticket FROM attempts a WHERE sitting_id='D1S1-R01' ORDER BY signin_order")]
-    # The cheater and the impersonator were stopped and their papers submitted by staff.
-    db.execute("UPDATE attempts SET status='terminated', submit_reason='terminated' "
-               "WHERE ticket IN (?, ?)", [room1[4], room1[7]])
-    db.execute("UPDATE attempts SET status='answering', submitted_at=NULL, receipt=NULL, "
-               "score=NULL, answered=57 WHERE ticket = ?", [room1[10]])
-    db["violations"].insert_all([
-        dict(ticket=room1[1], sitting_id="D1S1-R01", level="minor",
-             facts="未按指定座位就座，经提醒后改正。", ts=T0 + 600, staff="jk1"),
-        dict(ticket=room1[4], sitting_id="D1S1-R01", level="cheating",
-             facts="考试中退出考试App使用浏览器搜索答案，监考当场制止并终止其考试、提交试卷。",
-             ts=T0 + 1500, staff="jk1"),
-        dict(ticket=room1[7], sitting_id="D1S1-R01", level="serious",
-             facts="身份核查发现由他人代替参加考试（替考），已终止考试，证据已留存。",
-             ts=T0 + 1800, staff="chief"),
-    ])
-    room2 = [r["ticket"] for r in db.query(
-        "SELECT ticket FROM attempts WHERE sitting_id='D1S1-R02' ORDER BY signin_order")]
-    db["violations"].insert(dict(ticket=room2[2], sitting_id="D1S1-R02", level="minor",
-                                 facts="考试中与邻座交头接耳，给予警告。", ts=T0 + 900, staff="jk2"))
-    # The sweep marked one of room 2's no-shows absent; one card was keyed in (paper mode);
-    # a latecomer was admitted in room 1; room 1 paused once and one candidate got time back.
-    db["attempts"].insert(dict(ticket=_seat(db, "D1S1-R02", 14), sitting_id="D1S1-R02", status="absent"))
-    db.execute("UPDATE attempts SET signin_order=NULL, logged_in_at=NULL, device_id=NULL, mode='paper' "
-               "WHERE ticket = ?", [room2[5]])
-    db.execute("UPDATE attempts SET late_reason='交通拥堵，经主考同意迟到入场', logged_in_at=? WHERE ticket = ?",
-               [T0 + 480, room1[-1]])
-    db["time_adjustments"].insert_all([
-        dict(sitting_id="D1S1-R01", ticket=None, kind="pause", seconds=240, reason="全场断网，暂停考试",
-             started_at=T0 + 1190, ended_at=T0 + 1430, staff="chief"),
-        dict(sitting_id="D1S1-R01", ticket=room1[6], kind="extra", seconds=300,
-             reason="系统故障导致该考生无法作答", started_at=T0 + 2100, staff="chief"),
-    ])
-    db["incidents"].insert_all([
-        dict(sitting_id="D1S1-R01", kind="network", text="考场WiFi中断约3分钟，恢复后考生继续作答，答题记录无丢失。",
-             ts=T0 + 1200, staff="chief"),
-        dict(sitting_id="D1S1-R01", kind="system", text="座位7考生手机死机，更换备用手机后登录继续作答。",
-             ts=T0 + 2000, staff="jk1"),
-        dict(sitting_id="D1S1-R02", kind="sick", text="一名考生低血糖不适，经校医处理后坚持完成考试。",
-             ts=T0 + 2400, staff="jk2"),
-    ])
-    return db
+    plan = site_plan(rng)
+    import_site(path, plan)
+    s = ExamScript(path)
+    came: dict[str, list[str]] = {}
+    for sitting_id, (_, offset, _, _, _, away) in SITTINGS.items():
+        s.at(T0 + offset, "start", sitting_id)
+        seats = [c for c in plan["candidates"] if c["sitting_id"] == sitting_id]
+        came[sitting_id] = [c["ticket"] for c in seats if c["seat_no"] not in away]
+    room1, room2, late = came["D1S1-R01"][:-1], came["D1S1-R02"], came["D1S1-R01"][-1]
+    paper_card = room2.pop(5)                       # answers on an answer card, keyed in twice
+    keys = plan["keys"]
+
+    def sits(ticket: str, opened: float, submit_after: float | None) -> None:
+        s.at(opened, "sit", ticket)
+        skill = rng.uniform(0.4, 0.95)
+        s.at(opened + 2, "answer_all", ticket, [k if rng.random() < skill else "A" for k in keys[ticket]])
+        if submit_after is not None:
+            s.at(opened + submit_after, "submit", ticket)
+
+    for sitting_id, tickets in (("D1S1-R01", room1), ("D1S1-R02", room2), ("D1S2-R01", came["D1S2-R01"])):
+        start = T0 + SITTINGS[sitting_id][1]
+        for k, ticket in enumerate(tickets, start=1):
+            stays = sitting_id == "D1S1-R01" and k - 1 in (4, 7, 10)   # terminated, terminated, collected at the end
+            later = sitting_id == "D1S1-R01" and k - 1 == 6             # submits after the extra time
+            sits(ticket, start + 48 + k * 20, None if stays else 3100 if later else rng.randint(1500, 3000))
+    # room 1: a latecomer admitted by the chief; three phones replaced; one pause for the network
+    s.at(T0 + 700, "admit_late", late, "交通拥堵，经主考同意迟到入场")
+    sits(late, T0 + 760, 2500)
+    for i in (0, 5, 11):
+        s.at(T0 + 400 + i, "login", room1[i], f"dev2-{room1[i]}")
+    s.at(T0 + 600, "violation", room1[1], "minor", "未按指定座位就座，经提醒后改正。", "jk1")
+    s.at(T0 + 1190, "pause", "D1S1-R01", "全场断网，暂停考试")
+    s.at(T0 + 1200, "incident", "D1S1-R01", "network", "考场WiFi中断约3分钟，恢复后考生继续作答，答题记录无丢失。")
+    s.at(T0 + 1430, "resume", "D1S1-R01")
+    s.at(T0 + 1500, "violation", room1[4], "cheating",
+         "考试中退出考试App使用浏览器搜索答案，监考当场制止并终止其考试、提交试卷。", "jk1")
+    s.at(T0 + 1800, "violation", room1[7], "serious", "身份核查发现由他人代替参加考试（替考），已终止考试，证据已留存。")
+    s.at(T0 + 2000, "incident", "D1S1-R01", "system", "座位7考生手机死机，更换备用手机后登录继续作答。", "jk1")
+    s.at(T0 + 2100, "extra_time", "D1S1-R01", room1[6], 300, "系统故障导致该考生无法作答")
+    s.at(T0 + 3700, "end", "D1S1-R01")
+    # room 2: the sweep marks the no-shows 缺考; a warning; a sick candidate; a card keyed in
+    s.at(T0 + 631, "mark_absent", "D1S1-R02")
+    s.at(T0 + 900, "violation", room2[2], "minor", "考试中与邻座交头接耳，给予警告。", "jk2")
+    s.at(T0 + 2400, "incident", "D1S1-R02", "sick", "一名考生低血糖不适，经校医处理后坚持完成考试。", "jk2")
+    card = "".join(k if q % 3 else "-" for q, k in enumerate(keys[paper_card], start=1))
+    s.at(T0 + 3000, "paper_entry", paper_card, 1, card, "jk2")
+    s.at(T0 + 3010, "paper_entry", paper_card, 2, card)
+    s.at(T0 + 3720, "end", "D1S1-R02")
+    s.at(T0 + 6 * 3600 + 60, "end", "D1S2-R01")
+    s.play().close()
+    return open_db(path)
 
 
-def _seat(db, sitting_id, seat):
-    return db.execute("SELECT ticket FROM candidates WHERE sitting_id = ? AND seat_no = ?",
-                      [sitting_id, seat]).fetchone()[0]
+def attendance(db, sitting_id: str, now: float | None = None):
+    """应到/实到/缺考 of a sitting by the one definition (hall_server/exam/counts.py), now."""
+    import time
+
+    from hall_server.exam.counts import sitting_attendance
+
+    s = db.execute("SELECT * FROM sittings WHERE sitting_id = ?", [sitting_id]).fetchone()
+    rows = db.execute("SELECT c.ticket, a.opened_at, a.mode, a.late_reason FROM candidates c"
+                      " LEFT JOIN attempts a USING (ticket) WHERE c.sitting_id = ? ORDER BY c.ticket", [sitting_id])
+    return sitting_attendance(dict(s), [dict(r) for r in rows], time.time() if now is None else now)
 
 
 def save_and_render(pdf: bytes, name: str, dpi: int = 60) -> list[Path]:

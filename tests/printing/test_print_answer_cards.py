@@ -1,10 +1,12 @@
 import io
 import json
+import random
 
 import pdfplumber
 import pypdf
 import pytest
 
+from factories import add_candidate, add_room, add_sitting, import_site, new_plan, paper
 from hall_server.db.schema import open_db
 from hall_server.printing import answer_cards
 from printing_helpers import pages_text, save_and_render, squash
@@ -47,16 +49,12 @@ def test_answer_cards_selected_tickets(site_db):
 
 
 def one_candidate_db(path, n):
-    db = open_db(path)
-    db["rooms"].insert({"room_id": "R1", "name": "第1考场", "capacity": 10})
-    db["sittings"].insert(dict(sitting_id="S", sitting_no=1, room_id="R1", date="2023-09-05",
-                               planned_start="2023-09-05T14:00:00+08:00", duration_s=3600,
-                               late_entry_s=600, earliest_submit_s=900, question_count=n))
-    db["candidates"].insert(dict(ticket="T1", name="王芳", id_number="500103199001011234",
-                                 category="临床", sitting_id="S", seat_no=3))
-    qs = [{"no": q, "stem": "", "options": [{"key": k, "text": ""} for k in "ABCD"]} for q in range(1, n + 1)]
-    db["papers"].insert(dict(ticket="T1", paper_json=json.dumps({"questions": qs}), paper_hash="h"))
-    return db
+    plan = new_plan(dates=("2023-09-05",), questions=n)
+    add_room(plan, "R1", "第1考场", 10)
+    add_sitting(plan, "S", "R1", "2023-09-05T14:00:00+08:00")
+    add_candidate(plan, {"ticket": "T1", "name": "王芳", "id_number": "500103199001011234", "category": "临床",
+                         "sitting_id": "S", "seat_no": 3}, *paper(n, "临床", random.Random(1), lambda q: "ABCD"))
+    return open_db(import_site(path, plan))
 
 
 def test_answer_cards_follow_the_paper_count(tmp_path):

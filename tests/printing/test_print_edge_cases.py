@@ -1,17 +1,15 @@
 """An empty demo site: every document still renders, and says it is demo data."""
+from factories import add_room, add_sitting, import_site, new_plan
 from hall_server.db.schema import open_db
 from hall_server.printing import answer_cards, qr_poster, room_record, sign_in_sheet, site_report
 from printing_helpers import pages_text, squash
 
 
 def test_empty_demo_sitting(tmp_path):
-    db = open_db(tmp_path / "h.db")
-    db["meta"].insert_all([{"key": "demo", "value": "1"},
-                           {"key": "site_name", "value": "演示考点 <A&B>"}], replace=True)
-    db["rooms"].insert({"room_id": "R1", "name": "第1考场", "capacity": 10})
-    db["sittings"].insert(dict(sitting_id="S", sitting_no=1, room_id="R1", date="2023-09-05",
-                               planned_start="2023-09-05T06:00:00+00:00", duration_s=3600,
-                               late_entry_s=600, earliest_submit_s=900, question_count=100))
+    plan = new_plan(name="演示考点 <A&B>", dates=("2023-09-05",), demo=True, questions=100)
+    add_room(plan, "R1", "第1考场", 10)
+    add_sitting(plan, "S", "R1", "2023-09-05T06:00:00+00:00")
+    db = open_db(import_site(tmp_path / "h.db", plan))
     docs = {
         "sign-in": sign_in_sheet(db, "S"),
         "room-record": room_record(db, "S"),

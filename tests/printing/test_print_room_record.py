@@ -3,18 +3,19 @@ import pytest
 from hall_server.db.schema import connect
 from hall_server.printing import room_record
 from hall_server.printing.data import NotFound
-from printing_helpers import pages_text, save_and_render, squash
+from printing_helpers import attendance, pages_text, save_and_render, squash
 
 LEVEL_CN = {"minor": "一般违纪", "cheating": "考试作弊", "serious": "严重违纪"}
 KIND_CN = {"network": "网络故障", "system": "系统故障", "sick": "考生身体不适"}
 
 
 def expected(db, sitting):
+    """(candidates, present tickets, absent candidates) by hall_server/exam/counts.py."""
     cands = list(db.query("SELECT * FROM candidates WHERE sitting_id = ?", [sitting]))
-    present = {r["ticket"] for r in db.query(
-        "SELECT ticket FROM attempts WHERE sitting_id = ? AND status != 'absent' AND "
-        "(signin_order IS NOT NULL OR logged_in_at IS NOT NULL OR mode = 'paper')", [sitting])}
-    absent = [c for c in cands if c["ticket"] not in present]
+    seen = attendance(db, sitting)
+    absent = [c for c in cands if c["ticket"] in seen.absentees]
+    present = {c["ticket"] for c in cands} - {c["ticket"] for c in absent}
+    assert seen.pending == 0 and len(present) == seen.present     # every sitting here has ended
     return cands, present, absent
 
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioning.packaged import SITES_CSV   # the copy the repo ships
+from contracts.shipped import SITES_CSV   # the copy the repo ships
 
 
 @pytest.fixture(scope="session")

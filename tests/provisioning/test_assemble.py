@@ -4,6 +4,7 @@ from collections import Counter
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from contracts.exam import CATEGORIES
 from provisioning.assemble import (TOLERANCE, AssemblyError, Assembler, assemble_papers,
                                    auto_blueprint, render, shuffle_options)
 from provisioning.model import Bank, Item
@@ -20,7 +21,7 @@ def test_blueprint_counts():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(0, 2**63), st.sampled_from(["临床", "中医", "口腔", "公共卫生"]))
+@given(st.integers(0, 2**63), st.sampled_from(CATEGORIES))
 def test_equal_difficulty_any_seed(seed, cat):
     asm = Assembler(BANK, BP, cat)
     items, perms = asm.paper(random.Random(seed))
@@ -46,7 +47,7 @@ def test_many_papers_equal_difficulty_and_distinct():
 
 def test_keys_match_bank_answers():
     cands = [{"ticket": f"T{i}", "category": c, "sitting_id": "D1S1-R01"}
-             for i, c in enumerate(["临床", "中医", "口腔", "公共卫生"] * 3)]
+             for i, c in enumerate(list(CATEGORIES) * 3)]
     papers, keys, ids = assemble_papers(BANK, BP, cands, seed=3)
     by_id = {i.item_id: i for i in BANK.items}
     for t, p in papers.items():

@@ -5,10 +5,10 @@ import pytest
 
 from provisioning.allocate import Layout
 from provisioning.assemble import auto_blueprint
-from provisioning.bundle import (CODE_ALPHABET, BundleError, bundle_to_plan, new_release_code,
+from contracts.site_bundle import (CODE_ALPHABET, BundleError, bundle_to_plan, new_release_code,
                                  normalize_code, open_sitting, read_bundle)
-from provisioning.keys import keygen, load_private, site_keypair
-from provisioning.model import EXAM_DEFAULTS
+from contracts.keys import keygen, site_keypair
+from contracts.exam import EXAM_DEFAULTS
 from provisioning.provision import BuildOptions, build_site_bundle
 from provisioning.sites import load_sites
 from provisioning.synth import demo_bank, make_candidates
@@ -177,14 +177,14 @@ def test_plan_deterministic_for_seed(world, sites_csv):
 
 def test_site_keypair():
     k = site_keypair()
-    from provisioning.keys import load_private, public_raw
+    from contracts.keys import load_private, public_raw
     import base64
     assert base64.b64decode(k["public"]) == public_raw(load_private(k["private"]))
     assert site_keypair(b"x") == site_keypair(b"x") != site_keypair()
 
 
 def test_sealed_entry_survives_storage(world):
-    from provisioning.bundle import dump_sealed, load_sealed
+    from contracts.site_bundle import dump_sealed, load_sealed
     r = world["small"]
     _, sealed = read_bundle(r["bundle"], world["pub"], activation_code=r["activation_code"])
     sid = sorted(sealed)[0]

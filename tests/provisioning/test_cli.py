@@ -1,6 +1,6 @@
 import json
 
-from provisioning.bundle import bundle_to_plan, open_sitting, read_bundle
+from contracts.site_bundle import bundle_to_plan, open_sitting, read_bundle
 from provisioning.cli import main
 
 

@@ -3,7 +3,7 @@ from collections import Counter
 
 from provisioning.demo import build_demo_plan
 from provisioning.idcard import gender_of, is_valid
-from provisioning.model import CATEGORIES, LEVELS
+from contracts.exam import CATEGORIES, LEVELS
 
 
 def test_demo_plan_shape(sites_csv):

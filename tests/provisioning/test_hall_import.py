@@ -1,14 +1,11 @@
 """The plans provisioning produces load through the hall's own importer."""
 import sqlite3
 
-import pytest
-
-importer = pytest.importorskip("hall_server.importer")
-
-from provisioning.bundle import bundle_to_plan, open_sitting, read_bundle  # noqa: E402
-from provisioning.demo import build_demo_plan  # noqa: E402
-from provisioning.keys import keygen  # noqa: E402
-from provisioning.provision import seal_plan  # noqa: E402
+from hall_server import importer
+from contracts.site_bundle import bundle_to_plan, open_sitting, read_bundle
+from provisioning.demo import build_demo_plan
+from contracts.keys import keygen
+from provisioning.provision import seal_plan
 
 
 def test_demo_plan_imports(tmp_path, sites_csv):

@@ -90,7 +90,7 @@ def main(artifact: str, work: str, port: int, hidden: list[str]) -> dict:
             "SELECT choice, seq FROM answers WHERE ticket = ? AND q = 1", (ticket,)).fetchone()
         out["stored"] = list(row) if row else None
         out["installed_code"] = subprocess.run(
-            [str(work_dir / "opt/venv/bin/python"), "-c", "import hall_server, provisioning.packaged as p; "
+            [str(work_dir / "opt/venv/bin/python"), "-c", "import hall_server, contracts.shipped as p; "
              "print(hall_server.__file__); print(p.SITES_CSV)"], cwd=work_dir, capture_output=True, text=True).stdout.split()
     finally:
         proc.terminate()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from hallproc import REPO, free_port
+from hallproc import free_port
 
 RUNNER = Path(__file__).with_name("offline_install_run.py")
 # Local package sources of this machine that pip could otherwise find without a network.
@@ -44,7 +44,7 @@ def test_artifact_holds_app_wheels_font_and_a_manifest(artifact):
     assert top.startswith("hall-0.1.0-py311-")
     rel = {n[len(top) + 1:] for n in names if "/" in n}
     assert {"install.sh", "BUILD.json", "MANIFEST.sha256", "app/pyproject.toml",
-            "app/provisioning/data/sites.csv",
+            "app/contracts/data/sites.csv",
             "app/static_client/vendor/node_modules/socket.io-client/dist/socket.io.min.js"} <= rel
     assert any(n.startswith("wheelhouse/eventlet-") for n in rel)
     assert any(n.startswith("wheelhouse/setuptools-") for n in rel) and any(n.startswith("wheelhouse/pip-") for n in rel)
@@ -53,8 +53,8 @@ def test_artifact_holds_app_wheels_font_and_a_manifest(artifact):
         manifest = tar.extractfile(f"{top}/MANIFEST.sha256").read().decode()
         listed = {line.split("  ", 1)[1] for line in manifest.splitlines()}
         assert listed == rel - {"MANIFEST.sha256"}
-        body = tar.extractfile(f"{top}/app/provisioning/data/sites.csv").read()
-    assert f"{hashlib.sha256(body).hexdigest()}  app/provisioning/data/sites.csv" in manifest
+        body = tar.extractfile(f"{top}/app/contracts/data/sites.csv").read()
+    assert f"{hashlib.sha256(body).hexdigest()}  app/contracts/data/sites.csv" in manifest
 
 
 def test_a_wheel_of_hall_carries_the_site_data(tmp_path, artifact):
@@ -68,7 +68,7 @@ def test_a_wheel_of_hall_carries_the_site_data(tmp_path, artifact):
                    check=True, env=env, timeout=300)
     (wheel,) = (tmp_path / "w").glob("hall-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "provisioning/data/sites.csv" in names and "provisioning/data/district_offices.csv" in names
+    assert "contracts/data/sites.csv" in names and "contracts/data/district_offices.csv" in names
 
 
 def test_a_damaged_copy_is_refused_before_anything_is_installed(tmp_path, artifact):

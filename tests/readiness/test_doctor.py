@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import requests
 
 from hall_server.doctor import format_text, network_checks as net, site_checks as site, system_checks as sysc
 from hall_server.doctor.probes import is_hall_server
@@ -64,7 +63,7 @@ def test_cjk_font():
     assert sysc.cjk_font(lambda: Path("/usr/share/fonts/x.ttc")).status == PASS
 
     def missing():
-        from hall_server.printing.fonts import FontMissing
+        from contracts.fonts import FontMissing
         raise FontMissing("找不到文泉驿微米黑字体")
 
     c = sysc.cjk_font(missing)
@@ -192,7 +191,7 @@ def test_release_codes_file_opens_the_sealed_sittings(tmp_path):
     from hall_server.doctor import verify_codes
     from hall_server.importer import import_bundle
     from provisioning.demo import build_demo_plan
-    from provisioning.keys import keygen
+    from contracts.keys import keygen
     from provisioning.provision import seal_plan
 
     priv, pub = keygen(tmp_path / "keys")

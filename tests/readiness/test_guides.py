@@ -1,6 +1,6 @@
 """Issue 15 item 6: the printed guides, read back from the PDFs. Their numbers come from
 the site's data (an exam of unusual length here), the checklist carries the district
-office's number from provisioning/data, and the console serves them."""
+office's number from contracts/data, and the console serves them."""
 from __future__ import annotations
 
 import io

@@ -37,11 +37,11 @@ def bare_copy(dest: Path) -> Path:
 
 def test_the_site_data_is_tracked_and_cites_its_source():
     files = tracked_files()
-    for name in ("provisioning/data/sites.csv", "provisioning/data/district_offices.csv"):
+    for name in ("contracts/data/sites.csv", "contracts/data/district_offices.csv"):
         assert name in files
         head = (REPO / name).read_text(encoding="utf-8").splitlines()[:4]
         assert any("000_682d729caf8fcbab.txt" in line and line.startswith("#") for line in head), name
-    from provisioning.offices import load_offices, office_for_district
+    from contracts.offices import load_offices, office_for_district
     from provisioning.sites import load_sites
 
     sites = load_sites()

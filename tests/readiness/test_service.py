@@ -11,16 +11,16 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from hall_server.net.listen import FD_HEADROOM
 from hall_server.service_unit import (UNIT_NAME, UnitSettings, install, parse_unit, render_unit, uninstall,
                                       verify_unit)
-from hallproc import REPO, HallProcess
+from hallproc import REPO, HallProcess, wait_healthy
 from unit_supervisor import UnitSupervisor
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "faults"))
-from faultkit import AppPhone, acked_lost, fast_plan, setup_answering  # noqa: E402
+from factories import fast_plan  # noqa: E402
+from faultkit import AppPhone, acked_lost, setup_answering  # noqa: E402
 
 HALL = str(Path(sys.executable).parent / "hall")
 
@@ -132,17 +132,6 @@ def test_cli_install_service_needs_a_config_and_writes_the_unit(tmp_path):
     assert r.returncode == 0 and not (tmp_path / "u" / UNIT_NAME).exists() and (tmp_path / "data").is_dir()
 
 
-def _wait_healthy(url: str, timeout: float = 30) -> float:
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        try:
-            if requests.get(url + "/healthz", timeout=0.5).ok:
-                return time.monotonic() - t0
-        except requests.RequestException:
-            time.sleep(0.05)
-    raise AssertionError("hall did not come back")
-
-
 @pytest.mark.slow
 def test_restart_policy_brings_hall_back_and_phones_lose_nothing(tmp_path):
     """The unit as install-service writes it, run by a stand-in for systemd: SIGKILL the main
@@ -155,7 +144,7 @@ def test_restart_policy_brings_hall_back_and_phones_lose_nothing(tmp_path):
     sup = UnitSupervisor(unit, hall.log).start()
     phones = []
     try:
-        _wait_healthy(hall.url)
+        wait_healthy(hall.url, 30)
         cands = setup_answering(hall, plan, plan["candidates"])
         phones = [AppPhone(hall.url, c, 10, seed=i) for i, c in enumerate(cands)]
         for p in phones:
@@ -166,7 +155,7 @@ def test_restart_policy_brings_hall_back_and_phones_lose_nothing(tmp_path):
             before = [p.stats["reconnects"] for p in phones]
             sup.kill_main()
             t_kill = time.monotonic()
-            back.append(_wait_healthy(hall.url))
+            back.append(wait_healthy(hall.url, 30))
             give_up = time.monotonic() + 30
             while time.monotonic() < give_up and any(p.stats["reconnects"] <= b for p, b in zip(phones, before)):
                 time.sleep(0.05)

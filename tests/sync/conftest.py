@@ -7,9 +7,9 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from provisioning.packaged import SITES_CSV  # the copy the repo ships
+from contracts.shipped import SITES_CSV  # the copy the repo ships
 from sync.central.app import create_app
-from sync.demo import make_demo_hall, new_site_key
+from factories import finished_site, new_site_key
 from pg_server import PgServer, PostgresUnavailable
 from sync_proxy import CuttingProxy
 
@@ -65,7 +65,7 @@ def make_hall(tmp_path, site_keys):
     """make_hall(site_no, **kw) -> (db_path, info). info['keys'] are the answer keys."""
     def _make(site_no="17", name=None, **kw):
         p = tmp_path / (name or f"hall-{site_no}.db")
-        info = make_demo_hall(p, site_no, site_keys[site_no][0], **{"n_candidates": 8, "questions": 20, **kw})
+        info = finished_site(p, site_no, site_keys[site_no][0], **{"n_candidates": 8, "questions": 20, **kw})
         return p, info
     return _make
 

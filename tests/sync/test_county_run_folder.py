@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.client import export_bundle
+from hall_server.outbox import export_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import requests
 
-from sync.central import __main__ as central_cli
+from sync.central import cli as central_cli
 from sync.central.admin import COOKIE, META_KEY, AdminAuth
-from sync.client import upload_bundle
-from sync.result_bundle import build_result_bundle
+from contracts.upload import upload_bundle
+from hall_server.result_export import build_result_bundle
 
 READ_ROUTES = ["/", "/api/status", "/api/pass-marks", "/export/progress.csv", "/export/results.xlsx",
                "/export/candidates.csv", "/export/candidates.xlsx"]

@@ -7,9 +7,9 @@ import sqlite3
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from sync.audit_chain import GENESIS, append_entry, entry_hash, verify_chain
-from sync.result_bundle import (BundleRejected, build_result_bundle, bundle_id, sign_payload,
-                                verify_result_bundle)
+from contracts.audit_chain import GENESIS, append_entry, entry_hash, verify_chain
+from contracts.result_bundle import BundleRejected, bundle_id, sign_payload, verify_result_bundle
+from hall_server.result_export import build_result_bundle
 
 
 # ---------------------------------------------------------------------- audit chain
@@ -55,8 +55,8 @@ def test_verify_chain_finds_first_bad_entry():
 
 def test_hall_server_audit_writer_uses_the_same_rule(tmp_path):
     """The hall's own writer (hall_server.exam.audit) must produce a chain we accept."""
-    audit = pytest.importorskip("hall_server.exam.audit")
     from hall_server.db.schema import open_db
+    from hall_server.exam import audit
     db = open_db(tmp_path / "h.db")
     for i in range(5):
         audit.append(db.conn, 1693789200 + i, "chief", "act", sitting_id="S", ticket=None, data={"n": i, "名": "x"})
@@ -128,9 +128,9 @@ def test_export_refuses_broken_local_chain(make_hall):
 
 @pytest.fixture(scope="module")
 def small_bundle(tmp_path_factory, site_keys):
-    from sync.demo import make_demo_hall
+    from factories import finished_site
     p = tmp_path_factory.mktemp("b") / "h.db"
-    make_demo_hall(p, "17", site_keys["17"][0], n_candidates=3, questions=5, absent=1)
+    finished_site(p, "17", site_keys["17"][0], n_candidates=3, questions=5, absent=1)
     return build_result_bundle(p)
 
 
@@ -160,7 +160,7 @@ def test_signed_with_another_sites_key(small_bundle, site_keys, public_keys):
         verify_result_bundle(forged, public_keys)
     assert e.value.code == "wrong_key" and e.value.extra["signed_by"] == "42"
     # a key nobody issued
-    from sync.demo import new_site_key
+    from factories import new_site_key
     with pytest.raises(BundleRejected) as e:
         verify_result_bundle(sign_payload(payload, new_site_key()[0], "17"), public_keys)
     assert e.value.code == "bad_signature"
@@ -207,3 +207,15 @@ def test_signed_but_malformed_payload_is_refused_cleanly(small_bundle, site_keys
     with pytest.raises(BundleRejected) as e:
         verify_result_bundle(sign_payload(payload, site_keys["17"][0], "17"), public_keys)
     assert e.value.code == "inconsistent"
+
+
+@pytest.mark.parametrize("table", ["audit_log", "answer_log", "device_events", "violations", "incidents",
+                                   "time_adjustments"])
+def test_every_watermark_the_centre_compares_is_checked(small_bundle, site_keys, public_keys, table):
+    """The centre orders a site's bundles by every watermark; a signed bundle without one
+    (a hall bug, an old format) is refused as inconsistent, not compared as 0."""
+    payload = json.loads(small_bundle)["payload"]
+    del payload["watermarks"][table]
+    with pytest.raises(BundleRejected) as e:
+        verify_result_bundle(sign_payload(payload, site_keys["17"][0], "17"), public_keys)
+    assert e.value.code == "inconsistent" and "watermarks" in e.value.message_zh

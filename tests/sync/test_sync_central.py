@@ -10,11 +10,13 @@ import threading
 import pytest
 import requests
 
+from contracts.exam import CATEGORIES
 from sync_proxy import cut_each_once
-from sync import client
-from sync.client import Backoff, upload_bundle, verify_receipt
-from sync.result_bundle import build_result_bundle, bundle_id
-from sync.upload_proof import sign_open
+from hall_server.outbox import write_open_proof
+from contracts.upload import Backoff, reachable, upload_bundle, verify_receipt
+from hall_server.result_export import build_result_bundle
+from contracts.result_bundle import bundle_id
+from contracts.upload_proof import sign_open
 
 FAST = dict(backoff=Backoff(base=0.001, cap=0.01, max_retries=8), sleep=lambda s: None)
 
@@ -23,7 +25,7 @@ def _bundle_file(tmp_path, db, name="b.hallresult", sitting=None):
     """The bundle file and, beside it, the site's signed proof that opens a resumable upload."""
     p = tmp_path / name
     p.write_bytes(build_result_bundle(db, sitting))
-    client.write_open_proof(db, p)
+    write_open_proof(db, p)
     return p
 
 
@@ -181,7 +183,7 @@ def test_bad_files_are_refused_with_a_clear_reason(tmp_path, make_hall, start_ce
         data[len(data) // 2] ^= 0x04
         want = None                                     # malformed or bad_signature, depending on the byte
     else:
-        from sync.result_bundle import sign_payload
+        from contracts.result_bundle import sign_payload
         data = bytearray(sign_payload(json.loads(bytes(data))["payload"], site_keys["42"][0], "17"))
         want = "wrong_key"
     f = tmp_path / "bad.hallresult"
@@ -201,14 +203,11 @@ def test_replayed_old_bundle_after_a_newer_one(tmp_path, make_hall, start_centra
     central = start_central(answer_keys=info["keys"])
     old = _bundle_file(tmp_path, db, "old.hallresult")
     old_r02 = _bundle_file(tmp_path, db, "old-r02.hallresult", "D1S1-R02")
-    # the site carries on: a late-recorded incident and a re-scored... anything appended
-    from sync.audit_chain import append_entry
-    c = sqlite3.connect(db)
-    c.execute("INSERT INTO incidents(sitting_id, kind, text, ts, staff) VALUES ('D1S1-R02','other','补记',1693795000,'chief')")
-    append_entry(c, ts=1693795000, actor="chief", action="incident", sitting_id="D1S1-R02")
-    c.execute("UPDATE answers SET choice = 'A' WHERE ticket = ? AND q = 1", (info["tickets"][0],))
-    c.commit()
-    c.close()
+    # the site carries on: an incident recorded late (the console's own operation)
+    from factories import ExamScript
+    script = ExamScript(db)
+    script.incident(1693795000, "D1S1-R02", "other", "补记")
+    script.close()
     new = _bundle_file(tmp_path, db, "new.hallresult")
     assert upload_bundle(new, central.url).state == "accepted"
     r = upload_bundle(old, central.url)
@@ -245,14 +244,14 @@ def test_unreachable_centre_stays_pending_then_succeeds(tmp_path, make_hall, sta
     s.close()
     db, _ = make_hall("17")
     f = _bundle_file(tmp_path, db)
-    assert client.reachable(dead, timeout=0.5) is False
+    assert reachable(dead, timeout=0.5) is False
     waits = []
     res = upload_bundle(f, dead, backoff=Backoff(base=0.5, cap=4, max_retries=5), sleep=waits.append)
     assert res.state == "pending" and res.reason["code"] == "unreachable" and len(waits) == 5
     assert all(0 <= w <= min(4, 0.5 * 2 ** (i + 1)) for i, w in enumerate(waits))    # bounded, jittered
     assert json.loads((tmp_path / "b.hallresult.sync.json").read_text())["state"] == "pending"
     central = start_central()
-    assert client.reachable(central.url)
+    assert reachable(central.url)
     assert upload_bundle(f, central.url).state == "accepted"
 
 
@@ -314,7 +313,7 @@ def test_pass_marks_and_exports(tmp_path, make_hall, start_central):
     assert requests.post(central.url + "/api/pass-marks", json={"category": "临床", "level": "执业医师", "mark": 12}
                          ).status_code == 401
     h = {"Authorization": "Bearer s3cret"}
-    for cat in ("临床", "中医", "口腔", "公共卫生"):
+    for cat in CATEGORIES:
         assert requests.post(central.url + "/api/pass-marks", headers=h,
                              json={"category": cat, "level": "执业医师", "mark": 12}).status_code == 200
         requests.post(central.url + "/api/pass-marks", headers=h,
@@ -328,7 +327,8 @@ def test_pass_marks_and_exports(tmp_path, make_hall, start_central):
     by_ticket = {r[col["准考证号"]]: r for r in rows}
     cheat = by_ticket[i1["tickets"][1]]                    # terminated for cheating: final once approved
     assert cheat[col["结果"]] == "待核准" and cheat[col["违纪"]] == "考试作弊" and cheat[col["状态"]] == "终止考试"
-    case = f"1:{json.loads(build_result_bundle(db1))['payload']['violations'][0]['id']}"
+    cheating = next(v for v in json.loads(build_result_bundle(db1))["payload"]["violations"] if v["level"] == "cheating")
+    case = f"1:{cheating['id']}"
     for step in ("review", "approve"):                     # site 1 is 市直属: the city reviews it too
         r = requests.post(f"{central.url}/api/cases/{case}/{step}", headers=h, json={"level": "cheating"})
         assert r.status_code == 200, r.text
@@ -390,3 +390,30 @@ def test_same_generation_different_content_is_a_conflict(tmp_path, make_hall, st
     r = upload_bundle(_bundle_file(tmp_path, db, "b.hallresult"), central.url)
     assert r.state == "rejected" and r.reason["code"] == "conflict" and "矛盾" in r.reason["message"]
     assert _count(central.store, "bundles") == 1
+
+
+def test_the_centre_counts_absent_as_the_site_does(tmp_path, site_keys, start_central):
+    """应到/实到/缺考 have one definition (hall_server/exam/counts.py): a candidate who logged in
+    but never opened the paper before the sitting ended is 缺考 on the console, the room
+    record and in the bundle, and so at the centre (not 'logged_in', verdict 待定)."""
+    from factories import EXAM_DAY_2023 as T0, ExamScript, import_site, make_plan
+
+    plan = make_plan(candidates_per_room=4, rooms=1, site_no="17", planned_start="2023-09-04T09:00:00+08:00")
+    plan["site_key"] = {"private": site_keys["17"][0], "public": site_keys["17"][1]}
+    db = import_site(tmp_path / "hall.db", plan)
+    came, logged_only, absent, admitted = [c["ticket"] for c in plan["candidates"]]
+    s = ExamScript(db)
+    s.start(T0, "D1S1-R01")
+    s.sit(T0 + 60, came)
+    s.login(T0 + 70, logged_only)                  # logs in, never opens the paper
+    s.admit_late(T0 + 900, admitted, "交通拥堵")    # admitted late, never comes
+    s.end(T0 + 3700, "D1S1-R01")
+    s.close()
+    central = start_central(answer_keys=plan["keys"])
+    assert upload_bundle(_bundle_file(tmp_path, db), central.url).state == "accepted"
+    payload = json.loads(build_result_bundle(db))["payload"]
+    site_absent = {a["ticket"] for a in payload["absentees"]}
+    assert site_absent == {logged_only, absent, admitted}
+    status = {r["ticket"]: r["status"] for r in central.store.results()}
+    assert {t for t, st in status.items() if st == "absent"} == site_absent
+    assert status[came] == "submitted"

@@ -13,28 +13,38 @@ from pathlib import Path
 
 import requests
 
-from sync import __main__ as sync_cli
-from sync.central import __main__ as central_cli
+from contracts.result_bundle import bundle_id, sign_payload
+from contracts.upload import Backoff, upload_bundle
+from contracts.upload_proof import sign_open
+from hall_server import cli as hall_cli
+from sync import cli as sync_cli
+from sync.central import cli as central_cli
 from sync.central.store import Store
-from sync.client import Backoff, county_run, upload_bundle
-from sync.result_bundle import bundle_id, sign_payload
-from sync.upload_proof import sign_open
+from sync.county import county_run
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = dict(backoff=Backoff(base=0.001, cap=0.01, max_retries=6), sleep=lambda s: None)
 
 
+def _hall_export(db, out, capsys, *extra) -> tuple[str, Path]:
+    """`hall sync --db DB --export OUT`: (sha256, file) as printed."""
+    capsys.readouterr()
+    assert hall_cli.main(["sync", "--db", str(db), "--export", str(out), *extra]) == 0
+    text = capsys.readouterr().out
+    return text.split("sha256: ")[1].split()[0], Path(text.split("已导出成绩包: ")[1].split("\n")[0])
+
+
 def test_export_prints_sha_and_is_repeatable(tmp_path, make_hall, capsys):
     db, _ = make_hall("17")
     out = tmp_path / "r.hallresult"
-    assert sync_cli.main(["export", "--db", str(db), "--out", str(out)]) == 0
-    sha, path = capsys.readouterr().out.split()
+    sha, path = _hall_export(db, out, capsys)
     assert sha == bundle_id(out.read_bytes()) and Path(path) == out
     usb = tmp_path / "usb"
     usb.mkdir()
-    assert sync_cli.main(["export", "--db", str(db), "--out", str(usb)]) == 0
-    sha2, path2 = capsys.readouterr().out.split()
+    sha2, path2 = _hall_export(db, usb, capsys)
     assert sha2 == sha and Path(path2).name == f"result-17-all-g{json.loads(out.read_bytes())['payload']['generation']}-{sha[:12]}.hallresult"
+    one, _ = _hall_export(db, tmp_path / "r01.hallresult", capsys, "--sitting", "D1S1-R01")
+    assert json.loads((tmp_path / "r01.hallresult").read_bytes())["payload"]["scope"] == "D1S1-R01" and one != sha
 
 
 def test_county_run_mixed_folder(tmp_path, make_hall, start_central, site_keys, proxy):
@@ -42,7 +52,7 @@ def test_county_run_mixed_folder(tmp_path, make_hall, start_central, site_keys, 
     usb = tmp_path / "usb"
     (usb / "sub").mkdir(parents=True)
     dbs = [make_hall(n)[0] for n in ("1", "2", "3", "42")]
-    from sync.client import export_bundle
+    from hall_server.outbox import export_bundle
     paths = [export_bundle(db, usb if i % 2 else usb / "sub")[0] for i, db in enumerate(dbs)]
     central = start_central()
     # site 3 was already uploaded by the site itself
@@ -70,7 +80,7 @@ def test_county_run_mixed_folder(tmp_path, make_hall, start_central, site_keys, 
 def test_usb_import_uses_the_same_checks(tmp_path, make_hall, public_keys, capsys, central_db):
     db, info = make_hall("17")
     f = tmp_path / "r.hallresult"
-    sync_cli.main(["export", "--db", str(db), "--out", str(f)])
+    _hall_export(db, f, capsys)
     bad = tmp_path / "bad.hallresult"
     data = bytearray(f.read_bytes())
     data[-30] ^= 1
@@ -118,13 +128,11 @@ def test_serve_subprocess_and_upload_cli(tmp_path, make_hall, public_keys, centr
                 break
             except requests.RequestException:
                 time.sleep(0.05)
-        r = subprocess.run([sys.executable, "-m", "sync", "hall-sync", "--db", str(db), "--url", url,
-                            "--outbox", str(tmp_path / "outbox")], cwd=ROOT, env=env, capture_output=True,
-                           text=True, timeout=60)
+        r = subprocess.run([sys.executable, "-m", "hall_server", "sync", "--db", str(db), "--url", url],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
-        res = json.loads(r.stdout)
-        assert res["state"] == "accepted" and not res["duplicate"]
-        from sync.client import last_state
+        assert "市定考办已接收：回执号 1" in r.stdout            # the outbox is beside the database
+        from hall_server.outbox import last_state
         st = last_state(tmp_path / "outbox")
         assert st["state"] == "accepted" and st["receipt"]["site_no"] == "17"
         f = next((tmp_path / "outbox").glob("*.hallresult"))
@@ -151,7 +159,7 @@ def test_concurrent_finalize_of_one_upload_answers_the_same(tmp_path, make_hall,
                                                            site_keys):
     import threading
     db, _ = make_hall("17")
-    from sync.result_bundle import build_result_bundle
+    from hall_server.result_export import build_result_bundle
     data = build_result_bundle(db)
     cdb = central_db()
     st = Store(cdb, site_keys=public_keys, spool_dir=central_db.spool(cdb))
@@ -188,7 +196,7 @@ def test_provisioning_shaped_inputs(tmp_path, make_hall, start_central, public_k
             {"site_no": no, "bundle_id": "x", "seed": 1, "items": {}, "keys": info["keys"]}))
     central = start_central(site_keys=keys_file, answer_keys=papers)
     for db in (db1, db2):
-        from sync.client import export_bundle
+        from hall_server.outbox import export_bundle
         p, _ = export_bundle(db, tmp_path)
         assert upload_bundle(p, central.url).state == "accepted"
     assert all(r["centre_score"] is not None for r in central.store.results() if r["status"] != "absent")

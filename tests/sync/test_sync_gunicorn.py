@@ -14,7 +14,8 @@ from pathlib import Path
 import requests
 
 from hallproc import free_port
-from sync.client import export_bundle, upload_bundle
+from hall_server.outbox import export_bundle
+from contracts.upload import upload_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "gunicorn-test-token"

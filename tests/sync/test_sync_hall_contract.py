@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
 
-from sync.client import upload_bundle
-from sync.result_bundle import build_result_bundle, verify_result_bundle
+from contracts.upload import upload_bundle
+from hall_server.result_export import build_result_bundle
+from contracts.result_bundle import verify_result_bundle
 
-from provisioning.packaged import SITES_CSV  # the copy the repo ships
+from contracts.shipped import SITES_CSV  # the copy the repo ships
 
 
 def test_real_hall_sitting_end_to_end(tmp_path, start_central):
-    demo = pytest.importorskip("hall_server.demo")
-    ops = pytest.importorskip("hall_server.exam.ops")
+    from hall_server import demo
     from hall_server.db import schema
+    from hall_server.exam import ops
     db_path = tmp_path / "hall.db"
     demo.build_demo_db(db_path, SITES_CSV)
     conn = schema.connect(db_path)

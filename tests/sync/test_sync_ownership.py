@@ -10,8 +10,9 @@ import json
 import requests
 
 from sync.central.store import Store
-from sync.client import upload_bundle
-from sync.result_bundle import build_result_bundle, sign_payload
+from contracts.upload import upload_bundle
+from hall_server.result_export import build_result_bundle
+from contracts.result_bundle import sign_payload
 
 
 def _forged_as(data: bytes, site: str, private_b64: str) -> bytes:

@@ -20,8 +20,8 @@ from proctorkit import astronaut_face, blank, jpeg, lfw_faces  # noqa: E402
 from hall_server.proctor import ops as pops, photos  # noqa: E402
 from sync.central.accounts import issue_office_token  # noqa: E402
 from sync.central.offices import office_of_district  # noqa: E402
-from sync.client import upload_bundle  # noqa: E402
-from sync.result_bundle import build_result_bundle  # noqa: E402
+from contracts.upload import upload_bundle  # noqa: E402
+from hall_server.result_export import build_result_bundle  # noqa: E402
 
 
 def add_capture(db_path: Path, ticket: str, slot: int, data: bytes, faces: int, sim: float | None):

@@ -12,10 +12,12 @@ import pytest
 import requests
 from openpyxl import load_workbook
 
+from contracts.exam import CATEGORIES
 from sync.central.accounts import issue_office_token
 from sync.central.offices import office_of_district
-from sync.client import upload_bundle
-from sync.result_bundle import build_result_bundle, sign_payload
+from contracts.upload import upload_bundle
+from hall_server.result_export import build_result_bundle
+from contracts.result_bundle import sign_payload
 
 CITY = {"Authorization": "Bearer test-admin-token"}
 
@@ -193,7 +195,7 @@ def test_makeup_results_arrive_like_first_sittings(tmp_path, centre, make_hall, 
     central.store.load_makeup_roster([{"ticket": first_sat, "site_no": "343"}])
     (tmp_path / "makeup2.hallresult").write_bytes(data)
     assert upload_bundle(tmp_path / "makeup2.hallresult", central.url).state == "accepted"
-    for cat in ("临床", "中医", "口腔", "公共卫生"):
+    for cat in CATEGORIES:
         for lvl in ("执业医师", "执业助理医师"):
             central.store.set_pass_mark(cat, lvl, 1)
     rows = {r["准考证号"]: r for r in _csv(central, "/export/candidates.csv", chengkou)}
@@ -206,7 +208,7 @@ def test_makeup_results_arrive_like_first_sittings(tmp_path, centre, make_hall, 
 
 
 def test_office_tokens_sheet_from_the_command_line(tmp_path, central_db):
-    from sync.central import __main__ as cli
+    from sync.central import cli
     db = central_db()
     spool = ["--spool-dir", str(central_db.spool(db))] if central_db.spool(db) else []
     sheet = tmp_path / "accounts.csv"
@@ -227,7 +229,7 @@ def test_result_notices_are_pdfs_in_chinese_with_the_font_embedded(tmp_path, cen
     import pdfplumber
     from pypdf import PdfReader
     central, chengkou, wanzhou, _, i17, _, _ = centre
-    for cat in ("临床", "中医", "口腔", "公共卫生"):
+    for cat in CATEGORIES:
         for lvl in ("执业医师", "执业助理医师"):
             central.store.set_pass_mark(cat, lvl, 10)
     t = i17["tickets"][0]
@@ -268,7 +270,7 @@ def test_exports_speak_the_forms_chinese(centre):
 
 
 def test_same_day_reports_reach_the_district_before_the_bundle(tmp_path, make_hall, start_central, site_keys):
-    from sync import site_report
+    from hall_server import site_reports as site_report
     db17, _ = make_hall("17")
     central = start_central()
     chengkou = _bearer(issue_office_token(central.store, "城口县")[1])

@@ -9,8 +9,9 @@ import pytest
 
 from sync.central.admin import META_KEY, AdminAuth
 from sync.central.store import Store
-from sync.result_bundle import BundleRejected, build_result_bundle, bundle_id
-from sync.upload_proof import sign_open
+from contracts.result_bundle import BundleRejected, bundle_id
+from hall_server.result_export import build_result_bundle
+from contracts.upload_proof import sign_open
 
 
 def _stores(central_db, public_keys, n=2):
@@ -106,7 +107,7 @@ def test_conflicting_bundles_raced_only_one_is_stored(tmp_path, make_hall, publi
 
 
 def test_refused_bundle_leaves_nothing_behind(make_hall, public_keys, central_db, site_keys):
-    from sync.result_bundle import sign_payload
+    from contracts.result_bundle import sign_payload
     import json
     st = _stores(central_db, public_keys, 1)[0]
     data = build_result_bundle(make_hall("17")[0])

@@ -11,9 +11,9 @@ import pytest
 import requests
 
 from sync.central.store import Store
-from sync.client import upload_bundle
-from sync.result_bundle import build_result_bundle
-from sync.upload_proof import OpenRefused, proof_path, sign_open
+from contracts.upload import upload_bundle
+from hall_server.result_export import build_result_bundle
+from contracts.upload_proof import OpenRefused, proof_path, sign_open
 
 try:                        # absent before the fix (95b5123): those tests fail, the others still run
     from sync.central.uploads import UploadBusy, UploadLimits
@@ -113,7 +113,7 @@ def test_idle_reservations_expire_in_minutes(central_db, public_keys, site_keys)
 
 
 def test_idle_minutes_is_a_setting(start_central, tmp_path):
-    from sync.central import __main__ as cli
+    from sync.central import cli
     assert start_central().store.upload_limits.idle_s == UploadLimits().idle_s == 30 * 60
     assert start_central(upload_idle_minutes=5).store.upload_limits.idle_s == 300
     with pytest.raises(SystemExit):
@@ -124,7 +124,7 @@ def test_idle_minutes_is_a_setting(start_central, tmp_path):
 def test_the_export_writes_the_proof_and_the_county_run_uses_it(tmp_path, make_hall, start_central, proxy,
                                                                 central_db):
     from sync_proxy import cut_each_once
-    from sync.client import export_bundle
+    from hall_server.outbox import export_bundle
     db, _ = make_hall("17")
     path, sha = export_bundle(db, tmp_path)
     proof = json.loads(proof_path(path).read_text())
@@ -142,7 +142,7 @@ def test_the_export_writes_the_proof_and_the_county_run_uses_it(tmp_path, make_h
 
 
 def test_open_refused_is_a_clear_error(public_keys):
-    from sync.upload_proof import verify_open
+    from contracts.upload_proof import verify_open
     with pytest.raises(OpenRefused) as e:
         verify_open({"sha256": _sha(1), "size": 1}, public_keys)
     assert e.value.status == 401 and "签名" in e.value.message_zh

@@ -1,4 +1,5 @@
-"""Slows down guessing of the 6 ID digits, without letting one phone lock out another.
+"""Slows down guessing of the 6 ID digits, without letting one phone lock out another
+(the centre's token logins, sync/central/admin.py, lock out the same way).
 
 Failures count against three keys:
 - the client address (one phone trying many tickets or many digits);

@@ -56,14 +56,14 @@ def canonical(obj) -> bytes:
 
 # ---------------------------------------------------------------- release codes
 
-def _check_char(body: str) -> str:
+def check_char(body: str) -> str:
     total = sum((i + 1) * CODE_ALPHABET.index(ch) for i, ch in enumerate(body))
     return CODE_ALPHABET[total % len(CODE_ALPHABET)]
 
 
 def new_release_code() -> str:
     body = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LEN - 1))
-    code = body + _check_char(body)
+    code = body + check_char(body)
     return "-".join(code[i:i + 4] for i in range(0, CODE_LEN, 4))
 
 
@@ -75,7 +75,7 @@ def normalize_code(code: str, label: str = "放行码") -> str:
     bad = sorted({ch for ch in c if ch not in CODE_ALPHABET})
     if bad:
         raise BundleError(f"{label}中含有不会出现的字符：{' '.join(bad)}（{label}不含 0、O、1、I、L）")
-    if _check_char(c[:-1]) != c[-1]:
+    if check_char(c[:-1]) != c[-1]:
         raise BundleError(f"{label}输入有误（校验位不符），请逐位核对")
     return c
 

@@ -91,14 +91,6 @@ def verify_chain(rows: Iterable[Any]) -> tuple[bool, int | None]:
     return True, None
 
 
-def chain_head(rows: Iterable[Any]) -> tuple[int, str]:
-    """(last id, last hash) of a chain; (0, GENESIS) when empty. Does not verify."""
-    last_id, head = 0, GENESIS
-    for row in rows:
-        last_id, head = int(_get(row, "id")), _get(row, "hash")
-    return last_id, head
-
-
 def append_entry(conn, *, ts: float, actor: str, action: str, sitting_id: str | None = None,
                  ticket: str | None = None, data: Any = None) -> tuple[int, str]:
     """Reference writer (used by tests and tools): append one entry to ``audit_log`` on a

@@ -1,4 +1,5 @@
-"""Staff password hashes: scrypt from the standard library, salted, constant-time compare."""
+"""Staff password hashes: scrypt from the standard library, salted, constant-time compare.
+Provisioning hashes the accounts sheet's passwords into the bundle; the hall checks them."""
 from __future__ import annotations
 
 import base64

@@ -1,7 +1,8 @@
 """Measure the sync path at city scale on loopback:
-python -m sync.bench --sites 343 --candidates 74 --workdir /tmp/syncbench [--db postgresql://…/emptydb]
+python -m bench.sync_scale --sites 343 --candidates 74 --workdir /tmp/syncbench [--db postgresql://…/emptydb]
 
-Builds N demo hall DBs (DEMO data), exports their bundles to a folder, starts the central
+Builds N finished DEMO hall DBs (tests/factories.finished_site: the importer and the exam's
+own writer operations), exports their bundles to a folder, starts the central
 service on loopback, runs the county-office upload over that folder, then times the
 status page and the exports. Prints one JSON line of figures."""
 from __future__ import annotations
@@ -10,12 +11,16 @@ import argparse
 import io
 import json
 import shutil
+import sys
 import threading
 import time
 from pathlib import Path
 
 import requests
 from werkzeug.serving import make_server
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
 
 
 def main(argv=None) -> int:
@@ -31,10 +36,12 @@ def main(argv=None) -> int:
     import logging
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-    from .central.app import create_app
-    from .client import county_run, export_bundle
-    from .demo import make_demo_hall, new_site_key
-    from .result_bundle import build_result_bundle, verify_result_bundle
+    from factories import finished_site, new_site_key
+    from sync.central.app import create_app
+    from sync.county import county_run
+    from hall_server.outbox import export_bundle
+    from hall_server.result_export import build_result_bundle
+    from contracts.result_bundle import verify_result_bundle
 
     w = Path(a.workdir)
     shutil.rmtree(w, ignore_errors=True)
@@ -46,7 +53,7 @@ def main(argv=None) -> int:
     for n in range(1, a.sites + 1):
         priv, pub = new_site_key()
         keys[str(n)] = pub
-        info = make_demo_hall(w / "halls" / f"{n}.db", str(n), priv, n_candidates=a.candidates,
+        info = finished_site(w / "halls" / f"{n}.db", str(n), priv, n_candidates=a.candidates,
                               questions=a.questions, rooms=3)
         answer_keys.update(info["keys"])
     f["make_halls_s"] = round(time.perf_counter() - t, 2)
@@ -67,7 +74,7 @@ def main(argv=None) -> int:
     f["verify_one_ms"] = round((time.perf_counter() - t) * 1000, 1)
 
     import secrets
-    from .central.dbconn import is_postgres_url
+    from sync.central.dbconn import is_postgres_url
     token = secrets.token_urlsafe(16)
     admin = {"Authorization": f"Bearer {token}"}
     db = a.db or w / "centre.db"
