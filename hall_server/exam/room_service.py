@@ -16,7 +16,7 @@ MAX_TEXT = 2000
 MAX_EXTRA_S = 4 * 3600
 
 
-def _text(v, field: str, required: bool = True) -> str:
+def text_field(v, field: str, required: bool = True) -> str:
     if not isinstance(v, str) or len(v) > MAX_TEXT or (required and not v.strip()):
         raise ExamError("bad_request", f"请填写{field}")
     return v.strip()
@@ -50,7 +50,7 @@ class RoomActions:
 
     def admit_late(self, ticket, reason, staff: str) -> None:
         self._candidate(ticket)
-        reason = _text(reason, "迟到原因")
+        reason = text_field(reason, "迟到原因")
         self._commit(room_ops.admit_late, ticket, reason, self.clock(), staff)
 
     # -- time ---------------------------------------------------------------------------
@@ -60,11 +60,11 @@ class RoomActions:
                 raise ExamError("bad_request", "考生不在本场次")
         if type(minutes) not in (int, float) or not 0 < minutes * 60 <= MAX_EXTRA_S:
             raise ExamError("bad_request", "延长时间应在 1 到 240 分钟之间")
-        reason = _text(reason, "延时原因（系统原因）")
+        reason = text_field(reason, "延时原因（系统原因）")
         self._commit(room_ops.extra_time, sitting_id, ticket, float(minutes) * 60, reason, self.clock(), staff)
 
     def pause(self, sitting_id: str, reason, staff: str) -> None:
-        reason = _text(reason, "暂停原因")
+        reason = text_field(reason, "暂停原因")
         self._commit(room_ops.pause, sitting_id, reason, self.clock(), staff)
 
     def resume_room(self, sitting_id: str, staff: str) -> None:
@@ -75,13 +75,13 @@ class RoomActions:
         self._candidate(ticket)
         if not isinstance(level, str) or level not in VIOLATION_LEVELS:
             raise ExamError("bad_request", "违纪类别不正确")
-        facts = _text(facts, "违纪事实")
+        facts = text_field(facts, "违纪事实")
         self._commit(room_ops.violation, ticket, level, facts, self.clock(), staff, self.receipt_key)
 
     def incident(self, sitting_id: str | None, kind, text, staff: str) -> None:
         if not isinstance(kind, str) or kind not in INCIDENT_KINDS:
             raise ExamError("bad_request", "情况类别不正确")
-        text = _text(text, "情况说明")
+        text = text_field(text, "情况说明")
         self._commit(room_ops.incident, sitting_id, kind, text, self.clock(), staff)
 
     # -- logins and devices -------------------------------------------------------------

@@ -9,7 +9,6 @@ import logging
 import sys
 import time
 
-from . import ops as pops
 from . import photos
 
 log = logging.getLogger(__name__)
@@ -95,5 +94,4 @@ class FaceClient:
             faces, sim = resp["faces"], resp["similarity"]
             self.stats["worker_ms"] += resp.get("ms", 0)
         self.stats["analysed"] += 1
-        svc._write(pops.record_face, capture_id, faces, sim, kind if sim is not None else None, svc.clock(),
-                   apply=svc.apply)
+        svc.record_face(capture_id, faces, sim, kind if sim is not None else None)

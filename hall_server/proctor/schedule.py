@@ -41,8 +41,8 @@ def due_slot(times: list[float], done: set[int], now: float, grace_s: float) -> 
 
 
 def missed_slots(times: list[float], done: set[int], now: float, grace_s: float,
-                 until: float | None = None) -> list[tuple[int, float]]:
-    """Slots whose grace ran out with no record. `until`: the attempt was sealed then, and
-    prompts after it were never due."""
+                 sealed_at: float | None = None) -> list[tuple[int, float]]:
+    """Slots whose grace ran out with no record. `sealed_at`: the attempt was sealed then,
+    and prompts after it were never due."""
     return [(i, t) for i, t in enumerate(times, start=1)
-            if i not in done and t + grace_s <= now and (until is None or t < until)]
+            if i not in done and t + grace_s <= now and (sealed_at is None or t < sealed_at)]

@@ -207,12 +207,12 @@ class ProctorActions:
 
     # -- staff ------------------------------------------------------------------------
     def id_check(self, ticket, sitting_id: str, stage, method, document, approver, staff: str) -> dict:
-        from ..exam.room_service import _text
+        from ..exam.room_service import text_field
 
         if stage not in ID_STAGES or method not in ID_METHODS:
             raise ExamError("bad_request", "核验类别不正确")
-        document = _text(document, "证件名称", required=(method == "other")) if document is not None else ""
-        approver = _text(approver, "批准人姓名", required=(method != "id_card")) if approver is not None else ""
+        document = text_field(document, "证件名称", required=(method == "other")) if document is not None else ""
+        approver = text_field(approver, "批准人姓名", required=(method != "id_card")) if approver is not None else ""
         if method == "other" and not (document and approver):
             raise ExamError("bad_request", "使用其他证件须填写证件名称和批准人（考务负责人）姓名")
         if method == "photo_waived" and not approver:
@@ -289,6 +289,12 @@ class ProctorActions:
     def id_check_view(k: dict) -> dict:
         return {"method": k["method"], "document": k["document"], "approver": k["approver"], "ts": _ms(k["ts"]),
                 "staff": k["staff"]}
+
+    def record_face(self, capture_id: str, faces, similarity, reference) -> None:
+        """The face worker's verdict on one capture, committed and mirrored like any change."""
+        from . import ops as pops
+
+        self._commit(pops.record_face, capture_id, faces, similarity, reference, self.clock())
 
     def face_reference(self, ticket: str, capture_id: str) -> tuple[str | None, str | None]:
         """What a capture is compared with: the roster photo (证件照) if the roster has one,

@@ -98,7 +98,12 @@
     device_rejected: '监考老师未同意更换设备，请使用原设备答题或联系监考老师',
     paper_sealed: '试卷尚未解封，请等待监考老师',
     bad_release_code: '试卷尚未解封，请等待监考老师',
-    timeout: '服务器没有响应，请稍后再试'
+    timeout: '服务器没有响应，请稍后再试',
+    capture_required: '开始答题前请先拍一张本人正面照片（点击“拍照”）',
+    capture_conflict: '照片编号冲突，请重新拍照',
+    capture_limit: '照片数量已达上限，请举手联系监考老师',
+    bad_photo: '照片无效，请重新拍照',
+    camera_off: '本考点未启用拍照'
   };
   function errCode(r) { return (r && r.error && r.error.code) || 'unknown'; }
   // Server messages addressed to staff rather than to the candidate: the phone's own wording wins.

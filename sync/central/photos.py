@@ -60,7 +60,7 @@ def decide(store, p: accounts.Principal, site: str, ticket: str, rule: Any, note
 def decisions(store) -> dict[str, dict]:
     """ticket -> its latest decision {rule, effect, ...} (a later decision replaces it)."""
     out: dict[str, dict] = {}
-    for r in store._q("SELECT site_no, ticket, rule, note, actor, office, ts FROM photo_reviews ORDER BY ts, id"):
+    for r in store.query("SELECT site_no, ticket, rule, note, actor, office, ts FROM photo_reviews ORDER BY ts, id"):
         d = dict(r)
         d["effect"] = RULES.get(d["rule"], ("", None))[1]
         out[d["ticket"]] = d
@@ -74,7 +74,7 @@ def listing(store, p: accounts.Principal, site: str | None = None, max_similarit
 
     dec = decisions(store)
     rows = []
-    for r in store._q("SELECT site_no, ticket, min_similarity, flags, data FROM photo_evidence"):
+    for r in store.query("SELECT site_no, ticket, min_similarity, flags, data FROM photo_evidence"):
         if site and r["site_no"] != site:
             continue
         if not p.sees(district_of_site(store, r["site_no"])):

@@ -269,7 +269,7 @@ def candidates_table(store: Store, sites_csv=None, unit: str | None = None, dist
     header = ["准考证号", "姓名", "身份证号", "单位名称", "科室", "类别", "级别", "考点编号", "所属区县",
               "状态", "交卷方式", "违纪", "违纪处理", "中心评分", "考点分数", "合格分数线", "首次结果", "补考结果", "结果",
               "照片最低相似度", "照片标记", "照片评定"]
-    evidence = {r[0]: (r[1], r[2]) for r in store._q("SELECT ticket, min_similarity, flags FROM photo_evidence")}
+    evidence = {r[0]: (r[1], r[2]) for r in store.query("SELECT ticket, min_similarity, flags FROM photo_evidence")}
     rows = []
     for r, d in _rows(store, sites_csv, unit, district, principal):
         t = r["ticket"]

@@ -102,8 +102,8 @@ def test_photo_review_decisions_change_the_exported_verdict(tmp_path, make_hall,
     assert a not in _csv(url, "/export/makeup.csv", city)                # this cycle failed: no make-up
     requests.post(f"{url}/api/photos/17/{a}", headers=chengkou, json={"rule": "multi_no_comm"})
     assert _csv(url, "/export/candidates.csv", city)[a]["结果"] == "合格"
-    steps = [(r["rule"], r["office"]) for r in central.store._q(
+    steps = [(r["rule"], r["office"]) for r in central.store.query(
         "SELECT rule, office FROM photo_reviews WHERE ticket = ? ORDER BY id", (a,))]
     assert [s[0] for s in steps] == ["multi_comm", "cheating", "multi_no_comm"] and steps[1][1] == "市定考办"
-    acts = central.store._q("SELECT COUNT(*) FROM actions WHERE action = 'photo_review'")[0][0]
+    acts = central.store.query("SELECT COUNT(*) FROM actions WHERE action = 'photo_review'")[0][0]
     assert acts == 3
