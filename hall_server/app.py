@@ -205,6 +205,9 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
     from . import zone
 
     app.extensions["hall.zone"] = zone.name_for(service.meta, cfg)   # the exam's time zone (IANA name)
+    from .contacts import for_district
+
+    app.extensions["hall.contacts"] = for_district(service.meta.get("district", "")).lines()  # whom to call
     from .auth import room_codes
     from .auth.ratelimit import LoginLimiter
 

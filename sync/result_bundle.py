@@ -139,6 +139,10 @@ def build_payload(conn: sqlite3.Connection, sitting_id: str | None = None) -> di
                              tuple(sids)) if _has_table(conn, "time_adjustments") else []
     paper_entries = _rows(conn, f"SELECT * FROM paper_entries WHERE ticket IN ({tq}) ORDER BY ticket, pass_no",
                           tuple(sids)) if _has_table(conn, "paper_entries") else []
+    # 放行码信封 (issue 17 item 7): each sitting's seal number, and when and by whom it was opened.
+    envelopes = _rows(conn, f"SELECT * FROM release_envelopes WHERE sitting_id IN ({qm}) ORDER BY sitting_id",
+                      tuple(sids)) if _has_table(conn, "release_envelopes") else []
+    opened_envelope = {e["sitting_id"]: e for e in envelopes if e["opened_at"] is not None}
 
     # 考场情况记录表, one per sitting (场次 x 考场), filled from the data above.
     # 应到/实到/缺考 as hall_server/exam/counts.py defines them (the console's and the printed
@@ -158,6 +162,9 @@ def build_payload(conn: sqlite3.Connection, sitting_id: str | None = None) -> di
         vio = [{"ticket": v["ticket"], "name": next((c["name"] for c in cs if c["ticket"] == v["ticket"]), ""),
                 "level": v["level"], "facts": v["facts"]} for v in violations if v["sitting_id"] == s["sitting_id"]]
         other = [f'{i["kind"]}: {i["text"]}' for i in incidents if i["sitting_id"] == s["sitting_id"]]
+        if s["sitting_id"] in opened_envelope:
+            e = opened_envelope[s["sitting_id"]]
+            other.insert(0, f'release_envelope: 未能联系区县定考办，开启放行码信封（封条号 {e["seal_no"]}，开启人 {e["opened_by"]}）')
         room_records.append({
             "date": s["date"], "site_name": meta.get("site_name", ""), "sitting_id": s["sitting_id"],
             "sitting_no": s["sitting_no"], "room": room_name.get(s["room_id"], s["room_id"]),
@@ -185,6 +192,7 @@ def build_payload(conn: sqlite3.Connection, sitting_id: str | None = None) -> di
         "rooms": rooms, "sittings": sittings, "candidates": candidates, "attempts": attempts,
         "answer_log": answer_log, "device_events": device_events, "violations": violations,
         "incidents": incidents, "time_adjustments": time_adjustments, "paper_entries": paper_entries,
+        "release_envelopes": envelopes,
         "absentees": absentees, "room_records": room_records,
         "audit_log": audit,
     }

@@ -67,6 +67,15 @@ CREATE TABLE IF NOT EXISTS sealed_sittings (
     released_at REAL,
     released_by TEXT
 );
+-- 放行码信封 (provisioning/envelopes.py): each sitting's sealed envelope of its release code,
+-- opened at the site only when the county office cannot be reached; the seal number typed
+-- at 宣布开考 must be this one.
+CREATE TABLE IF NOT EXISTS release_envelopes (
+    sitting_id  TEXT PRIMARY KEY REFERENCES sittings(sitting_id),
+    seal_no     TEXT NOT NULL,
+    opened_at   REAL,
+    opened_by   TEXT
+);
 CREATE TABLE IF NOT EXISTS paper_keys (
     ticket   TEXT PRIMARY KEY REFERENCES candidates(ticket),
     key_json TEXT NOT NULL,

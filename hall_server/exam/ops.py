@@ -257,12 +257,18 @@ def record_clock_anchor(conn, meta: dict[str, str], now: float, step: float) -> 
 
 # -- staff --------------------------------------------------------------------------
 
-def start_sitting(conn, sitting_id: str, now: float, staff: str, released: dict | None = None) -> Changes:
-    """Start a room's sitting; `released` carries its papers when they were sealed. Starting
-    a sitting that has started is a no-op (two consoles pressing 宣布开考 at once)."""
+def start_sitting(conn, sitting_id: str, now: float, staff: str, released: dict | None = None,
+                  envelope_seal: str | None = None) -> Changes:
+    """Start a room's sitting; `released` carries its papers when they were sealed, and
+    `envelope_seal` the seal number of the 放行码信封 opened for the code (checked against the
+    bundle's). Starting a sitting that has started is a no-op (two consoles at once)."""
     s = sitting_row(conn, sitting_id)
     if s["status"] != "planned":
         return Changes(sittings=[s])
+    if envelope_seal is not None:
+        from .envelope_ops import open_envelope
+
+        open_envelope(conn, sitting_id, envelope_seal, now, staff)
     sealed = conn.execute("SELECT released_at FROM sealed_sittings WHERE sitting_id = ?", (sitting_id,)).fetchone()
     released_now = None
     if sealed is not None and sealed[0] is None:

@@ -75,6 +75,7 @@ class ExamService(RoomActions):
         self.presence: dict[str, dict] = {}
         self.media: dict[str, tuple[str, bytes]] = {}
         self.sealed: dict[str, str] = {}  # sitting_id -> sealed papers awaiting the release code
+        self.envelopes: set[str] = set()  # sittings whose release code is also in a sealed envelope
         self.pending_devices: dict[str, dict] = {}   # ticket -> {"device", "since"}
         self.storage_refused: dict[tuple, tuple] = {}  # (ticket, q, seq) -> (choice, first received_at)
         self.storage_settled: dict[tuple, str | None] = {}  # those the time-up sweep saved -> choice
@@ -97,6 +98,8 @@ class ExamService(RoomActions):
                           for r in conn.execute("SELECT name, content_type, data FROM media")}
             self.sealed = {r["sitting_id"]: r["sealed"] for r in conn.execute(
                 "SELECT sitting_id, sealed FROM sealed_sittings WHERE released_at IS NULL")}
+            # sittings with a 放行码信封 (fixed at import): the start form offers to open it
+            self.envelopes = {r[0] for r in conn.execute("SELECT sitting_id FROM release_envelopes")}
             for r in conn.execute("SELECT ticket, level, facts, ts FROM violations ORDER BY id"):
                 self.violations.setdefault(r["ticket"], []).append(
                     {"level": r["level"], "facts": r["facts"], "ts": r["ts"]})
@@ -235,7 +238,7 @@ class ExamService(RoomActions):
             "late_entry_until": _ms(rules.late_entry_until(ops.sitting_times(s))),
             "submitted": sum(1 for t in tickets if self.attempts.get(t, {}).get("status") in ("submitted", "terminated")),
             "duration_s": s["duration_s"], "question_count": s["question_count"],
-            "sealed": sitting_id in self.sealed,
+            "sealed": sitting_id in self.sealed, "envelope": sitting_id in self.envelopes,
         }
 
     def tickets_in(self, sitting_id: str) -> list[str]:
@@ -461,14 +464,22 @@ class ExamService(RoomActions):
         return True
 
     # -- staff actions --------------------------------------------------------------
-    def start_sitting(self, sitting_id: str, staff: str, release_code=None) -> None:
+    def start_sitting(self, sitting_id: str, staff: str, release_code=None, envelope_seal=None) -> None:
         if sitting_id not in self.sittings:
             raise ExamError("unknown_sitting")
+        if envelope_seal is not None:  # the code came from the 放行码信封: which one (ops.start_sitting checks)
+            if not isinstance(envelope_seal, str) or len(envelope_seal) > 32:
+                raise ExamError("bad_request", "请填写信封上的封条号")
+            from provisioning.envelopes import normalize_seal
+
+            envelope_seal = normalize_seal(envelope_seal)
+            if not envelope_seal:
+                raise ExamError("bad_request", "请填写信封上的封条号")
         released = None
         if sitting_id in self.sealed and self.sittings[sitting_id]["status"] == "planned":
             released = self._open_sealed(sitting_id, release_code)
         # Idempotent: a second console starting the same sitting gets its view, not an error.
-        self._commit(ops.start_sitting, sitting_id, self.clock(), staff, released)
+        self._commit(ops.start_sitting, sitting_id, self.clock(), staff, released, envelope_seal)
 
     def _release(self, sitting_id: str, released: dict) -> None:
         """Mirror a sitting's papers once the transaction that released them committed."""

@@ -16,7 +16,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import PageBreak, Spacer, Table
 
 from . import layout as L
-from .data import INCIDENT_KINDS, LEVELS, duration_zh, hm, reading
+from .data import INCIDENT_KINDS, LEVELS, duration_zh, envelope_text, hm, reading
 
 W = [30 * mm, 50 * mm, 22 * mm, 30 * mm, 24 * mm, 30 * mm]   # 186 mm, the A4 text width
 CONTENT_W = sum(W[1:]) - 6  # less the cell padding (3 pt a side)
@@ -39,6 +39,7 @@ def room_record(db: Any, sitting_id: str) -> bytes:
         viols = r.violations(sitting_id)
         incidents = r.incidents(sitting_id)
         adjustments = r.time_adjustments(sitting_id)
+        envelope = r.release_envelope(sitting_id)
 
     # 应到/实到/缺考 as hall_server/exam/counts.py defines them (the console's numbers).
     absent = [c for c in cands if c["attendance"] == "absent"]
@@ -47,7 +48,7 @@ def room_record(db: Any, sitting_id: str) -> bytes:
     sections = {
         "absent": _absent_rows(absent, pending),
         "viol": _violation_rows(viols),
-        "other": _other_rows(s, present, incidents, adjustments),
+        "other": _other_rows(s, present, incidents, adjustments, envelope),
     }
     ident = _identity_rows(s, len(cands), len(present))
     pages = _paginate(s, ident, sections)
@@ -113,9 +114,12 @@ def _violation_rows(viols) -> list[list]:
     return rows
 
 
-def _other_rows(s, present, incidents, adjustments) -> list[list]:
-    """Incidents, pauses, extra time and late admissions in time order, then a system line."""
+def _other_rows(s, present, incidents, adjustments, envelope=None) -> list[list]:
+    """Incidents, pauses, extra time, late admissions and an opened 放行码信封 in time order,
+    then a system line."""
     events = []
+    if envelope is not None and envelope["opened_at"]:
+        events.append((envelope["opened_at"], envelope_text(envelope)))
     for inc in incidents:
         kind = INCIDENT_KINDS.get(inc["kind"], inc["kind"])
         events.append((inc["ts"], f"{hm(inc['ts'])}  【{kind}】{inc['text']}"))

@@ -115,7 +115,7 @@ class StaffChannel:
         def start_sitting(p):
             sitting_id = self.sitting_for(p)
             self.check_date(sitting_id, p.get("confirm_date"))
-            svc.start_sitting(sitting_id, self.staff().username, p.get("release_code"))
+            svc.start_sitting(sitting_id, self.staff().username, p.get("release_code"), p.get("envelope_seal"))
             return ok(sitting=svc.sitting_view(sitting_id))
 
         def room_action(name):

@@ -50,6 +50,12 @@ def alerts():
     return {"hall_alerts": current_app.extensions["hall.alerts"]()}
 
 
+@bp.context_processor
+def site_contacts():
+    """The district office, the city office and the hotline on every page (issue 17 item 7)."""
+    return {"contacts": current_app.extensions["hall.contacts"]}
+
+
 def current_staff():
     return _staff_dir().get(session.get("staff"))
 

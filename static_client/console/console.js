@@ -288,6 +288,11 @@
   function prepareStart() {
     var sealed = !!(sitting && sitting.sealed);
     $("release-line").hidden = !sealed;
+    // 放行码信封 (issue 17 item 7): when the county office cannot be reached, the code comes
+    // from the sitting's sealed envelope and its seal number goes on the record.
+    $("release-via").hidden = !(sealed && sitting.envelope);
+    $("room-form").elements.release_via.value = "office";
+    $("seal-line").hidden = true;
     var today = window.hallZone.date(now());
     var wrongDay = !!(sitting && sitting.date && sitting.date !== today);
     $("date-line").hidden = !wrongDay;
@@ -305,9 +310,21 @@
       var code = f.release_code.value.trim();
       if (!code) { text($("room-msg"), "请输入放行码"); $("room-msg").className = "error"; return null; }
       p.release_code = code;
+      if (!$("release-via").hidden && f.release_via.value === "envelope") {
+        var seal = f.envelope_seal.value.trim();
+        if (!seal) { text($("room-msg"), "请填写信封上的封条号"); $("room-msg").className = "error"; return null; }
+        p.envelope_seal = seal;
+      }
     }
     return p;
   }
+  document.querySelectorAll("#release-via input").forEach(function (r) {
+    r.addEventListener("change", function () {
+      var env = $("room-form").elements.release_via.value === "envelope";
+      $("seal-line").hidden = !env;
+      text($("release-line").firstChild, env ? "放行码（信封内页上的12位） " : "放行码（区县定考办提供，12位，如 ABCD-EFGH-JKMN） ");
+    });
+  });
 
   // Device changes: a badge that stays on screen while scrolling, a sound, the tab title.
   var knownPending = {};
