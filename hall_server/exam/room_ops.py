@@ -10,10 +10,9 @@ from .changes import Changes
 from .errors import ExamError
 from .ops import ACTIVE, FINAL, answer_set, attempt_row, finalize, sitting_row, sitting_times
 
-VIOLATION_LEVELS = {"minor": "一般违纪", "cheating": "考试作弊", "serious": "严重违纪"}
-TERMINATING = ("cheating", "serious")
-INCIDENT_KINDS = {"power": "停电", "network": "网络故障", "system": "系统故障", "sick": "考生身体不适",
-                  "cheating_group": "群体作弊", "other": "其他"}
+from .labels import INCIDENT_KINDS, VIOLATION_NAMES as VIOLATION_LEVELS, VIOLATIONS
+
+TERMINATING = tuple(k for k, v in VIOLATIONS.items() if v.terminates)
 
 
 def _staff_actor(staff: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any, Iterator
 # The console's own labels and counts, so screen and paper say the same thing.
 from hall_server import zone
 from hall_server.exam import counts
-from hall_server.exam.room_ops import INCIDENT_KINDS, VIOLATION_LEVELS as LEVELS
+from hall_server.exam.labels import ATTEMPT_STATUS, INCIDENT_KINDS, VIOLATION_NAMES as LEVELS
 
 # Forms print times in the exam's zone (hall_server/zone.py), never the laptop's: the caller
 # sets it for one document (using_zone); the default is the configured default zone.
@@ -39,8 +39,8 @@ def using_zone(tz):
     finally:
         _ZONE.reset(token)
 
-STATUS = {None: "缺考", "absent": "缺考", "logged_in": "已签到", "confirmed": "已确认", "answering": "答题中",
-          "submitted": "已交卷", "terminated": "终止考试"}
+# A form printed after the fact: no attempt row means the candidate never came (缺考).
+STATUS = {None: ATTEMPT_STATUS["absent"], **ATTEMPT_STATUS}
 
 
 class NotFound(LookupError):

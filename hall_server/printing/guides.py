@@ -120,8 +120,10 @@ def candidate_notice(db: Any) -> bytes:
     section("三、手机出问题时", T.CANDIDATE_PHONE)
     flow.append(_p("四、以下行为本次成绩不合格", 17))
     flow.append(Spacer(1, 1 * mm))
-    sub(flow, "考试作弊（本次测评不合格，参加补考）：", T.CANDIDATE_VOID_CHEATING, f)
-    sub(flow, "严重违纪（本周期测评不合格，取消补考）：", T.CANDIDATE_VOID_SERIOUS, f)
+    from ..exam.labels import VIOLATIONS as V
+
+    sub(flow, f"{V['cheating'].name}（{V['cheating'].result}）：", T.CANDIDATE_VOID_CHEATING, f)
+    sub(flow, f"{V['serious'].name}（{V['serious'].result}）：", T.CANDIDATE_VOID_SERIOUS, f)
     return _doc("考生须知", f, flow)
 
 

@@ -51,6 +51,14 @@ def alerts():
 
 
 @bp.context_processor
+def words():
+    """One table of labels for the page and its script (hall_server/exam/labels.py)."""
+    from ..exam import labels
+
+    return {"labels": labels.for_page()}
+
+
+@bp.context_processor
 def site_contacts():
     """The district office, the city office and the hotline on every page (issue 17 item 7)."""
     return {"contacts": current_app.extensions["hall.contacts"]}

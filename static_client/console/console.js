@@ -10,10 +10,11 @@
   var filter = "all";
   var current = null; // ticket in the action dialog
   var entryTimer = null;
-  var STATUS = { not_arrived: "未到", logged_in: "已登录", confirmed: "已核对", answering: "答题中",
-                 submitted: "已交卷", terminated: "已终止", absent: "缺考" };
-  var SITTING = { planned: "未开考", started: "考试中", paused: "暂停中", ended: "已结束" };
-  var LEVEL = { minor: "一般违纪", cheating: "考试作弊", serious: "严重违纪" };
+  // One table of words for screen and print (hall_server/exam/labels.py, sent with the page).
+  var LABELS = JSON.parse(document.getElementById("hall-labels").textContent);
+  var STATUS = LABELS.status, SITTING = LABELS.sitting, VIOLATIONS = LABELS.violations;
+  var LEVEL = {};
+  Object.keys(VIOLATIONS).forEach(function (k) { LEVEL[k] = VIOLATIONS[k].name; });
   var socket = io("/staff", { transports: ["websocket"] });
 
   function $(id) { return document.getElementById(id); }
@@ -196,7 +197,7 @@
   function levelChanged() {
     var f = $("act-form").elements;
     var line = document.querySelector("#act-form .confirm-line");
-    line.hidden = f.level.value === "minor";
+    line.hidden = !VIOLATIONS[f.level.value].terminates;
     f.terminate_ok.checked = false;
   }
   $("act-form").elements.level.addEventListener("change", levelChanged);
@@ -211,7 +212,7 @@
       if (action === "extra_time") { p.minutes = Number(f.minutes.value); p.reason = f.extra_reason.value; }
       if (action === "violation") {
         p.level = f.level.value; p.facts = f.facts.value;
-        if (p.level !== "minor" && !f.terminate_ok.checked) {
+        if (VIOLATIONS[p.level].terminates && !f.terminate_ok.checked) {
           text(m, "“" + LEVEL[p.level] + "”将立即终止该考生的考试：请先勾选确认。"); m.className = "error"; return;
         }
       }

@@ -8,11 +8,12 @@ list), 004_… 2.2.9/2.2.10. A deferral (延期考核) is a status of its own, n
 """
 from __future__ import annotations
 
-STATUS_ZH = {None: "缺考", "absent": "缺考", "logged_in": "已签到", "confirmed": "已确认",
-             "answering": "答题中", "submitted": "已交卷", "terminated": "终止考试"}
-SUBMIT_REASON_ZH = {None: "", "candidate": "考生交卷", "time_up": "时间到自动交卷", "staff": "监考结束考试收卷",
-                    "terminated": "违纪终止考试", "paper": "答题卡"}
-LEVEL_ZH = {None: "", "": "", "none": "不构成违纪", "minor": "一般违纪", "cheating": "考试作弊", "serious": "严重违纪"}
+from hall_server.exam.labels import ATTEMPT_STATUS, SUBMIT_REASONS, VIOLATION_NAMES
+
+# The site's words (hall_server/exam/labels.py): the centre's pages say what the site's did.
+STATUS_ZH = {None: ATTEMPT_STATUS["absent"], **ATTEMPT_STATUS}
+SUBMIT_REASON_ZH = {None: "", **SUBMIT_REASONS}
+LEVEL_ZH = {None: "", "": "", "none": "不构成违纪", **VIOLATION_NAMES}
 CASE_STATE_ZH = {"pending_review": "待区县复核", "pending_approval": "待市核准", "approved": "已核准"}
 DEFERRAL_STATE_ZH = {"requested": "待市核准", "approved": "已批准", "refused": "未批准"}
 
