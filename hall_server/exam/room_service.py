@@ -110,6 +110,15 @@ class RoomActions:
         self.on_attempt(ticket)
 
     # -- paper fallback -----------------------------------------------------------------
+    def print_booklets(self, sitting_id: str, tickets, staff: str) -> None:
+        """Allow and audit printing these candidates' question booklets (试题册)."""
+        from . import fallback_ops
+
+        if (not isinstance(tickets, list) or not 0 < len(tickets) <= 200
+                or not all(isinstance(t, str) and len(t) <= 64 for t in tickets)):
+            raise ExamError("bad_request", "请选择考生")
+        self._commit(fallback_ops.print_booklets, sitting_id, list(dict.fromkeys(tickets)), self.clock(), staff)
+
     def paper_entry(self, ticket, pass_no, answers, staff: str) -> dict:
         self._candidate(ticket)
         if type(pass_no) is not int or pass_no not in (1, 2) or not isinstance(answers, str) or len(answers) > 1000:

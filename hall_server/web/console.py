@@ -197,13 +197,15 @@ def _render_doc(doc, db_path, sitting_id, url, wifi, tickets, room_code) -> byte
             return printing.qr_poster(conn, sitting_id, url, *wifi, room_code=room_code)
         if doc == "answer-cards":
             return printing.answer_cards(conn, sitting_id, tickets)
+        if doc == "booklet":
+            return printing.question_booklet(conn, sitting_id, tickets)
         return printing.site_report(conn)
     finally:
         conn.close()
 
 
 PRINTABLE = {"sign-in": "考生一览表", "room-record": "考场情况记录表", "poster": "考场二维码海报",
-             "answer-cards": "答题卡"}
+             "answer-cards": "答题卡", "booklet": "试题册"}
 
 
 def _pdf(body: bytes, filename: str) -> Response:
@@ -219,14 +221,29 @@ def print_sitting(sitting_id: str, doc: str):
     s = _sitting_or_404(sitting_id)
     if doc not in PRINTABLE:
         abort(404)
+    tickets = request.args.getlist("ticket") or None
+    if doc == "booklet":
+        _booklet_allowed(sitting_id, tickets)
     site = current_app.config["HALL"]["site"]
     body = run_blocking(_render, doc, current_app.extensions["hall.db_path"], sitting_id,
                         url=current_app.extensions["hall.qr_url"](sitting_id),
                         wifi=(site["wifi_ssid"], site["wifi_password"]),
-                        tickets=request.args.getlist("ticket") or None,
+                        tickets=tickets,
                         room_code=not current_app.config["HALL"]["security"]["qr_rotate_seconds"],
                         zone_name=current_app.extensions["hall.zone"])
     return _pdf(body, f"{PRINTABLE[doc]}-{_svc().rooms[s['room_id']]['name']}-第{s['sitting_no']}场.pdf")
+
+
+def _booklet_allowed(sitting_id: str, tickets) -> None:
+    """试题册 (the paper fallback's per-candidate paper): only once released, audited first."""
+    from ..exam.errors import ExamError
+
+    if not tickets:
+        abort(400, "请选择要打印试题册的考生")
+    try:
+        _svc().print_booklets(sitting_id, tickets, current_staff().username)
+    except ExamError as e:
+        abort(409 if e.code in ("bad_state", "paper_sealed") else 400, e.message)
 
 
 @bp.get("/print/site-report.pdf")

@@ -170,7 +170,19 @@
     current = ticket;
     text($("act-title"), "考生操作：" + r.name);
     text($("act-who"), "准考证号 " + r.ticket + " · 座位 " + r.seat_no + " · " + r.category + " · " + (STATUS[r.status] || r.status));
-    document.querySelectorAll("#act-choose [data-open]").forEach(function (b) {
+    // The paper fallback: the candidate's own booklet (only once the papers are released: the
+  // server refuses before and audits each print) and answer card, then keying in twice.
+  function preparePaper(r) {
+    var base = "/console/sitting/" + sittingId + "/print/";
+    var q = "?ticket=" + encodeURIComponent(r.ticket);
+    var released = !!(sitting && sitting.status !== "planned" && !sitting.sealed);
+    $("print-booklet").href = base + "booklet.pdf" + q;
+    $("print-booklet").hidden = !released;
+    $("print-card").href = base + "answer-cards.pdf" + q;
+    text($("booklet-note"), released ? "试题册与答题卡题号、选项顺序一致；试题册不含答案，考后一并收回。"
+                                     : "开考（试卷解封）后才能打印试题册；答题卡现在即可打印。");
+  }
+  document.querySelectorAll("#act-choose [data-open]").forEach(function (b) {
       b.hidden = !TASKS_FOR[b.dataset.open](r);
     });
     showTask(null);
@@ -183,11 +195,24 @@
     text($("act-msg"), "");
     if (task) {
       var r = rows[current];
-      var names = { late: "准许迟到入场", extra: "延长时间", violation: "记录违纪", paper: "答题卡录入" };
+      var names = { late: "准许迟到入场", extra: "延长时间", violation: "记录违纪", paper: "纸质作答" };
+      if (task === "paper") preparePaper(r);
       text($("act-title"), names[task] + "：" + r.name);
       var first = document.querySelector("#act-form fieldset[data-task='" + task + "'] input, #act-form fieldset[data-task='" + task + "'] select");
       if (first) first.focus();
     } else if (current && rows[current]) text($("act-title"), "考生操作：" + rows[current].name);
+  }
+  // The paper fallback: the candidate's own booklet (only once the papers are released: the
+  // server refuses before and audits each print) and answer card, then keying in twice.
+  function preparePaper(r) {
+    var base = "/console/sitting/" + sittingId + "/print/";
+    var q = "?ticket=" + encodeURIComponent(r.ticket);
+    var released = !!(sitting && sitting.status !== "planned" && !sitting.sealed);
+    $("print-booklet").href = base + "booklet.pdf" + q;
+    $("print-booklet").hidden = !released;
+    $("print-card").href = base + "answer-cards.pdf" + q;
+    text($("booklet-note"), released ? "试题册与答题卡题号、选项顺序一致；试题册不含答案，考后一并收回。"
+                                     : "开考（试卷解封）后才能打印试题册；答题卡现在即可打印。");
   }
   document.querySelectorAll("#act-choose [data-open]").forEach(function (b) {
     b.addEventListener("click", function () { showTask(b.dataset.open); });
