@@ -55,8 +55,9 @@ class Hall:
             return True
 
         allow = cfg["security"]["staff_allowlist"]
+        pairing = self.app.extensions["hall.pairing"]
         return Credentials(lambda s: svc.ticket_for_session(s) is not None, token_valid,
-                           lambda ip: address_allowed(ip, allow))
+                           lambda ip: address_allowed(ip, allow), device_valid=pairing.allowed)
 
     def start_background(self) -> None:
         sweep = self.app.config["HALL"]["rules"]["timeup_sweep_seconds"]
@@ -217,10 +218,21 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
     sec = cfg["security"]
     app.extensions["hall.code_limiter"] = LoginLimiter(sec["login_max_failures"], sec["login_lockout_seconds"])
 
-    from .web import candidate, console
+    from .auth.pairing import Pairing
+
+    pairing = Pairing(writer, exam_clock, sec["pairing_code_seconds"])
+    pairing_conn = schema.connect(db_path, readonly=True)
+    try:
+        pairing.load(pairing_conn)          # tablets paired before a restart stay paired
+    finally:
+        pairing_conn.close()
+    app.extensions["hall.pairing"] = pairing
+
+    from .web import candidate, console, pairing as pairing_pages
 
     app.register_blueprint(candidate.bp)
     app.register_blueprint(console.bp)
+    app.register_blueprint(pairing_pages.bp)
     # Flask-SocketIO runs every event handler inside app.request_context() of the connection's
     # /socket.io/ request. Without a rule for that path, pushing the context raises NotFound
     # (WebsocketMismatch for websockets) and Flask keeps it in request.routing_exception:
@@ -257,6 +269,8 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
     staff.on_device_approved = phones.device_approved
     staff.on_device_rejected = phones.device_rejected
     staff.alerts_now = lambda: hall.alerts
+    staff.device_allowed = pairing.allowed
+    pairing.on_revoked = staff.drop_device
     app.extensions["hall.staff_channel"] = staff
     app.extensions["hall.alerts"] = lambda: hall.alerts
     return hall

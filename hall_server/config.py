@@ -48,6 +48,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "qr_grace_seconds": 120,
         "qr_valid_after_end_minutes": 60,
         "device_change_requires_approval": True,
+        "pairing_code_seconds": 300,
+        "paired_device_days": 30,
     },
     "clock": {"drift_alert_seconds": 5.0},
     "site": {"wifi_ssid": "", "wifi_password": "", "timezone": "Asia/Shanghai"},

@@ -18,7 +18,7 @@ from .bundle import KDF_DEFAULT, new_release_code, seal_sitting, write_bundle
 from .envelopes import add_seals, envelope_sheet
 from .keys import load_private, site_keypair
 from .model import EXAM_DEFAULTS, Bank
-from .plan import build_plan, staff_for
+from .plan import build_plan, staff_for, staff_usernames
 from .sites import Site
 from .synth import make_candidates
 
@@ -88,7 +88,7 @@ def build_site_bundle(site: Site, candidates: list[dict], bank: Bank, blueprint:
     out_dir = Path(out_dir)
     prep = prepare_site(site, candidates, bank, blueprint, opts)
     site_key = site_keypair(opts.site_key_seed + site.site_no.encode() if opts.site_key_seed else None)
-    passwords = {"chief": _password()} | {f"r{int(r['room_id'][1:]):02d}": _password() for r in prep["rooms"]}
+    passwords = {u: _password() for u in staff_usernames(prep["rooms"])}
     plan = build_plan(site=site.as_plan(), rooms=prep["rooms"], sittings=prep["sittings"],
                       candidates=prep["candidates"], papers=prep["papers"], keys=prep["keys"],
                       media=bank.media, staff=staff_for(prep["rooms"], passwords),

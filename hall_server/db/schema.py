@@ -134,8 +134,19 @@ CREATE TABLE IF NOT EXISTS staff (
     username      TEXT PRIMARY KEY,
     display_name  TEXT NOT NULL,
     password_hash TEXT NOT NULL,
-    role          TEXT NOT NULL CHECK (role IN ('chief', 'invigilator')),
+    role          TEXT NOT NULL CHECK (role IN ('chief', 'invigilator', 'patrol')),
     room_id       TEXT REFERENCES rooms(room_id)
+);
+-- Tablets let into the console by pairing (auth/pairing.py): the hash of each device's token.
+CREATE TABLE IF NOT EXISTS paired_devices (
+    id          INTEGER PRIMARY KEY,
+    token_hash  TEXT NOT NULL UNIQUE,
+    label       TEXT NOT NULL,
+    staff       TEXT NOT NULL,
+    address     TEXT NOT NULL,
+    paired_at   REAL NOT NULL,
+    revoked_at  REAL,
+    revoked_by  TEXT
 );
 -- 违纪记录. level: minor (一般违纪) | cheating (考试作弊) | serious (严重违纪).
 CREATE TABLE IF NOT EXISTS violations (
@@ -234,8 +245,26 @@ MIGRATIONS = [
 ]
 
 
+# CHECK constraints widened since: tables rebuilt (with their rows) when an older hall made them.
+WIDENED = {"staff": "'patrol'"}
+
+
+def _widen(conn: sqlite3.Connection) -> None:
+    """Recreate a table whose stored CHECK predates a new value (SQLite cannot alter a CHECK)."""
+    for table, marker in WIDENED.items():
+        row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+        if row is None or marker in row[0]:
+            continue
+        start = SCHEMA.index(f"CREATE TABLE IF NOT EXISTS {table} (")
+        create = SCHEMA[start:SCHEMA.index(");", start) + 2].replace(f"IF NOT EXISTS {table} (", f"{table}__new (")
+        cols = ", ".join(r[1] for r in conn.execute(f"PRAGMA table_info({table})"))
+        conn.executescript(f"BEGIN; {create} INSERT INTO {table}__new ({cols}) SELECT {cols} FROM {table};"
+                           f" DROP TABLE {table}; ALTER TABLE {table}__new RENAME TO {table}; COMMIT;")
+
+
 def init_schema(db: sqlite_utils.Database) -> None:
     db.conn.executescript(SCHEMA)
+    _widen(db.conn)
     for table, column, decl in MIGRATIONS:
         if column not in {r[1] for r in db.conn.execute(f"PRAGMA table_info({table})")}:
             db.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")

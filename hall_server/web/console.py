@@ -25,9 +25,18 @@ def _staff_dir():
 
 @bp.before_request
 def only_allowed_addresses():
+    """The laptop (security.staff_allowlist) or a paired tablet (auth/pairing.py)."""
+    from ..auth.pairing import COOKIE
+
+    if request.endpoint == "console.asset":
+        return  # the console's CSS and JS: the pairing page needs them too
     allow = current_app.config["HALL"]["security"]["staff_allowlist"]
-    if not address_allowed(request.remote_addr, allow):
-        abort(403, "控制台只能在考点电脑上打开（security.staff_allowlist）")
+    if address_allowed(request.remote_addr, allow):
+        return
+    if current_app.extensions["hall.pairing"].allowed(request.cookies.get(COOKIE)):
+        return
+    abort(403, "控制台只能在考点电脑上打开（security.staff_allowlist），"
+               "或在已配对的平板上打开：平板请先打开 /console/pair 配对")
 
 
 @bp.context_processor
@@ -109,8 +118,10 @@ def logout():
 def home():
     svc, staff = _svc(), current_staff()
     sittings = [svc.sitting_view(sid) for sid in sorted(svc.sittings)
-                if staff.may_run(svc.sittings[sid]["room_id"])]
+                if staff.may_view(svc.sittings[sid]["room_id"])]
     return render_template("console_home.html", staff=staff, sittings=sittings, svc=svc,
+                           on_laptop=address_allowed(request.remote_addr,
+                                                     current_app.config["HALL"]["security"]["staff_allowlist"]),
                            sync=sync_state() if staff.role == "chief" else None,
                            central_url=current_app.config["HALL"]["sync"]["central_url"],
                            syncing=request.args.get("syncing", type=float), exported=request.args.get("exported"),
@@ -135,13 +146,16 @@ def _cfg_object():
     return current_app.extensions["hall.config"]
 
 
-def _sitting_or_404(sitting_id: str) -> dict:
+def _sitting_or_404(sitting_id: str, run: bool = False) -> dict:
+    """The sitting if this staff member may see it (``run``: act on it)."""
     svc, staff = _svc(), current_staff()
     s = svc.sittings.get(sitting_id)
     if s is None:
         abort(404)
-    if not staff.may_run(s["room_id"]):
+    if not staff.may_view(s["room_id"]):
         abort(403, "无权查看其他考场")
+    if run and not staff.may_run(s["room_id"]):
+        abort(403, "巡考账号只能查看考场、记录违纪和情况")
     return s
 
 
@@ -218,7 +232,7 @@ def _pdf(body: bytes, filename: str) -> Response:
 @bp.get("/sitting/<sitting_id>/print/<doc>.pdf")
 @staff_required
 def print_sitting(sitting_id: str, doc: str):
-    s = _sitting_or_404(sitting_id)
+    s = _sitting_or_404(sitting_id, run=doc == "booklet")
     if doc not in PRINTABLE:
         abort(404)
     tickets = request.args.getlist("ticket") or None

@@ -16,6 +16,9 @@
   var LEVEL = {};
   Object.keys(VIOLATIONS).forEach(function (k) { LEVEL[k] = VIOLATIONS[k].name; });
   var socket = io("/staff", { transports: ["websocket"] });
+  // The patrol (巡考) watches every room and records violations and incidents only.
+  var PATROL = root.dataset.role === "patrol";
+  if (PATROL) ["start", "pause", "resume", "room-extra", "end"].forEach(function (id) { $(id).hidden = true; });
 
   function $(id) { return document.getElementById(id); }
   function text(el, t) { el.textContent = t == null ? "" : String(t); }
@@ -70,7 +73,7 @@
     var approvals = [];
     list.forEach(function (r) {
       if (r.status === "answering") n.answering++;
-      if (r.pending_device) approvals.push(r);
+      if (r.pending_device && !PATROL) approvals.push(r);
       if (!matches(r)) return;
       var tr = document.createElement("tr");
       tr.id = "c-" + r.ticket;
@@ -97,7 +100,7 @@
       b.type = "button"; b.textContent = "操作"; b.className = "act";
       b.addEventListener("click", function () { openDialog(r.ticket); });
       td.appendChild(b);
-      if (r.login_locked_s > 0) {
+      if (r.login_locked_s > 0 && !PATROL) {
         // Too many wrong logins for this ticket: the invigilator checks the ID and lifts it.
         var u = document.createElement("button");
         u.type = "button"; u.className = "unlock"; u.textContent = "解除锁定";
@@ -160,10 +163,10 @@
   // 操作 on a candidate: first what to do (four tasks), then a form with only that task's
   // fields. Tasks that cannot apply to the candidate's state are not offered.
   var TASKS_FOR = {
-    late: function (r) { return r.status === "not_arrived" || r.status === "absent" || isAbsent(r); },
-    extra: function (r) { return r.status === "answering"; },
+    late: function (r) { return !PATROL && (r.status === "not_arrived" || r.status === "absent" || isAbsent(r)); },
+    extra: function (r) { return !PATROL && r.status === "answering"; },
     violation: function (r) { return ["logged_in", "confirmed", "answering", "submitted"].indexOf(r.status) >= 0; },
-    paper: function () { return true; }
+    paper: function () { return !PATROL; }
   };
   function openDialog(ticket) {
     var r = rows[ticket];
