@@ -247,6 +247,9 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
     staff = StaffChannel(socketio, service, staff_dir)
     phones.register()
     staff.register()
+    from .realtime import staff_exceptions
+
+    staff_exceptions.register(staff)
     Flow(socketio.server, cfg["server"], mode).install()  # per-connection limits on events
 
     def attempt_changed(ticket: str) -> None:
@@ -266,6 +269,12 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
     service.on_progress = hall.dirty.add
     service.on_sitting = sitting_changed
     service.on_replaced = phones.replaced
+
+    def candidate_moved(ticket: str, from_sitting: str) -> None:
+        staff_exceptions.push_moved(staff, ticket, from_sitting)
+        hall.dirty_sittings.add(from_sitting)
+
+    service.on_moved = candidate_moved
     staff.on_device_approved = phones.device_approved
     staff.on_device_rejected = phones.device_rejected
     staff.alerts_now = lambda: hall.alerts

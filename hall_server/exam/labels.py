@@ -19,6 +19,7 @@ ATTEMPT_STATUS = {
     "answering": "答题中",
     "submitted": "已交卷",
     "terminated": "终止考试",
+    "rescheduled": "待重考",
 }
 
 SITTING_STATUS = {"planned": "未开考", "started": "考试中", "paused": "暂停中", "ended": "已结束"}
@@ -30,7 +31,19 @@ SUBMIT_REASONS = {
     "staff": "监考收卷",
     "terminated": "违纪终止考试",
     "paper": "答题卡",
+    "rescheduled": "另择期再考",
 }
+
+# late_reason of a candidate moved in before opening: admitted to the new room (not a latecomer)
+MOVED_IN = "调换考场："
+# A candidate's exceptions (exam/exception_ops.py): what the room record calls them.
+EXCEPTIONS = {"stop": "停考/代为交卷", "move": "调换考场", "reschedule": "待重考（另择期再考）"}
+# Why an invigilator stops one candidate's exam (附件2 四(八) a sick candidate persuaded to
+# stop; 附件3 四(五) leaving with the invigilator's consent): never a violation.
+STOP_REASONS = {"sick": "身体不适，劝其停考", "leave": "经监考同意提前离场", "other": "其他原因"}
+# Why a candidate or a whole sitting is rescheduled (附件5 三1,4 另择期再考; 附件3 四(八)).
+RESCHEDULE_REASONS = {"fault": "故障无法恢复，无法考试", "force_majeure": "不可抗力", "sick": "考生突发疾病",
+                      "other": "其他原因"}
 
 # 应到 / 实到 / 缺考 / 待入场 (hall_server/exam/counts.py)
 ATTENDANCE = {"expected": "应到", "present": "实到", "absent": "缺考", "pending": "待入场"}
@@ -66,4 +79,5 @@ def for_page() -> dict:
     return {"status": ATTEMPT_STATUS, "sitting": SITTING_STATUS, "submit": SUBMIT_REASONS,
             "attendance": ATTENDANCE,
             "violations": {k: asdict(v) | {"consequence": v.consequence} for k, v in VIOLATIONS.items()},
-            "incidents": INCIDENT_KINDS}
+            "incidents": INCIDENT_KINDS, "exceptions": EXCEPTIONS, "stop_reasons": STOP_REASONS,
+            "reschedule_reasons": RESCHEDULE_REASONS, "moved_in": MOVED_IN}

@@ -49,6 +49,9 @@ def login(conn, ticket: str, sitting_id: str, now: float, device: str, session_h
           approval_required: bool = True) -> Changes:
     a = attempt_row(conn, ticket)
     s = sitting_row(conn, sitting_id)
+    here = conn.execute("SELECT sitting_id FROM candidates WHERE ticket = ?", (ticket,)).fetchone()
+    if here is None or here[0] != sitting_id:
+        raise ExamError("wrong_room")   # moved to another room in the meantime (exception_ops.move_candidate)
     if a is None or a["status"] == "absent":
         admitted = a is not None and bool(a["late_reason"])
         if s["status"] == "ended":
@@ -101,6 +104,10 @@ def open_paper(conn, ticket: str, now: float) -> Changes:
         return Changes(attempts=[a])  # idempotent: the deadline set at first opening stands
     if a["status"] != "confirmed":
         raise ExamError("not_confirmed")
+    if conn.execute("SELECT 1 FROM papers WHERE ticket = ?", (ticket,)).fetchone() is None:
+        # still sealed (a candidate moved in from a sitting not yet released): timing must
+        # not start before the paper can be read
+        raise ExamError("paper_sealed")
     s = sitting_row(conn, a["sitting_id"])
     st = sitting_times(s)
     refusal = rules.may_open(st, now, admitted_late=bool(a["late_reason"]))

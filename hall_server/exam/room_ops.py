@@ -57,7 +57,7 @@ def extra_time(conn, sitting_id: str, ticket: str | None, seconds: float, reason
             (sitting_id,))]
     else:
         a = attempt_row(conn, ticket)
-        if a is None or a["status"] in ("absent", "submitted", "terminated"):
+        if a is None or a["status"] not in ACTIVE:
             raise ExamError("bad_state", "只能为正在考试的考生延长时间")
         tickets = [ticket]
     for t in tickets:
@@ -154,6 +154,8 @@ def paper_entry(conn, ticket: str, pass_no: int, answers: str, now: float, staff
     a = attempt_row(conn, ticket)
     if a is not None and a["status"] in FINAL:
         raise ExamError("bad_state", "该考生已交卷")
+    if a is not None and a["status"] == "rescheduled":
+        raise ExamError("bad_state", "该考生已改为待重考")
     c = conn.execute("SELECT sitting_id FROM candidates WHERE ticket = ?", (ticket,)).fetchone()
     conn.execute("INSERT INTO paper_entries (ticket, pass_no, answers, staff, ts) VALUES (?, ?, ?, ?, ?)"
                  " ON CONFLICT (ticket, pass_no) DO UPDATE SET answers = excluded.answers, staff = excluded.staff,"

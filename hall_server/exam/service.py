@@ -26,6 +26,7 @@ from . import ops, rules
 from .changes import Changes
 from .clock import ExamClock, boot_id
 from .errors import ExamError
+from .exception_actions import CandidateExceptions
 from .room_service import RoomActions
 
 MAX_STR = 64
@@ -46,7 +47,7 @@ def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
 
-class ExamService(RoomActions):
+class ExamService(RoomActions, CandidateExceptions):
     def __init__(self, cfg, writer: Writer, clock: Callable[[], float] | None = None):
         self.cfg = cfg
         self.writer = writer
@@ -61,6 +62,9 @@ class ExamService(RoomActions):
         self.on_progress: Callable[[str], None] = lambda ticket: None
         self.on_sitting: Callable[[str], None] = lambda sitting_id: None
         self.on_replaced: Callable[[str, str | None], None] = lambda ticket, old_device: None
+        # a candidate left a room (moved): its console drops the row, both rooms recount
+        self.on_moved: Callable[[str, str], None] = lambda ticket, from_sitting: None
+        self.exceptions: dict[str, list[dict]] = {}  # ticket -> candidate_exceptions rows (stop, move, reschedule)
         self.meta: dict[str, str] = {}
         self.rooms: dict[str, dict] = {}
         self.sittings: dict[str, dict] = {}
@@ -103,6 +107,8 @@ class ExamService(RoomActions):
             for r in conn.execute("SELECT ticket, level, facts, ts FROM violations ORDER BY id"):
                 self.violations.setdefault(r["ticket"], []).append(
                     {"level": r["level"], "facts": r["facts"], "ts": r["ts"]})
+            for r in conn.execute("SELECT * FROM candidate_exceptions ORDER BY id"):
+                self.exceptions.setdefault(r["ticket"], []).append(dict(r))
             for r in conn.execute("SELECT ticket, q, choice, seq FROM answers"):
                 self.answers.setdefault(r["ticket"], {})[r["q"]] = (r["choice"], r["seq"])
         finally:
@@ -219,6 +225,9 @@ class ExamService(RoomActions):
                      | {"hidden_now": bool(self.focus_stats.get(ticket, {}).get("hidden_since"))},
             "violations": [{"level": v["level"], "facts": v["facts"], "ts": _ms(v["ts"])}
                            for v in self.violations.get(ticket, [])],
+            "sitting_id": c["sitting_id"],
+            "exceptions": [{"kind": e["kind"], "reason": e["reason"], "ts": _ms(e["ts"]), "from": e["sitting_id"],
+                            "to": e["to_sitting"]} for e in self.exceptions.get(ticket, [])],
         }
 
     def sitting_view(self, sitting_id: str) -> dict:
@@ -233,6 +242,7 @@ class ExamService(RoomActions):
             "room": self.rooms[s["room_id"]]["name"], "date": s["date"], "planned_start": s["planned_start"],
             "status": s["status"], "started_at": _ms(s["started_at"]), "ended_at": _ms(s["ended_at"]),
             "expected": seen.expected, "present": seen.present, "absent": seen.absent, "pending": seen.pending,
+            "rescheduled": seen.rescheduled,
             "absentees": list(seen.absentees),
             "paused_at": _ms(s["paused_at"]), "paused_total_s": s["paused_total_s"],
             "late_entry_until": _ms(rules.late_entry_until(ops.sitting_times(s))),
@@ -504,7 +514,7 @@ class ExamService(RoomActions):
             opened = run_blocking(open_sitting, load_sealed(self.sealed[sitting_id]), release_code)
         except BundleError as e:
             raise ExamError("bad_release_code", str(e)) from None
-        expected = set(self.tickets_in(sitting_id))
+        expected = self.home_roster(sitting_id)
         if set(opened["papers"]) != expected or set(opened["keys"]) != expected:
             raise ExamError("bad_release_code", "解封的试卷与本场次考生名单不一致")
         return opened
@@ -527,6 +537,15 @@ class ExamService(RoomActions):
         for v in ch.violations:
             self.violations.setdefault(v["ticket"], []).append(
                 {"level": v["level"], "facts": v["facts"], "ts": v["ts"]})
+        moved = []
+        for c in ch.candidates:
+            old = self.candidates.get(c["ticket"])
+            self.candidates[c["ticket"]] = c
+            self._tickets_by_sitting = None
+            if old is not None and old["sitting_id"] != c["sitting_id"]:
+                moved.append((c["ticket"], old["sitting_id"]))
+        for e in ch.exceptions:
+            self.exceptions.setdefault(e["ticket"], []).append(e)
         replaced = []
         for row in ch.attempts:
             ticket = row["ticket"]
@@ -542,8 +561,11 @@ class ExamService(RoomActions):
         for ticket, old_device in replaced:
             self.pending_devices.pop(ticket, None)
             self.on_replaced(ticket, old_device)
+        for ticket, from_sitting in moved:
+            self.on_moved(ticket, from_sitting)
         pushed = {s["sitting_id"] for s in ch.sittings}
-        for ticket in dict.fromkeys([r["ticket"] for r in ch.attempts] + [v["ticket"] for v in ch.violations]):
+        for ticket in dict.fromkeys([r["ticket"] for r in ch.attempts] + [v["ticket"] for v in ch.violations]
+                                    + [c["ticket"] for c in ch.candidates] + [e["ticket"] for e in ch.exceptions]):
             if self.candidates.get(ticket, {}).get("sitting_id") not in pushed:
                 self.on_attempt(ticket)
         for sitting_id in pushed:

@@ -209,7 +209,8 @@ class Reader:
         for r in rows:
             c = dict(r)
             st, until = sittings[c["sitting_id"]]
-            c["attendance"] = counts.classify(c["opened_at"], c["mode"], bool(c["late_reason"]), st, until, now)
+            c["attendance"] = counts.classify(c["opened_at"], c["mode"], bool(c["late_reason"]), st, until, now,
+                                              c["status"])
             c["present"] = c["attendance"] == counts.PRESENT
             out.append(c)
         return out

@@ -166,7 +166,12 @@ def sitting(sitting_id: str):
     svc = _svc()
     rotate = current_app.config["HALL"]["security"]["qr_rotate_seconds"]
     site = current_app.config["HALL"]["site"]
+    names = {sid: f"{svc.rooms[s['room_id']]['name']} 第{s['sitting_no']}场（{s['date']} {s['planned_start'][11:16]}）"
+             for sid, s in svc.sittings.items()}
+    others = [{"sitting_id": sid, "label": names[sid]} for sid in sorted(svc.sittings, key=lambda x: names[x])
+              if sid != sitting_id and svc.sittings[sid]["status"] != "ended"]
     return render_template("console_sitting.html", staff=current_staff(), svc=svc,
+                           other_sittings=others, sitting_names=names,
                            sitting=svc.sitting_view(sitting_id), qr_refresh_s=rotate or 60,
                            qr_url=current_app.extensions["hall.qr_url"](sitting_id),
                            wifi_ssid=site["wifi_ssid"], wifi_password=site["wifi_password"],

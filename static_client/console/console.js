@@ -13,6 +13,7 @@
   // One table of words for screen and print (hall_server/exam/labels.py, sent with the page).
   var LABELS = JSON.parse(document.getElementById("hall-labels").textContent);
   var STATUS = LABELS.status, SITTING = LABELS.sitting, VIOLATIONS = LABELS.violations;
+  var NAMES = JSON.parse(document.getElementById("sittings-json").textContent);  // sitting id -> room and sitting
   var LEVEL = {};
   Object.keys(VIOLATIONS).forEach(function (k) { LEVEL[k] = VIOLATIONS[k].name; });
   var socket = io("/staff", { transports: ["websocket"] });
@@ -44,7 +45,7 @@
       case "not_arrived": return r.status === "not_arrived";
       case "answering": return r.status === "answering";
       case "offline": return !r.connected && ["logged_in", "confirmed", "answering"].indexOf(r.status) >= 0;
-      case "done": return r.status === "submitted" || r.status === "terminated";
+      case "done": return r.status === "submitted" || r.status === "terminated" || r.status === "rescheduled";
       case "absent": return isAbsent(r);
       case "flagged": return r.violations && r.violations.length > 0;
     }
@@ -55,7 +56,7 @@
   function isAbsent(r) { return !!(sitting && sitting.absentees && sitting.absentees.indexOf(r.ticket) >= 0); }
 
   function connCell(r) {
-    if (["not_arrived", "absent"].indexOf(r.status) >= 0) return "";
+    if (["not_arrived", "absent"].indexOf(r.status) >= 0 || (r.status === "rescheduled" && !r.connected)) return "";
     if (r.connected) {
       if (r.status === "answering" && r.last_answer && now() - r.last_answer > 5 * 60000)
         return "在线 · " + mins(now() - r.last_answer) + " 分钟未作答";
@@ -79,9 +80,9 @@
       tr.id = "c-" + r.ticket;
       var f = r.focus || {};
       var cells = [r.seat_no, r.ticket, r.name, r.category,
-                   (STATUS[r.status] || r.status) + (r.mode === "paper" ? "（答题卡）" : "") + (r.late_reason ? "（迟到准入）" : "") +
+                   statusWord(r) + (r.mode === "paper" ? "（答题卡）" : "") + (r.late_reason && !movedIn(r) ? "（迟到准入）" : "") +
                      (r.status !== "absent" && isAbsent(r) ? "（未开卷，计缺考）" : "") +
-                     (r.login_locked_s > 0 ? "（登录已锁定）" : ""),
+                     (r.login_locked_s > 0 ? "（登录已锁定）" : "") + exceptionNote(r),
                    ["answering", "submitted", "terminated"].indexOf(r.status) >= 0 ? r.answered + " 题" : "",
                    r.signin_order ? "#" + r.signin_order : "",
                    connCell(r),
@@ -116,6 +117,19 @@
     text($("n-answering"), n.answering);
     renderApprovals(approvals);
     noteApprovals(approvals);
+  }
+
+  // A candidate moved in before opening is admitted to this room: not yet here, not late.
+  function movedIn(r) { return !!(r.late_reason && r.late_reason.indexOf(LABELS.moved_in) === 0); }
+  function statusWord(r) { return r.status === "absent" && movedIn(r) ? STATUS.not_arrived : (STATUS[r.status] || r.status); }
+
+  // Stopped, moved in, rescheduled (exam/exception_ops.py): said on the row, like on paper.
+  function exceptionNote(r) {
+    return (r.exceptions || []).map(function (e) {
+      if (e.kind === "move") return e.to === sittingId ? "（由" + (NAMES[e.from] || e.from) + "调入）" : "";
+      if (e.kind === "stop") return "（停考：" + e.reason + "）";
+      return "（" + e.reason + "）";
+    }).join("");
   }
 
   function renderApprovals(list) {
@@ -157,6 +171,7 @@
     $("resume").disabled = s.status !== "paused";
     $("room-extra").disabled = ["started", "paused"].indexOf(s.status) < 0;
     $("end").disabled = s.status === "ended" || s.status === "planned";
+    if ($("retake-all")) $("retake-all").disabled = s.status === "ended";
     text($("late-until"), s.late_entry_until ? "· 入场截止 " + hhmm(s.late_entry_until) : "");
   }
 
@@ -166,11 +181,17 @@
     late: function (r) { return !PATROL && (r.status === "not_arrived" || r.status === "absent" || isAbsent(r)); },
     extra: function (r) { return !PATROL && r.status === "answering"; },
     violation: function (r) { return ["logged_in", "confirmed", "answering", "submitted"].indexOf(r.status) >= 0; },
-    paper: function () { return !PATROL; }
+    paper: function () { return !PATROL; },
+    stop: function (r) { return !PATROL && r.status === "answering"; },
+    move: function (r) { return !PATROL && ["submitted", "terminated", "rescheduled"].indexOf(r.status) < 0; },
+    retake: function (r) { return !PATROL && ["submitted", "terminated", "rescheduled"].indexOf(r.status) < 0; }
   };
   function openDialog(ticket) {
     var r = rows[ticket];
     current = ticket;
+    // a fresh form per candidate: nothing typed for the previous one carries over
+    $("act-form").reset();
+    document.querySelector("#act-form .confirm-line").hidden = true;
     text($("act-title"), "考生操作：" + r.name);
     text($("act-who"), "准考证号 " + r.ticket + " · 座位 " + r.seat_no + " · " + r.category + " · " + (STATUS[r.status] || r.status));
     // The paper fallback: the candidate's own booklet (only once the papers are released: the
@@ -198,7 +219,8 @@
     text($("act-msg"), "");
     if (task) {
       var r = rows[current];
-      var names = { late: "准许迟到入场", extra: "延长时间", violation: "记录违纪", paper: "纸质作答" };
+      var names = { late: "准许迟到入场", extra: "延长时间", violation: "记录违纪", paper: "纸质作答",
+                    stop: "停考/代为交卷", move: "调换考场/场次", retake: "改为待重考" };
       if (task === "paper") preparePaper(r);
       text($("act-title"), names[task] + "：" + r.name);
       var first = document.querySelector("#act-form fieldset[data-task='" + task + "'] input, #act-form fieldset[data-task='" + task + "'] select");
@@ -245,19 +267,36 @@
         }
       }
       if (action === "paper_entry") { p.pass = Number(f.pass.value); p.answers = f.answers.value; }
+      if (action === "stop_attempt") {
+        if (!f.stop_ok.checked) { text(m, "停考将立即为该考生交卷：请先勾选确认。"); m.className = "error"; return; }
+        p.reason = f.stop_reason.value; p.text = f.stop_text.value;
+      }
+      if (action === "move_candidate") {
+        p.to_sitting = f.to_sitting.value; p.reason = f.move_reason.value;
+        if (f.seat_no.value) p.seat_no = Number(f.seat_no.value);
+      }
+      if (action === "reschedule") {
+        if (!f.retake_ok.checked) { text(m, "请先勾选确认。"); m.className = "error"; return; }
+        p.reason = f.retake_reason.value; p.text = f.retake_text.value;
+      }
       emit(action, p, function (r, err) {
         if (err) { text(m, err); m.className = "error"; return; }
         m.className = "okmsg";
         if (action === "paper_entry") {
           var e = r.entry;
           text(m, e.complete ? "两遍录入一致，已计分" : (e.mismatches.length ? "两遍录入不一致的题号：" + e.mismatches.join("、") : "已保存第 " + p.pass + " 遍"));
-        } else text(m, "已保存");
+        } else if (action === "move_candidate") {
+          text(m, "已调入 " + (NAMES[r.moved.to] || r.moved.to) + "，座位 " + r.moved.seat_no + "。请考生扫描新考场的二维码。");
+        } else if (action === "stop_attempt") text(m, "已停考并代为交卷");
+        else if (action === "reschedule") text(m, "已改为待重考");
+        else text(m, "已保存");
       });
     });
   });
 
   // Room actions: each opens its own form in the #room dialog.
-  var ROOM_TITLES = { pause: "暂停全场", room_extra: "全场延时", incident: "记录情况", start: "宣布开考", end: "结束本场考试" };
+  var ROOM_TITLES = { pause: "暂停全场", room_extra: "全场延时", incident: "记录情况", start: "宣布开考", end: "结束本场考试",
+                      retake_all: "整场待重考" };
   function openRoom(task) {
     text($("room-title"), ROOM_TITLES[task]);
     document.querySelectorAll("#room-form fieldset[data-task]").forEach(function (f) { f.hidden = f.dataset.task !== task; });
@@ -307,6 +346,14 @@
           break;
         case "end_sitting":
           emit("end_sitting", {}, roomDone("本场考试已结束"));
+          break;
+        case "reschedule":
+          if (!f.retake_all_ok.checked) { text(m, "请先勾选确认。"); m.className = "error"; return; }
+          emit("reschedule", { reason: f.retake_all_reason.value, text: f.retake_all_text.value },
+               function (r, err) {
+                 if (err) { text(m, err); m.className = "error"; return; }
+                 msg("已整场改为待重考：" + r.rescheduled.length + " 人"); $("room").close();
+               });
           break;
       }
     });
@@ -396,7 +443,18 @@
     });
   });
   socket.on("disconnect", function () { msg("与考场服务器的连接已断开，正在重连…", true); });
-  socket.on("candidate", function (c) { rows[c.ticket] = c; render(); });
+  socket.on("candidate", function (c) {
+    if (c.sitting_id && c.sitting_id !== sittingId) delete rows[c.ticket];   // moved to another room
+    else rows[c.ticket] = c;
+    render();
+  });
+  socket.on("candidate_moved", function (d) {
+    var r = rows[d.ticket];
+    if (!r) return;
+    delete rows[d.ticket];
+    render();
+    msg(r.name + "（" + r.ticket + "）已调至 " + (NAMES[d.to] || d.to));
+  });
   // Answer progress arrives batched per room: [ticket, answered, last_answer ms].
   socket.on("progress", function (d) {
     (d.rows || []).forEach(function (p) {
@@ -434,6 +492,7 @@
   $("room-extra").addEventListener("click", function () { openRoom("room_extra"); });
   $("incident").addEventListener("click", function () { openRoom("incident"); });
   $("end").addEventListener("click", function () { openRoom("end"); });
+  if ($("retake-all")) $("retake-all").addEventListener("click", function () { openRoom("retake_all"); });
   // The QR panel folds away (the roster then starts near the top of a 1366x768 screen); the
   // choice is remembered on this laptop. Full screen shows the room and its WiFi with it.
   function setQr(open) {
