@@ -274,6 +274,18 @@ class Interleavings(RuleBasedStateMachine):
         to = next(s for s in SITTINGS if s != self.now_in(ticket))
         self.h.call("move_candidate", ticket, to, seat, "走错考场", "chief")
 
+    @rule(pick=st.integers(0, 99))
+    def move_one_that_may(self, pick):
+        """Most random moves are refused (handed in, a room paused or ended): pick one the
+        mirror says may move, so the moves that change things are common too."""
+        svc = self.h.svc
+        movable = [t for t in TICKETS if all(svc.sittings[s]["status"] != "ended" for s in SITTINGS)
+                   and (svc.attempts.get(t) is None or svc.attempts[t]["status"] in ("absent", "logged_in", "confirmed")
+                        or (svc.attempts[t]["status"] == "answering"
+                            and all(svc.sittings[s]["status"] == "started" for s in SITTINGS)))]
+        if movable:
+            self.move(movable[pick % len(movable)], None)
+
     @rule(ticket=st.one_of(st.none(), st.sampled_from(TICKETS)), sitting=st.sampled_from(SITTINGS),
           rarely=st.integers(0, 3))
     def reschedule(self, ticket, sitting, rarely):
