@@ -38,6 +38,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "earliest_submit_minutes": 15,
         "timeup_sweep_seconds": 0.25,
         "answer_log_max_per_question": 50,
+        "minor_violations_before_cheating": 2,
     },
     "security": {
         "login_max_failures": 5,

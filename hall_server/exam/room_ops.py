@@ -101,7 +101,11 @@ def resume(conn, sitting_id: str, now: float, staff: str) -> Changes:
     return Changes(sittings=[sitting_row(conn, sitting_id)], attempts=[attempt_row(conn, t) for t in tickets])
 
 
-def violation(conn, ticket: str, level: str, facts: str, now: float, staff: str, receipt_key: bytes) -> Changes:
+def violation(conn, ticket: str, level: str, facts: str, now: float, staff: str, receipt_key: bytes,
+              escalate_after: int = 0) -> Changes:
+    """`result`: the escalation prompt after repeated minor violations (exam/escalation.py), or None."""
+    from .escalation import after_violation
+
     a = attempt_row(conn, ticket)
     c = conn.execute("SELECT sitting_id FROM candidates WHERE ticket = ?", (ticket,)).fetchone()
     conn.execute("INSERT INTO violations (ticket, sitting_id, level, facts, ts, staff) VALUES (?, ?, ?, ?, ?, ?)",
@@ -118,6 +122,7 @@ def violation(conn, ticket: str, level: str, facts: str, now: float, staff: str,
     row = attempt_row(conn, ticket)
     if row is not None:
         ch.attempts.append(row)
+    ch.result = after_violation(conn, ticket, level, row, escalate_after)
     return ch
 
 

@@ -70,12 +70,15 @@ class RoomActions:
         self._commit(room_ops.resume, sitting_id, self.clock(), staff)
 
     # -- violations and incidents -------------------------------------------------------
-    def violation(self, ticket, level, facts, staff: str) -> None:
+    def violation(self, ticket, level, facts, staff: str) -> dict | None:
+        """Returns the prompt to record cheating after repeated minor violations, or None."""
         self._candidate(ticket)
         if not isinstance(level, str) or level not in room_ops.VIOLATION_LEVELS:
             raise ExamError("bad_request", "违纪类别不正确")
         facts = _text(facts, "违纪事实")
-        self._commit(room_ops.violation, ticket, level, facts, self.clock(), staff, self.receipt_key)
+        ch = self._commit(room_ops.violation, ticket, level, facts, self.clock(), staff, self.receipt_key,
+                          self.cfg["rules"]["minor_violations_before_cheating"])
+        return ch.result
 
     def incident(self, sitting_id: str | None, kind, text, staff: str) -> None:
         if not isinstance(kind, str) or kind not in room_ops.INCIDENT_KINDS:

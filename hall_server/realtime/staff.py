@@ -177,7 +177,8 @@ class StaffChannel:
 
         @room_action("violation", "record")
         def violation(p, sitting_id, staff):
-            svc.violation(ticket_in(p, sitting_id), p.get("level"), p.get("facts"), staff)
+            escalation = svc.violation(ticket_in(p, sitting_id), p.get("level"), p.get("facts"), staff)
+            return {"escalation": escalation} if escalation else None
 
         @room_action("incident", "record")
         def incident(p, sitting_id, staff):

@@ -194,19 +194,7 @@
     document.querySelector("#act-form .confirm-line").hidden = true;
     text($("act-title"), "考生操作：" + r.name);
     text($("act-who"), "准考证号 " + r.ticket + " · 座位 " + r.seat_no + " · " + r.category + " · " + (STATUS[r.status] || r.status));
-    // The paper fallback: the candidate's own booklet (only once the papers are released: the
-  // server refuses before and audits each print) and answer card, then keying in twice.
-  function preparePaper(r) {
-    var base = "/console/sitting/" + sittingId + "/print/";
-    var q = "?ticket=" + encodeURIComponent(r.ticket);
-    var released = !!(sitting && sitting.status !== "planned" && !sitting.sealed);
-    $("print-booklet").href = base + "booklet.pdf" + q;
-    $("print-booklet").hidden = !released;
-    $("print-card").href = base + "answer-cards.pdf" + q;
-    text($("booklet-note"), released ? "试题册与答题卡题号、选项顺序一致；试题册不含答案，考后一并收回。"
-                                     : "开考（试卷解封）后才能打印试题册；答题卡现在即可打印。");
-  }
-  document.querySelectorAll("#act-choose [data-open]").forEach(function (b) {
+    document.querySelectorAll("#act-choose [data-open]").forEach(function (b) {
       b.hidden = !TASKS_FOR[b.dataset.open](r);
     });
     showTask(null);
@@ -220,13 +208,34 @@
     if (task) {
       var r = rows[current];
       var names = { late: "准许迟到入场", extra: "延长时间", violation: "记录违纪", paper: "纸质作答",
-                    stop: "停考/代为交卷", move: "调换考场/场次", retake: "改为待重考" };
+                    stop: "停考/代为交卷", move: "调换考场/场次", retake: "改为待重考", escalate: "多次违纪" };
       if (task === "paper") preparePaper(r);
+      if (task === "violation") noteMinors(r);
       text($("act-title"), names[task] + "：" + r.name);
       var first = document.querySelector("#act-form fieldset[data-task='" + task + "'] input, #act-form fieldset[data-task='" + task + "'] select");
       if (first) first.focus();
     } else if (current && rows[current]) text($("act-title"), "考生操作：" + rows[current].name);
   }
+  // 附件4 第四条1: a second warning is the moment to decide whether it is cheating. The form
+  // says so before, and the server's ack (exam/escalation.py) opens the prompt after.
+  function minors(r) { return (r.violations || []).filter(function (v) { return v.level === "minor"; }).length; }
+  function noteMinors(r) {
+    var n = minors(r);
+    $("minor-note").hidden = n === 0;
+    text($("minor-note"), n ? "该考生已有 " + n + " 次一般违纪（警告）。再次违纪属“多次违纪，警告无效”，应考虑认定为考试作弊。" : "");
+  }
+  function escalate(e, facts) {
+    showTask("escalate");
+    var r = rows[current];
+    text($("act-title"), "多次违纪：" + r.name);
+    text($("escalate-text"), "已记录第 " + e.minor_count + " 次一般违纪（警告）。依据" + e.clause + "。认定后：" + e.consequence + "。");
+    var f = $("act-form").elements;
+    f.escalate_facts.value = "多次违纪，警告无效（第 " + e.minor_count + " 次一般违纪：" + (facts || "") + "）";
+    f.escalate_ok.checked = false;
+    text($("act-msg"), "已记录一般违纪（警告）。"); $("act-msg").className = "okmsg";
+  }
+  $("escalate-no").addEventListener("click", function () { showTask(null); text($("act-msg"), "已记录一般违纪（警告），未认定为考试作弊。"); $("act-msg").className = "okmsg"; });
+
   // The paper fallback: the candidate's own booklet (only once the papers are released: the
   // server refuses before and audits each print) and answer card, then keying in twice.
   function preparePaper(r) {
@@ -279,7 +288,12 @@
         if (!f.retake_ok.checked) { text(m, "请先勾选确认。"); m.className = "error"; return; }
         p.reason = f.retake_reason.value; p.text = f.retake_text.value;
       }
-      emit(action, p, function (r, err) {
+      var event = action;
+      if (action === "escalate") {   // 附件4 第四条1: recorded as a cheating violation
+        if (!f.escalate_ok.checked) { text(m, "认定为考试作弊将立即终止该考生的考试：请先勾选确认。"); m.className = "error"; return; }
+        event = "violation"; p.level = "cheating"; p.facts = f.escalate_facts.value;
+      }
+      emit(event, p, function (r, err) {
         if (err) { text(m, err); m.className = "error"; return; }
         m.className = "okmsg";
         if (action === "paper_entry") {
@@ -287,6 +301,9 @@
           text(m, e.complete ? "两遍录入一致，已计分" : (e.mismatches.length ? "两遍录入不一致的题号：" + e.mismatches.join("、") : "已保存第 " + p.pass + " 遍"));
         } else if (action === "move_candidate") {
           text(m, "已调入 " + (NAMES[r.moved.to] || r.moved.to) + "，座位 " + r.moved.seat_no + "。请考生扫描新考场的二维码。");
+        } else if (action === "violation" && r.escalation) {
+          escalate(r.escalation, p.facts);
+          return;
         } else if (action === "stop_attempt") text(m, "已停考并代为交卷");
         else if (action === "reschedule") text(m, "已改为待重考");
         else text(m, "已保存");
