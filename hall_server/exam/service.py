@@ -53,7 +53,7 @@ class ExamService(RoomActions, CandidateExceptions):
         self.writer = writer
         self.clock = clock or ExamClock()  # exam time: never steps with the wall (exam/clock.py)
         sec = cfg["security"]
-        self.limiter = LoginLimiter(sec["login_max_failures"], sec["login_lockout_seconds"],
+        self.limiter = LoginLimiter(sec["login_max_failures"], sec["login_lockout_seconds"], clock=self.clock,
                                     per_ticket_failures=sec["login_max_failures_per_ticket"])
         # answer_log rows kept per question: the log is for disputes, not for a flooding phone
         self.log_cap = cfg["rules"]["answer_log_max_per_question"]

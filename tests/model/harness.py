@@ -94,8 +94,10 @@ class Harness:
     # -- life cycle -------------------------------------------------------------------
     def open(self) -> None:
         self.waiters = TrackingWaiters()
+        # Waits time out only when a rule says so (timeout_waits), never by the real clock:
+        # hypothesis must be able to replay a program exactly.
         self.writer = Writer(self.db_path, self.waiters, self.cfg["writer"]["synchronous"],
-                             self.cfg["writer"]["max_batch"], checkpoint_seconds=0).start(thread=False)
+                             self.cfg["writer"]["max_batch"], checkpoint_seconds=0, timeout=1e9).start(thread=False)
         self.svc = ExamService(self.cfg, self.writer, clock=self.clock).load(self.db_path)
         self.events: list[tuple] = []
         self.svc.on_replaced = lambda ticket, old: self.events.append(("replaced", ticket, old))
