@@ -20,6 +20,8 @@ class Changes:
     violations: list[dict] = field(default_factory=list)
     candidates: list[dict] = field(default_factory=list)   # roster rows changed (a candidate moved)
     exceptions: list[dict] = field(default_factory=list)   # candidate_exceptions rows added
+    captures: list[dict] = field(default_factory=list)   # capture rows (proctor), read back
+    id_checks: list[dict] = field(default_factory=list)  # identity checks, read back
     released: dict | None = None  # a sealed sitting's papers, released by this operation
     result: Any = None            # what the operation tells its caller besides the rows
 

@@ -28,6 +28,7 @@ from .clock import ExamClock, boot_id
 from .errors import ExamError
 from .exception_actions import CandidateExceptions
 from .room_service import RoomActions
+from ..proctor.service import ProctorActions
 
 MAX_STR = 64
 _OPTION_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -47,7 +48,7 @@ def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
 
-class ExamService(RoomActions, CandidateExceptions):
+class ExamService(RoomActions, CandidateExceptions, ProctorActions):
     def __init__(self, cfg, writer: Writer, clock: Callable[[], float] | None = None):
         self.cfg = cfg
         self.writer = writer
@@ -111,6 +112,11 @@ class ExamService(RoomActions, CandidateExceptions):
                 self.exceptions.setdefault(r["ticket"], []).append(dict(r))
             for r in conn.execute("SELECT ticket, q, choice, seq FROM answers"):
                 self.answers.setdefault(r["ticket"], {})[r["q"]] = (r["choice"], r["seq"])
+            if "site_key_private" in self.meta:
+                self.receipt_key = hashlib.sha256(b"hall-receipt|" + self.meta["site_key_private"].encode()).digest()
+                from pathlib import Path
+
+                self.load_proctor(conn, Path(db_path).parent)  # captures, id checks (proctor/service.py)
         finally:
             conn.close()
         for ticket, a in self.attempts.items():
@@ -172,6 +178,7 @@ class ExamService(RoomActions, CandidateExceptions):
             "submitted_at": _ms(a.get("submitted_at")),
             "submit_reason": a.get("submit_reason"),
             "paper_hash": paper[1] if paper else None,
+            "camera": self.camera_state(ticket),  # login photo and the prompt due now (proctor)
         }
 
     def answered_count(self, ticket: str) -> int:
@@ -225,6 +232,7 @@ class ExamService(RoomActions, CandidateExceptions):
                      | {"hidden_now": bool(self.focus_stats.get(ticket, {}).get("hidden_since"))},
             "violations": [{"level": v["level"], "facts": v["facts"], "ts": _ms(v["ts"])}
                            for v in self.violations.get(ticket, [])],
+            "camera": self.camera_summary(ticket),
             "sitting_id": c["sitting_id"],
             "exceptions": [{"kind": e["kind"], "reason": e["reason"], "ts": _ms(e["ts"]), "from": e["sitting_id"],
                             "to": e["to_sitting"]} for e in self.exceptions.get(ticket, [])],
@@ -350,7 +358,9 @@ class ExamService(RoomActions, CandidateExceptions):
             refusal = rules.may_open(self.sitting_times(a["sitting_id"]), self.clock(), bool(a["late_reason"]))
             if refusal:
                 raise ExamError(refusal)
-        self._commit(ops.open_paper, ticket, self.clock())
+            if self.login_photo(ticket) == "needed":
+                raise ExamError("capture_required")
+        self._commit(ops.open_paper, ticket, self.clock(), self.needs_login_photo())
 
     def _parse_answer(self, ticket: str, q, choice, seq) -> tuple[int, str | None, int]:
         if type(q) is not int or type(seq) is not int or not (0 <= seq < 2**53):
@@ -546,6 +556,7 @@ class ExamService(RoomActions, CandidateExceptions):
                 moved.append((c["ticket"], old["sitting_id"]))
         for e in ch.exceptions:
             self.exceptions.setdefault(e["ticket"], []).append(e)
+        touched = self.apply_proctor(ch.captures, ch.id_checks) if (ch.captures or ch.id_checks) else ()
         replaced = []
         for row in ch.attempts:
             ticket = row["ticket"]
@@ -558,6 +569,8 @@ class ExamService(RoomActions, CandidateExceptions):
                     replaced.append((ticket, old["device_id"]))
             if row["session_hash"]:
                 self.sessions[row["session_hash"]] = ticket
+            if row["opened_at"] is not None:
+                self._schedule(ticket, row)  # the prompts' moments (proctor/schedule.py)
         for ticket, old_device in replaced:
             self.pending_devices.pop(ticket, None)
             self.on_replaced(ticket, old_device)
@@ -565,7 +578,8 @@ class ExamService(RoomActions, CandidateExceptions):
             self.on_moved(ticket, from_sitting)
         pushed = {s["sitting_id"] for s in ch.sittings}
         for ticket in dict.fromkeys([r["ticket"] for r in ch.attempts] + [v["ticket"] for v in ch.violations]
-                                    + [c["ticket"] for c in ch.candidates] + [e["ticket"] for e in ch.exceptions]):
+                                    + [c["ticket"] for c in ch.candidates] + [e["ticket"] for e in ch.exceptions]
+                                    + list(touched)):
             if self.candidates.get(ticket, {}).get("sitting_id") not in pushed:
                 self.on_attempt(ticket)
         for sitting_id in pushed:

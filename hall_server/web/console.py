@@ -23,20 +23,25 @@ def _staff_dir():
     return current_app.extensions["hall.staff"]
 
 
-@bp.before_request
-def only_allowed_addresses():
+def console_allowed() -> bool:
     """The laptop (security.staff_allowlist) or a paired tablet (auth/pairing.py)."""
     from ..auth.pairing import COOKIE
 
+    if address_allowed(request.remote_addr, current_app.config["HALL"]["security"]["staff_allowlist"]):
+        return True
+    return current_app.extensions["hall.pairing"].allowed(request.cookies.get(COOKIE))
+
+
+NOT_HERE = ("控制台只能在考点电脑上打开（security.staff_allowlist），"
+            "或在已配对的平板上打开：平板请先打开 /console/pair 配对")
+
+
+@bp.before_request
+def only_allowed_addresses():
     if request.endpoint == "console.asset":
         return  # the console's CSS and JS: the pairing page needs them too
-    allow = current_app.config["HALL"]["security"]["staff_allowlist"]
-    if address_allowed(request.remote_addr, allow):
-        return
-    if current_app.extensions["hall.pairing"].allowed(request.cookies.get(COOKIE)):
-        return
-    abort(403, "控制台只能在考点电脑上打开（security.staff_allowlist），"
-               "或在已配对的平板上打开：平板请先打开 /console/pair 配对")
+    if not console_allowed():
+        abort(403, NOT_HERE)
 
 
 @bp.context_processor

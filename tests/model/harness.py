@@ -82,7 +82,12 @@ class Harness:
         self.dir = Path(tempfile.mkdtemp(prefix="hall-model-"))
         self.db_path = self.dir / "hall.db"
         import_plan(self.db_path, plan)
-        overrides = {"security": {"device_change_requires_approval": True}}
+        overrides = {"security": {"device_change_requires_approval": True},
+                     # the camera's prompts run (sweep_captures); the login photo is not
+                     # required, so that the other rules still reach the paper without one
+                     "proctor": {"login_capture_required": False, "face_worker": False, "random_captures": 2,
+                                 "first_after_minutes": 1.0, "last_before_end_minutes": 1.0,
+                                 "prompt_grace_seconds": 60}}
         for section, values in (cfg_overrides or {}).items():
             overrides.setdefault(section, {}).update(values)
         self.cfg = config_mod.load(overrides=overrides)
@@ -201,6 +206,8 @@ def snapshot(conn: sqlite3.Connection) -> dict:
         "answers": {(r["ticket"], r["q"]): (r["choice"], r["seq"])
                     for r in conn.execute("SELECT ticket, q, choice, seq FROM answers")},
         "candidates": {r["ticket"]: dict(r) for r in conn.execute("SELECT * FROM candidates")},
+        "captures": {r["capture_id"]: (r["ticket"], r["slot"], r["status"], r["sha256"], r["taken_at"], r["received_at"])
+                     for r in conn.execute("SELECT * FROM captures")},
     }
 
 
@@ -210,6 +217,8 @@ def mirror(svc: ExamService) -> dict:
         "sittings": {s: dict(v) for s, v in svc.sittings.items()},
         "answers": {(t, q): v for t, qs in svc.answers.items() for q, v in qs.items()},
         "candidates": {t: dict(c) for t, c in svc.candidates.items()},
+        "captures": {k: (c["ticket"], c["slot"], c["status"], c["sha256"], c["taken_at"], c["received_at"])
+                     for k, c in svc.captures.items()},
     }
 
 
