@@ -310,3 +310,9 @@ def load_sealed(text: str) -> dict:
     entry = json.loads(text)
     entry["ciphertext"] = base64.b64decode(entry["ciphertext"])
     return entry
+
+
+def normalize_seal(text: str) -> str:
+    """A 放行码信封's seal number as typed at the site ("No. 0042-17" -> "004217"): digits only,
+    the form provisioning prints and the bundle carries."""
+    return "".join(ch for ch in str(text) if ch in "0123456789")

@@ -54,8 +54,9 @@ class Hall:
             return True
 
         allow = cfg["security"]["staff_allowlist"]
+        pairing = self.app.extensions["hall.pairing"]
         return Credentials(lambda s: svc.ticket_for_session(s) is not None, token_valid,
-                           lambda ip: address_allowed(ip, allow))
+                           lambda ip: address_allowed(ip, allow), device_valid=pairing.allowed)
 
     def start_background(self) -> None:
         sweep = self.app.config["HALL"]["rules"]["timeup_sweep_seconds"]
@@ -221,6 +222,9 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
     from . import zone
 
     app.extensions["hall.zone"] = zone.name_for(service.meta, cfg)   # the exam's time zone (IANA name)
+    from .contacts import for_district
+
+    app.extensions["hall.contacts"] = for_district(service.meta.get("district", "")).lines()  # whom to call
     from .auth import room_codes
     from contracts.ratelimit import LoginLimiter
 
@@ -230,10 +234,21 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
     sec = cfg["security"]
     app.extensions["hall.code_limiter"] = LoginLimiter(sec["login_max_failures"], sec["login_lockout_seconds"])
 
-    from .web import candidate, console
+    from .auth.pairing import Pairing
+
+    pairing = Pairing(writer, exam_clock, sec["pairing_code_seconds"])
+    pairing_conn = schema.connect(db_path, readonly=True)
+    try:
+        pairing.load(pairing_conn)          # tablets paired before a restart stay paired
+    finally:
+        pairing_conn.close()
+    app.extensions["hall.pairing"] = pairing
+
+    from .web import candidate, console, pairing as pairing_pages
 
     app.register_blueprint(candidate.bp)
     app.register_blueprint(console.bp)
+    app.register_blueprint(pairing_pages.bp)
     from .proctor import web as proctor_web
 
     app.register_blueprint(proctor_web.phone_bp)
@@ -252,6 +267,9 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
     staff = StaffChannel(socketio, service, staff_dir)
     phones.register()
     staff.register()
+    from .realtime import staff_exceptions
+
+    staff_exceptions.register(staff)
     Flow(socketio.server, cfg["server"], mode).install()  # per-connection limits on events
 
     def attempt_changed(ticket: str) -> None:
@@ -271,9 +289,17 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
     service.on_progress = hall.dirty.add
     service.on_sitting = sitting_changed
     service.on_replaced = phones.replaced
+
+    def candidate_moved(ticket: str, from_sitting: str) -> None:
+        staff_exceptions.push_moved(staff, ticket, from_sitting)
+        hall.dirty_sittings.add(from_sitting)
+
+    service.on_moved = candidate_moved
     staff.on_device_approved = phones.device_approved
     staff.on_device_rejected = phones.device_rejected
     staff.alerts_now = lambda: hall.alerts
+    staff.device_allowed = pairing.allowed
+    pairing.on_revoked = staff.drop_device
     app.extensions["hall.staff_channel"] = staff
     app.extensions["hall.alerts"] = lambda: hall.alerts
     return hall

@@ -154,7 +154,8 @@ def cmd_demo(args) -> int:
         print(f"已生成演示考点: {json.dumps(summary, ensure_ascii=False)}", flush=True)
     folder = cfg.db_path.parent
     roster = (folder / "demo-candidates.txt").read_text(encoding="utf-8").splitlines()
-    extra = [" 登录: 主考 chief / demo-chief；第1考场监考 r01 / demo-r01；第2考场监考 r02 / demo-r02",
+    extra = [" 登录: 主考 chief / demo-chief；第1考场监考 r01 / demo-r01（第二位 r01b / demo-r01b）；"
+             "第2考场监考 r02 / demo-r02；巡考 patrol / demo-patrol",
              f" 演示考生（全部见 {folder / 'demo-candidates.txt'}）:",
              *("   " + line for line in roster[1:5]),          # the file's first line is its header
              f" 市定考办（中心）所需文件: {folder / 'centre'}（考点公钥、答案、名单，见 README）",
@@ -347,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_staff)
     p.add_argument("action", choices=["add", "passwd"])
     p.add_argument("username")
-    p.add_argument("--role", choices=["chief", "invigilator"], default="invigilator")
+    p.add_argument("--role", choices=["chief", "invigilator", "patrol"], default="invigilator")
     p.add_argument("--room", help="room_id, for an invigilator")
     p.add_argument("--name", help="display name")
     p.add_argument("--password-stdin", action="store_true")

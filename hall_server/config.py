@@ -43,6 +43,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "earliest_submit_minutes": EXAM_DEFAULTS["earliest_submit_minutes"],
         "timeup_sweep_seconds": 0.25,
         "answer_log_max_per_question": 50,
+        "minor_violations_before_cheating": 2,
     },
     "security": {
         "login_max_failures": 5,
@@ -53,6 +54,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "qr_grace_seconds": 120,
         "qr_valid_after_end_minutes": 60,
         "device_change_requires_approval": True,
+        "pairing_code_seconds": 300,
+        "paired_device_days": 30,
     },
     "clock": {"drift_alert_seconds": 5.0},
     "site": {"wifi_ssid": "", "wifi_password": "", "timezone": EXAM_DEFAULTS["timezone"]},

@@ -95,6 +95,10 @@ def import_plan(db_path: str | Path, plan: dict, synchronous: str = "FULL",
                  int(minutes["duration_minutes"] * 60), int(minutes["late_entry_minutes"] * 60),
                  int(minutes["earliest_submit_minutes"] * 60),
                  int(s.get("question_count", exam["question_count"]))))
+        for s in plan["sittings"]:
+            if s.get("envelope_seal"):   # the sealed envelope of its release code (provisioning/envelopes.py)
+                conn.execute("INSERT INTO release_envelopes(sitting_id, seal_no) VALUES (?, ?)",
+                             (s["sitting_id"], str(s["envelope_seal"])))
         for c in plan["candidates"]:
             conn.execute(
                 "INSERT INTO candidates(ticket, name, gender, id_number, category, level, unit, department,"

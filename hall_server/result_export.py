@@ -90,6 +90,13 @@ def build_payload(conn: sqlite3.Connection, sitting_id: str | None = None) -> di
                              tuple(sids)) if _has_table(conn, "time_adjustments") else []
     paper_entries = _rows(conn, f"SELECT * FROM paper_entries WHERE ticket IN ({tq}) ORDER BY ticket, pass_no",
                           tuple(sids)) if _has_table(conn, "paper_entries") else []
+    # 放行码信封 (issue 17 item 7): each sitting's seal number, and when and by whom it was opened.
+    envelopes = _rows(conn, f"SELECT * FROM release_envelopes WHERE sitting_id IN ({qm}) ORDER BY sitting_id",
+                      tuple(sids)) if _has_table(conn, "release_envelopes") else []
+    opened_envelope = {e["sitting_id"]: e for e in envelopes if e["opened_at"] is not None}
+    # One candidate's exceptions (issue 17 items 1-3): stopped, moved, rescheduled (待重考).
+    exceptions = _rows(conn, f"SELECT * FROM candidate_exceptions WHERE sitting_id IN ({qm}) OR to_sitting IN ({qm})"
+                             " ORDER BY id", tuple(sids) * 2) if _has_table(conn, "candidate_exceptions") else []
 
     # 考场情况记录表, one per sitting (场次 x 考场), filled from the data above.
     # 应到/实到/缺考 as hall_server/exam/counts.py defines them (the console's and the printed
@@ -108,14 +115,30 @@ def build_payload(conn: sqlite3.Connection, sitting_id: str | None = None) -> di
         vio = [{"ticket": v["ticket"], "name": next((c["name"] for c in cs if c["ticket"] == v["ticket"]), ""),
                 "level": v["level"], "facts": v["facts"]} for v in violations if v["sitting_id"] == s["sitting_id"]]
         other = [f'{i["kind"]}: {i["text"]}' for i in incidents if i["sitting_id"] == s["sitting_id"]]
+        sid = s["sitting_id"]
+        for e in exceptions:
+            if e["kind"] == "stop" and e["sitting_id"] == sid:
+                other.append(f'stop: {e["ticket"]} 停考/代为交卷：{e["reason"]}')
+            elif e["kind"] == "move" and e["sitting_id"] == sid:
+                other.append(f'move_out: {e["ticket"]} 调至 {e["to_sitting"]}：{e["reason"]}')
+            elif e["kind"] == "move" and e["to_sitting"] == sid:
+                other.append(f'move_in: {e["ticket"]} 由 {e["sitting_id"]} 调入：{e["reason"]}')
+        retake_reason = {e["ticket"]: e["reason"] for e in exceptions if e["kind"] == "reschedule"}
+        if s["sitting_id"] in opened_envelope:
+            e = opened_envelope[s["sitting_id"]]
+            other.insert(0, f'release_envelope: 未能联系区县定考办，开启放行码信封（封条号 {e["seal_no"]}，开启人 {e["opened_by"]}）')
         room_records.append({
             "date": s["date"], "site_name": meta.get("site_name", ""), "sitting_id": s["sitting_id"],
             "sitting_no": s["sitting_no"], "room": room_name.get(s["room_id"], s["room_id"]),
             "expected": seen.expected, "present": seen.present, "pending": seen.pending, "absentees": absent,
+            # 待重考 (另择期再考): neither absent nor failed; the centre schedules their new exam
+            "rescheduled": [{"ticket": c["ticket"], "name": c["name"], "reason": retake_reason.get(c["ticket"], "")}
+                            for c in cs if c["ticket"] in set(seen.retakes)],
             "violations": vio, "other": other,
         })
     absentees = [a for rr in room_records for a in
                  ({"ticket": x["ticket"], "name": x["name"], "sitting_id": rr["sitting_id"]} for x in rr["absentees"])]
+    rescheduled = [{**x, "sitting_id": rr["sitting_id"]} for rr in room_records for x in rr["rescheduled"]]
 
     # Camera proctoring (issue 16): flags, similarities, identity checks, small thumbnails.
     from .proctor.bundle import proctoring
@@ -134,10 +157,11 @@ def build_payload(conn: sqlite3.Connection, sitting_id: str | None = None) -> di
         "audit_head": {"id": gen, "hash": head},
         "counts": {"candidates": len(candidates), "attempts": len(att_by_ticket),
                    "submitted": sum(1 for a in attempts if a["status"] in ("submitted", "terminated")),
-                   "absent": len(absentees)},
+                   "absent": len(absentees), "rescheduled": len(rescheduled)},
         "rooms": rooms, "sittings": sittings, "candidates": candidates, "attempts": attempts,
         "answer_log": answer_log, "device_events": device_events, "violations": violations,
         "incidents": incidents, "time_adjustments": time_adjustments, "paper_entries": paper_entries,
+        "release_envelopes": envelopes, "exceptions": exceptions, "rescheduled": rescheduled,
         "absentees": absentees, "room_records": room_records,
         "proctoring": proctor,
         "audit_log": audit,

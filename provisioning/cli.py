@@ -151,13 +151,17 @@ def cmd_demo(a) -> int:
     path = out / f"demo_site_{site.site_no}.hallbundle"
     from contracts.site_bundle import new_release_code
 
+    from .envelopes import add_seals
+
     activation = new_release_code()
+    add_seals(plan)
     manifest, codes = seal_plan(plan, keys / CENTRAL_PRIVATE, path, activation_code=activation)
     write_sheets(path, site, plan, codes, {s["username"]: s["password"] for s in plan["staff"]}, activation)
     print(f"演示数据包：{path}（{path.stat().st_size / 1e3:.0f} KB），公钥：{keys / CENTRAL_PUBLIC}")
     print(f"  激活码 {activation}")
     for sid, code in codes.items():
         print(f"  {sid}  放行码 {code}")
+    print(f"  放行码信封（每场次一页，含封条号）：{path.with_suffix('').name}_放行码信封.pdf")
     return 0
 
 

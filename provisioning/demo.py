@@ -9,7 +9,7 @@ from contracts.keys import site_keypair
 
 from .allocate import Layout, allocate
 from .assemble import assemble_papers, auto_blueprint
-from .plan import build_plan, staff_for
+from .plan import build_plan, staff_for, staff_usernames
 from .sites import load_sites
 from .synth import demo_bank, make_candidates
 
@@ -36,7 +36,7 @@ def build_demo_plan(sites_csv: Path | str | None = None, seed: int = 2023, rooms
     qn = EXAM_DEFAULTS["question_count"]
     blueprint = auto_blueprint(bank, qn)
     papers, keys, _ = assemble_papers(bank, blueprint, cands, seed)
-    passwords = {"chief": "demo-chief"} | {f"r{i:02d}": f"demo-r{i:02d}" for i in range(1, rooms + 1)}
+    passwords = {u: f"demo-{u}" for u in staff_usernames(room_list)}
     return build_plan(site=site.as_plan(), rooms=room_list, sittings=sittings, candidates=cands,
                       papers=papers, keys=keys, media=bank.media,
                       staff=staff_for(room_list, passwords),

@@ -40,12 +40,28 @@ def build_plan(*, site: dict, rooms: list[dict], sittings: list[dict], candidate
     }
 
 
+PATROL = "patrol"
+
+
+def staff_usernames(rooms: list[dict]) -> list[str]:
+    """The site's accounts: the chief, two invigilators per room (附件2: at least two in each
+    room; r01 and r01b) and one site-wide patrol (巡考: watches every room, records
+    violations and incidents, never starts or ends a sitting)."""
+    users = ["chief"]
+    for r in rooms:
+        n = int(r["room_id"][1:])
+        users += [f"r{n:02d}", f"r{n:02d}b"]
+    return users + [PATROL]
+
+
 def staff_for(rooms: list[dict], passwords: dict[str, str]) -> list[dict]:
     staff = [{"username": "chief", "display_name": "主考", "role": "chief", "room_id": None,
               "password": passwords["chief"]}]
     for r in rooms:
         n = int(r["room_id"][1:])
-        user = f"r{n:02d}"
-        staff.append({"username": user, "display_name": f"{r['name']}监考", "role": "invigilator",
-                      "room_id": r["room_id"], "password": passwords[user]})
+        for user, which in ((f"r{n:02d}", "一"), (f"r{n:02d}b", "二")):
+            staff.append({"username": user, "display_name": f"{r['name']}监考{which}", "role": "invigilator",
+                          "room_id": r["room_id"], "password": passwords[user]})
+    staff.append({"username": PATROL, "display_name": "巡考", "role": "patrol", "room_id": None,
+                  "password": passwords[PATROL]})
     return staff

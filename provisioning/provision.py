@@ -18,8 +18,9 @@ from contracts.site_bundle import KDF_DEFAULT, new_release_code, seal_sitting, w
 
 from .allocate import Layout, allocate
 from .assemble import Blueprint, assemble_papers, auto_blueprint, sub_seed
+from .envelopes import add_seals, envelope_sheet
 from .model import Bank
-from .plan import build_plan, staff_for
+from .plan import build_plan, staff_for, staff_usernames
 from .sites import Site
 from .synth import make_candidates
 
@@ -89,7 +90,7 @@ def build_site_bundle(site: Site, candidates: list[dict], bank: Bank, blueprint:
     out_dir = Path(out_dir)
     prep = prepare_site(site, candidates, bank, blueprint, opts)
     site_key = site_keypair(opts.site_key_seed + site.site_no.encode() if opts.site_key_seed else None)
-    passwords = {"chief": _password()} | {f"r{int(r['room_id'][1:]):02d}": _password() for r in prep["rooms"]}
+    passwords = {u: _password() for u in staff_usernames(prep["rooms"])}
     plan = build_plan(site=site.as_plan(), rooms=prep["rooms"], sittings=prep["sittings"],
                       candidates=prep["candidates"], papers=prep["papers"], keys=prep["keys"],
                       media=bank.media, staff=staff_for(prep["rooms"], passwords),
@@ -98,6 +99,7 @@ def build_site_bundle(site: Site, candidates: list[dict], bank: Bank, blueprint:
     path = district_dir / (f"site_{int(site.site_no):03d}.hallbundle" if site.site_no.isdigit()
                            else f"site_{site.site_no}.hallbundle")
     activation = new_release_code()
+    add_seals(plan)  # every sitting's 放行码信封 seal number travels in the signed plan
     manifest, codes = seal_plan(plan, central_private_key, path, kdf=opts.kdf, extra={"seed": opts.seed},
                                 activation_code=activation)
     bundle_id = manifest["bundle_id"]
@@ -113,7 +115,8 @@ def build_site_bundle(site: Site, candidates: list[dict], bank: Bank, blueprint:
             "rooms": len(plan["rooms"]), "release_codes": codes, "passwords": passwords,
             "activation_code": activation,
             "site_public_key": site_key["public"],
-            "sitting_times": {s["sitting_id"]: s["planned_start"] for s in plan["sittings"]}}
+            "sitting_times": {s["sitting_id"]: s["planned_start"] for s in plan["sittings"]},
+            "seals": {s["sitting_id"]: s.get("envelope_seal", "") for s in plan["sittings"]}}
 
 
 def seal_plan(plan: dict, central_private_key, path: str | Path, kdf: dict | None = None,
@@ -151,16 +154,21 @@ def seal_plan(plan: dict, central_private_key, path: str | Path, kdf: dict | Non
 
 def write_sheets(bundle_path: Path, site: Site, plan: dict, codes: dict, passwords: dict,
                   activation: str | None = None) -> None:
-    """Two printable sheets for the county office: release codes (hand out at sitting start
-    only) and the site's initial accounts (hand out with the bundle)."""
+    """Printable sheets for the county office: release codes (hand out at sitting start
+    only), the sealed envelopes of the same codes (opened at the site only when the office
+    cannot be reached; provisioning/envelopes.py) and the site's initial accounts (hand out
+    with the bundle)."""
     stem = bundle_path.with_suffix("")
     room_name = {r["room_id"]: r["name"] for r in plan["rooms"]}
     lines = [f"考点放行码（机密，开考时由区县定考办告知主考） 考点{site.site_no} {site.name}（{site.district}）",
-             f"数据包：{bundle_path.name}", "", f"{'场次':<12}{'考场':<8}{'开考时间':<28}放行码"]
+             f"数据包：{bundle_path.name}", "", f"{'场次':<12}{'考场':<8}{'开考时间':<28}{'放行码':<16}信封封条号"]
     for s in plan["sittings"]:
         lines.append(f"{s['sitting_id']:<12}{room_name[s['room_id']]:<8}{s['planned_start']:<28}"
-                     f"{codes[s['sitting_id']]}")
+                     f"{codes[s['sitting_id']]:<16}{s.get('envelope_seal', '')}")
     stem.with_name(stem.name + "_放行码.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if all(s.get("envelope_seal") for s in plan["sittings"]):
+        stem.with_name(stem.name + "_放行码信封.pdf").write_bytes(
+            envelope_sheet(site.site_no, site.name, site.district, plan, codes, demo=bool(plan.get("demo"))))
     acc = [f"考点初始账号（随数据包交主考，首次登录后请修改密码） 考点{site.site_no} {site.name}", ""]
     if activation:
         acc += [f"数据包激活码（导入数据包时输入；请勿与数据包存放在同一U盘）：{activation}", ""]
@@ -214,11 +222,12 @@ def provision_all(sites: list[Site], by_site: dict[str, list[dict]], bank: Bank,
     centre.mkdir(exist_ok=True)
     with open(centre / "release_codes.csv", "w", newline="", encoding="utf-8-sig") as f:
         w = csv.writer(f)
-        w.writerow(["考点编号", "区县", "考点名称", "场次", "开考时间", "放行码"])
+        w.writerow(["考点编号", "区县", "考点名称", "场次", "开考时间", "放行码", "信封封条号"])
         for r in results:
-            w.writerow([r["site_no"], r["district"], r["name"], "激活码", "", r["activation_code"]])
+            w.writerow([r["site_no"], r["district"], r["name"], "激活码", "", r["activation_code"], ""])
             for sid, code in r["release_codes"].items():
-                w.writerow([r["site_no"], r["district"], r["name"], sid, r["sitting_times"][sid], code])
+                w.writerow([r["site_no"], r["district"], r["name"], sid, r["sitting_times"][sid], code,
+                            r["seals"].get(sid, "")])
     (centre / "blueprint.json").write_text(json.dumps(blueprint.to_json(), ensure_ascii=False, indent=1),
                                            encoding="utf-8")
     sizes = [r["bytes"] for r in results]
@@ -228,7 +237,7 @@ def provision_all(sites: list[Site], by_site: dict[str, list[dict]], bank: Bank,
                "bytes_max": max(sizes, default=0),
                "bytes_mean": round(sum(sizes) / len(sizes)) if sizes else 0}
     (centre / "summary.json").write_text(json.dumps(
-        {"summary": summary, "sites": [{k: v for k, v in r.items() if k not in ("release_codes", "passwords", "activation_code")}
+        {"summary": summary, "sites": [{k: v for k, v in r.items() if k not in ("release_codes", "passwords", "activation_code", "seals")}
                                        for r in results]}, ensure_ascii=False, indent=1), encoding="utf-8")
     return {"summary": summary, "results": results}
 

@@ -21,7 +21,6 @@ from hall_server.exam.errors import MESSAGES
 ROOT = Path(__file__).resolve().parents[1]
 PROTOCOL = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
 APP_JS = (ROOT / "static_client" / "candidate" / "app.js").read_text(encoding="utf-8")
-CONSOLE_HTML = (ROOT / "hall_server" / "web" / "templates" / "console_sitting.html").read_text(encoding="utf-8")
 EXAMPLE = ROOT / "config.example.toml"
 
 
@@ -131,11 +130,27 @@ def test_every_staff_event_is_fuzzed():
 
 # -- every incident kind and violation level can be chosen on the console --------------------
 
-def test_every_incident_kind_is_reachable_from_the_console():
+@pytest.fixture(scope="module")
+def console_html(tmp_path_factory):
+    """The sitting page as the real server renders it for the chief."""
+    from factories import make_plan
+    from hallproc import HallProcess
+
+    plan = make_plan(candidates_per_room=2, rooms=1)
+    hall = HallProcess(tmp_path_factory.mktemp("console"), plan).start()
+    try:
+        r = hall.staff_session().get(hall.url + f"/console/sitting/{plan['sittings'][0]['sitting_id']}", timeout=10)
+        assert r.status_code == 200, r.text[:500]
+        return r.text
+    finally:
+        hall.stop()
+
+
+def test_every_incident_kind_is_reachable_from_the_console(console_html):
     """Each kind of contracts/exam.py is a choice on the console, under its own label."""
     from contracts.exam import INCIDENT_KINDS
 
-    form = re.search(r'<fieldset data-task="incident".*?</fieldset>', CONSOLE_HTML, re.S)
+    form = re.search(r'<fieldset data-task="incident".*?</fieldset>', console_html, re.S)
     assert form, "no incident form on the console"
     offered = dict(re.findall(r'name="kind" value="([a-z_]+)"[^>]*> ([^<]+)<', form.group(0)))
     missing = sorted(set(INCIDENT_KINDS) - set(offered))
@@ -143,10 +158,10 @@ def test_every_incident_kind_is_reachable_from_the_console():
     assert {k: offered[k].strip() for k in INCIDENT_KINDS} == INCIDENT_KINDS, "console labels differ from contracts"
 
 
-def test_every_violation_level_is_reachable_from_the_console():
+def test_every_violation_level_is_reachable_from_the_console(console_html):
     from contracts.exam import VIOLATION_LEVELS
 
-    select = re.search(r'<select name="level">(.*?)</select>', CONSOLE_HTML, re.S)
+    select = re.search(r'<select name="level">(.*?)</select>', console_html, re.S)
     assert select, "no violation level <select> on the console"
     offered = dict(re.findall(r'<option value="([a-z_]+)">([^<（]+)', select.group(1)))
     missing = sorted(set(VIOLATION_LEVELS) - set(offered))

@@ -1,5 +1,6 @@
-"""Staff accounts and what each may see: the chief examiner the whole site, an
-invigilator their own room."""
+"""Staff accounts and what each may see and do: the chief examiner the whole site, an
+invigilator their own room, the patrol (巡考, 附件2 一) every room but only to watch and to
+record violations and incidents, never to start, pause or end a sitting."""
 from __future__ import annotations
 
 import ipaddress
@@ -10,19 +11,31 @@ from contracts.passwords import check_password
 from ..db import schema
 
 
+ROLES = {"chief": "主考", "invigilator": "监考", "patrol": "巡考"}
+
+
 @dataclass(frozen=True)
 class Staff:
     username: str
     display_name: str
-    role: str            # chief | invigilator
+    role: str            # chief | invigilator | patrol
     room_id: str | None
 
     def may_run(self, room_id: str) -> bool:
-        return self.role == "chief" or self.room_id == room_id
+        """Act on the room's sitting: start, pause, time, admissions, devices, paper."""
+        return self.role == "chief" or (self.role == "invigilator" and self.room_id == room_id)
+
+    def may_view(self, room_id: str) -> bool:
+        """Watch the room and read its forms."""
+        return self.role == "patrol" or self.may_run(room_id)
+
+    def may_record(self, room_id: str) -> bool:
+        """Record a violation or an incident in the room."""
+        return self.may_view(room_id)
 
     @property
     def role_name(self) -> str:
-        return "主考" if self.role == "chief" else "监考"
+        return ROLES.get(self.role, self.role)
 
 
 class StaffDirectory:

@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS candidates (
     unit        TEXT NOT NULL DEFAULT '',
     department  TEXT NOT NULL DEFAULT '',
     sitting_id  TEXT NOT NULL REFERENCES sittings(sitting_id),
-    seat_no     INTEGER
+    seat_no     INTEGER,
+    home_sitting TEXT          -- the sitting of the bundle's roster, once moved (its sealed papers)
 );
 CREATE INDEX IF NOT EXISTS candidates_sitting ON candidates(sitting_id);
 -- What a phone may see. The answer key lives apart in paper_keys.
@@ -67,6 +68,15 @@ CREATE TABLE IF NOT EXISTS sealed_sittings (
     released_at REAL,
     released_by TEXT
 );
+-- 放行码信封 (provisioning/envelopes.py): each sitting's sealed envelope of its release code,
+-- opened at the site only when the county office cannot be reached; the seal number typed
+-- at 宣布开考 must be this one.
+CREATE TABLE IF NOT EXISTS release_envelopes (
+    sitting_id  TEXT PRIMARY KEY REFERENCES sittings(sitting_id),
+    seal_no     TEXT NOT NULL,
+    opened_at   REAL,
+    opened_by   TEXT
+);
 CREATE TABLE IF NOT EXISTS paper_keys (
     ticket   TEXT PRIMARY KEY REFERENCES candidates(ticket),
     key_json TEXT NOT NULL,
@@ -81,7 +91,8 @@ CREATE TABLE IF NOT EXISTS attempts (
     ticket          TEXT PRIMARY KEY REFERENCES candidates(ticket),
     sitting_id      TEXT NOT NULL REFERENCES sittings(sitting_id),
     status          TEXT NOT NULL
-                    CHECK (status IN ('absent', 'logged_in', 'confirmed', 'answering', 'submitted', 'terminated')),
+                    CHECK (status IN ('absent', 'logged_in', 'confirmed', 'answering', 'submitted', 'terminated',
+                                      'rescheduled')),
     signin_order    INTEGER,
     logged_in_at    REAL,
     confirmed_at    REAL,
@@ -125,8 +136,33 @@ CREATE TABLE IF NOT EXISTS staff (
     username      TEXT PRIMARY KEY,
     display_name  TEXT NOT NULL,
     password_hash TEXT NOT NULL,
-    role          TEXT NOT NULL CHECK (role IN ('chief', 'invigilator')),
+    role          TEXT NOT NULL CHECK (role IN ('chief', 'invigilator', 'patrol')),
     room_id       TEXT REFERENCES rooms(room_id)
+);
+-- One candidate's exceptions (exam/exception_ops.py): stopped with a reason (停考/代为交卷),
+-- moved to another room or sitting (sitting_id: the one left, to_sitting: the one joined),
+-- rescheduled (待重考: a new exam, neither 缺考 nor failed). On the room record's 其他.
+CREATE TABLE IF NOT EXISTS candidate_exceptions (
+    id          INTEGER PRIMARY KEY,
+    ticket      TEXT NOT NULL REFERENCES candidates(ticket),
+    kind        TEXT NOT NULL CHECK (kind IN ('stop', 'move', 'reschedule')),
+    sitting_id  TEXT NOT NULL,
+    to_sitting  TEXT,
+    reason      TEXT NOT NULL,
+    ts          REAL NOT NULL,
+    staff       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS candidate_exceptions_ticket ON candidate_exceptions(ticket);
+-- Tablets let into the console by pairing (auth/pairing.py): the hash of each device's token.
+CREATE TABLE IF NOT EXISTS paired_devices (
+    id          INTEGER PRIMARY KEY,
+    token_hash  TEXT NOT NULL UNIQUE,
+    label       TEXT NOT NULL,
+    staff       TEXT NOT NULL,
+    address     TEXT NOT NULL,
+    paired_at   REAL NOT NULL,
+    revoked_at  REAL,
+    revoked_by  TEXT
 );
 -- 违纪记录. level: minor (一般违纪) | cheating (考试作弊) | serious (严重违纪).
 CREATE TABLE IF NOT EXISTS violations (
@@ -265,7 +301,32 @@ def open_db(path: str | Path, synchronous: str = "FULL") -> sqlite_utils.Databas
 MIGRATIONS = [
     ("attempts", "paused_s", "REAL NOT NULL DEFAULT 0"),
     ("answers", "changes", "INTEGER NOT NULL DEFAULT 1"),
+    ("candidates", "home_sitting", "TEXT"),
 ]
+
+
+# CHECK constraints widened since: tables rebuilt (with their rows) when an older hall made them.
+WIDENED = {"staff": "'patrol'", "attempts": "'rescheduled'"}
+
+
+def _widen(conn: sqlite3.Connection) -> None:
+    """Recreate a table whose stored CHECK predates a new value (SQLite cannot alter a CHECK)."""
+    for table, marker in WIDENED.items():
+        row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+        if row is None or marker in row[0]:
+            continue
+        start = SCHEMA.index(f"CREATE TABLE IF NOT EXISTS {table} (")
+        create = SCHEMA[start:SCHEMA.index(");", start) + 2].replace(f"IF NOT EXISTS {table} (", f"{table}__new (")
+        cols = ", ".join(r[1] for r in conn.execute(f"PRAGMA table_info({table})"))
+        # Other tables reference this one (answers -> attempts): no foreign key check while it
+        # is swapped (SQLite's documented way to change a table's definition).
+        conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            conn.executescript(f"BEGIN; {create} INSERT INTO {table}__new ({cols}) SELECT {cols} FROM {table};"
+                               f" DROP TABLE {table}; ALTER TABLE {table}__new RENAME TO {table}; COMMIT;")
+        finally:
+            conn.execute("PRAGMA foreign_keys = ON")
+        conn.executescript(SCHEMA)   # the table's indexes went with the old table
 
 
 def init_schema(db: sqlite_utils.Database) -> None:
@@ -273,6 +334,7 @@ def init_schema(db: sqlite_utils.Database) -> None:
     for table, column, decl in MIGRATIONS:
         if column not in {r[1] for r in db.conn.execute(f"PRAGMA table_info({table})")}:
             db.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+    _widen(db.conn)
     db.conn.execute(
         "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
     )

@@ -47,6 +47,9 @@ def login(conn, ticket: str, sitting_id: str, now: float, device: str, session_h
           approval_required: bool = True) -> Changes:
     a = attempt_row(conn, ticket)
     s = sitting_row(conn, sitting_id)
+    here = conn.execute("SELECT sitting_id FROM candidates WHERE ticket = ?", (ticket,)).fetchone()
+    if here is None or here[0] != sitting_id:
+        raise ExamError("wrong_room")   # moved to another room in the meantime (exception_ops.move_candidate)
     if a is None or a["status"] == "absent":
         admitted = a is not None and bool(a["late_reason"])
         if s["status"] == "ended":
@@ -99,6 +102,10 @@ def open_paper(conn, ticket: str, now: float, need_photo: bool = False) -> Chang
         return Changes(attempts=[a])  # idempotent: the deadline set at first opening stands
     if a["status"] != "confirmed":
         raise ExamError("not_confirmed")
+    if conn.execute("SELECT 1 FROM papers WHERE ticket = ?", (ticket,)).fetchone() is None:
+        # still sealed (a candidate moved in from a sitting not yet released): timing must
+        # not start before the paper can be read
+        raise ExamError("paper_sealed")
     s = sitting_row(conn, a["sitting_id"])
     st = sitting_times(s)
     refusal = rules.may_open(st, now, admitted_late=bool(a["late_reason"]))
@@ -271,12 +278,18 @@ def record_clock_anchor(conn, meta: dict[str, str], now: float, step: float) -> 
 
 # -- staff --------------------------------------------------------------------------
 
-def start_sitting(conn, sitting_id: str, now: float, staff: str, released: dict | None = None) -> Changes:
-    """Start a room's sitting; `released` carries its papers when they were sealed. Starting
-    a sitting that has started is a no-op (two consoles pressing 宣布开考 at once)."""
+def start_sitting(conn, sitting_id: str, now: float, staff: str, released: dict | None = None,
+                  envelope_seal: str | None = None) -> Changes:
+    """Start a room's sitting; `released` carries its papers when they were sealed, and
+    `envelope_seal` the seal number of the 放行码信封 opened for the code (checked against the
+    bundle's). Starting a sitting that has started is a no-op (two consoles at once)."""
     s = sitting_row(conn, sitting_id)
     if s["status"] != "planned":
         return Changes(sittings=[s])
+    if envelope_seal is not None:
+        from .envelope_ops import open_envelope
+
+        open_envelope(conn, sitting_id, envelope_seal, now, staff)
     sealed = conn.execute("SELECT released_at FROM sealed_sittings WHERE sitting_id = ?", (sitting_id,)).fetchone()
     released_now = None
     if sealed is not None and sealed[0] is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from contracts.exam import TERMINATING_LEVELS
+from contracts.exam import INCIDENT_KINDS, TERMINATING_LEVELS, VIOLATION_LEVELS, VIOLATIONS  # noqa: F401 (re-exported for callers)
 
 from . import audit, rules
 from .changes import Changes
@@ -54,7 +54,7 @@ def extra_time(conn, sitting_id: str, ticket: str | None, seconds: float, reason
             (sitting_id,))]
     else:
         a = attempt_row(conn, ticket)
-        if a is None or a["status"] in ("absent", "submitted", "terminated"):
+        if a is None or a["status"] not in ACTIVE:
             raise ExamError("bad_state", "只能为正在考试的考生延长时间")
         tickets = [ticket]
     for t in tickets:
@@ -98,7 +98,11 @@ def resume(conn, sitting_id: str, now: float, staff: str) -> Changes:
     return Changes(sittings=[sitting_row(conn, sitting_id)], attempts=[attempt_row(conn, t) for t in tickets])
 
 
-def violation(conn, ticket: str, level: str, facts: str, now: float, staff: str, receipt_key: bytes) -> Changes:
+def violation(conn, ticket: str, level: str, facts: str, now: float, staff: str, receipt_key: bytes,
+              escalate_after: int = 0) -> Changes:
+    """`result`: the escalation prompt after repeated minor violations (exam/escalation.py), or None."""
+    from .escalation import after_violation
+
     a = attempt_row(conn, ticket)
     c = conn.execute("SELECT sitting_id FROM candidates WHERE ticket = ?", (ticket,)).fetchone()
     conn.execute("INSERT INTO violations (ticket, sitting_id, level, facts, ts, staff) VALUES (?, ?, ?, ?, ?, ?)",
@@ -115,6 +119,7 @@ def violation(conn, ticket: str, level: str, facts: str, now: float, staff: str,
     row = attempt_row(conn, ticket)
     if row is not None:
         ch.attempts.append(row)
+    ch.result = after_violation(conn, ticket, level, row, escalate_after)
     return ch
 
 
@@ -151,6 +156,8 @@ def paper_entry(conn, ticket: str, pass_no: int, answers: str, now: float, staff
     a = attempt_row(conn, ticket)
     if a is not None and a["status"] in FINAL:
         raise ExamError("bad_state", "该考生已交卷")
+    if a is not None and a["status"] == "rescheduled":
+        raise ExamError("bad_state", "该考生已改为待重考")
     c = conn.execute("SELECT sitting_id FROM candidates WHERE ticket = ?", (ticket,)).fetchone()
     conn.execute("INSERT INTO paper_entries (ticket, pass_no, answers, staff, ts) VALUES (?, ?, ?, ?, ?)"
                  " ON CONFLICT (ticket, pass_no) DO UPDATE SET answers = excluded.answers, staff = excluded.staff,"

@@ -71,12 +71,15 @@ class RoomActions:
         self._commit(room_ops.resume, sitting_id, self.clock(), staff)
 
     # -- violations and incidents -------------------------------------------------------
-    def violation(self, ticket, level, facts, staff: str) -> None:
+    def violation(self, ticket, level, facts, staff: str) -> dict | None:
+        """Returns the prompt to record cheating after repeated minor violations, or None."""
         self._candidate(ticket)
         if not isinstance(level, str) or level not in VIOLATION_LEVELS:
             raise ExamError("bad_request", "违纪类别不正确")
         facts = text_field(facts, "违纪事实")
-        self._commit(room_ops.violation, ticket, level, facts, self.clock(), staff, self.receipt_key)
+        ch = self._commit(room_ops.violation, ticket, level, facts, self.clock(), staff, self.receipt_key,
+                          self.cfg["rules"]["minor_violations_before_cheating"])
+        return ch.result
 
     def incident(self, sitting_id: str | None, kind, text, staff: str) -> None:
         if not isinstance(kind, str) or kind not in INCIDENT_KINDS:
@@ -111,6 +114,15 @@ class RoomActions:
         self.on_attempt(ticket)
 
     # -- paper fallback -----------------------------------------------------------------
+    def print_booklets(self, sitting_id: str, tickets, staff: str) -> None:
+        """Allow and audit printing these candidates' question booklets (试题册)."""
+        from . import fallback_ops
+
+        if (not isinstance(tickets, list) or not 0 < len(tickets) <= 200
+                or not all(isinstance(t, str) and len(t) <= 64 for t in tickets)):
+            raise ExamError("bad_request", "请选择考生")
+        self._commit(fallback_ops.print_booklets, sitting_id, list(dict.fromkeys(tickets)), self.clock(), staff)
+
     def paper_entry(self, ticket, pass_no, answers, staff: str) -> dict:
         self._candidate(ticket)
         if type(pass_no) is not int or pass_no not in (1, 2) or not isinstance(answers, str) or len(answers) > 1000:

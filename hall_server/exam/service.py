@@ -27,6 +27,7 @@ from . import ops, rules
 from .changes import Changes
 from .clock import ExamClock, boot_id
 from .errors import ExamError
+from .exception_actions import CandidateExceptions
 from .room_service import RoomActions
 from ..proctor.service import ProctorActions
 
@@ -48,7 +49,7 @@ def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
 
-class ExamService(RoomActions, ProctorActions):
+class ExamService(RoomActions, CandidateExceptions, ProctorActions):
     def __init__(self, cfg, writer: Writer, clock: Callable[[], float] | None = None):
         self.cfg = cfg
         self.writer = writer
@@ -63,6 +64,9 @@ class ExamService(RoomActions, ProctorActions):
         self.on_progress: Callable[[str], None] = lambda ticket: None
         self.on_sitting: Callable[[str], None] = lambda sitting_id: None
         self.on_replaced: Callable[[str, str | None], None] = lambda ticket, old_device: None
+        # a candidate left a room (moved): its console drops the row, both rooms recount
+        self.on_moved: Callable[[str, str], None] = lambda ticket, from_sitting: None
+        self.exceptions: dict[str, list[dict]] = {}  # ticket -> candidate_exceptions rows (stop, move, reschedule)
         self.meta: dict[str, str] = {}
         self.rooms: dict[str, dict] = {}
         self.sittings: dict[str, dict] = {}
@@ -77,6 +81,7 @@ class ExamService(RoomActions, ProctorActions):
         self.presence: dict[str, dict] = {}
         self.media: dict[str, tuple[str, bytes]] = {}
         self.sealed: dict[str, str] = {}  # sitting_id -> sealed papers awaiting the release code
+        self.envelopes: set[str] = set()  # sittings whose release code is also in a sealed envelope
         self.pending_devices: dict[str, dict] = {}   # ticket -> {"device", "since"}
         self.storage_refused: dict[tuple, tuple] = {}  # (ticket, q, seq) -> (choice, first received_at)
         self.storage_settled: dict[tuple, str | None] = {}  # those the time-up sweep saved -> choice
@@ -99,9 +104,13 @@ class ExamService(RoomActions, ProctorActions):
                           for r in conn.execute("SELECT name, content_type, data FROM media")}
             self.sealed = {r["sitting_id"]: r["sealed"] for r in conn.execute(
                 "SELECT sitting_id, sealed FROM sealed_sittings WHERE released_at IS NULL")}
+            # sittings with a 放行码信封 (fixed at import): the start form offers to open it
+            self.envelopes = {r[0] for r in conn.execute("SELECT sitting_id FROM release_envelopes")}
             for r in conn.execute("SELECT ticket, level, facts, ts FROM violations ORDER BY id"):
                 self.violations.setdefault(r["ticket"], []).append(
                     {"level": r["level"], "facts": r["facts"], "ts": r["ts"]})
+            for r in conn.execute("SELECT * FROM candidate_exceptions ORDER BY id"):
+                self.exceptions.setdefault(r["ticket"], []).append(dict(r))
             for r in conn.execute("SELECT ticket, q, choice, seq FROM answers"):
                 self.answers.setdefault(r["ticket"], {})[r["q"]] = (r["choice"], r["seq"])
             if "site_key_private" in self.meta:
@@ -225,6 +234,9 @@ class ExamService(RoomActions, ProctorActions):
             "violations": [{"level": v["level"], "facts": v["facts"], "ts": _ms(v["ts"])}
                            for v in self.violations.get(ticket, [])],
             "camera": self.camera_summary(ticket),
+            "sitting_id": c["sitting_id"],
+            "exceptions": [{"kind": e["kind"], "reason": e["reason"], "ts": _ms(e["ts"]), "from": e["sitting_id"],
+                            "to": e["to_sitting"]} for e in self.exceptions.get(ticket, [])],
         }
 
     def sitting_view(self, sitting_id: str) -> dict:
@@ -239,12 +251,13 @@ class ExamService(RoomActions, ProctorActions):
             "room": self.rooms[s["room_id"]]["name"], "date": s["date"], "planned_start": s["planned_start"],
             "status": s["status"], "started_at": _ms(s["started_at"]), "ended_at": _ms(s["ended_at"]),
             "expected": seen.expected, "present": seen.present, "absent": seen.absent, "pending": seen.pending,
+            "rescheduled": seen.rescheduled,
             "absentees": list(seen.absentees),
             "paused_at": _ms(s["paused_at"]), "paused_total_s": s["paused_total_s"],
             "late_entry_until": _ms(rules.late_entry_until(ops.sitting_times(s))),
             "submitted": sum(1 for t in tickets if self.attempts.get(t, {}).get("status") in ("submitted", "terminated")),
             "duration_s": s["duration_s"], "question_count": s["question_count"],
-            "sealed": sitting_id in self.sealed,
+            "sealed": sitting_id in self.sealed, "envelope": sitting_id in self.envelopes,
         }
 
     def tickets_in(self, sitting_id: str) -> list[str]:
@@ -472,14 +485,22 @@ class ExamService(RoomActions, ProctorActions):
         return True
 
     # -- staff actions --------------------------------------------------------------
-    def start_sitting(self, sitting_id: str, staff: str, release_code=None) -> None:
+    def start_sitting(self, sitting_id: str, staff: str, release_code=None, envelope_seal=None) -> None:
         if sitting_id not in self.sittings:
             raise ExamError("unknown_sitting")
+        if envelope_seal is not None:  # the code came from the 放行码信封: which one (ops.start_sitting checks)
+            if not isinstance(envelope_seal, str) or len(envelope_seal) > 32:
+                raise ExamError("bad_request", "请填写信封上的封条号")
+            from contracts.site_bundle import normalize_seal
+
+            envelope_seal = normalize_seal(envelope_seal)
+            if not envelope_seal:
+                raise ExamError("bad_request", "请填写信封上的封条号")
         released = None
         if sitting_id in self.sealed and self.sittings[sitting_id]["status"] == "planned":
             released = self._open_sealed(sitting_id, release_code)
         # Idempotent: a second console starting the same sitting gets its view, not an error.
-        self._commit(ops.start_sitting, sitting_id, self.clock(), staff, released)
+        self._commit(ops.start_sitting, sitting_id, self.clock(), staff, released, envelope_seal)
 
     def _release(self, sitting_id: str, released: dict) -> None:
         """Mirror a sitting's papers once the transaction that released them committed."""
@@ -504,7 +525,7 @@ class ExamService(RoomActions, ProctorActions):
             opened = run_blocking(open_sitting, load_sealed(self.sealed[sitting_id]), release_code)
         except BundleError as e:
             raise ExamError("bad_release_code", str(e)) from None
-        expected = set(self.tickets_in(sitting_id))
+        expected = self.home_roster(sitting_id)
         if set(opened["papers"]) != expected or set(opened["keys"]) != expected:
             raise ExamError("bad_release_code", "解封的试卷与本场次考生名单不一致")
         return opened
@@ -531,6 +552,15 @@ class ExamService(RoomActions, ProctorActions):
         for v in ch.violations:
             self.violations.setdefault(v["ticket"], []).append(
                 {"level": v["level"], "facts": v["facts"], "ts": v["ts"]})
+        moved = []
+        for c in ch.candidates:
+            old = self.candidates.get(c["ticket"])
+            self.candidates[c["ticket"]] = c
+            self._tickets_by_sitting = None
+            if old is not None and old["sitting_id"] != c["sitting_id"]:
+                moved.append((c["ticket"], old["sitting_id"]))
+        for e in ch.exceptions:
+            self.exceptions.setdefault(e["ticket"], []).append(e)
         touched = self.apply_proctor(ch.captures, ch.id_checks) if (ch.captures or ch.id_checks) else ()
         replaced = []
         for row in ch.attempts:
@@ -549,8 +579,11 @@ class ExamService(RoomActions, ProctorActions):
         for ticket, old_device in replaced:
             self.pending_devices.pop(ticket, None)
             self.on_replaced(ticket, old_device)
+        for ticket, from_sitting in moved:
+            self.on_moved(ticket, from_sitting)
         pushed = {s["sitting_id"] for s in ch.sittings}
         for ticket in dict.fromkeys([r["ticket"] for r in ch.attempts] + [v["ticket"] for v in ch.violations]
+                                    + [c["ticket"] for c in ch.candidates] + [e["ticket"] for e in ch.exceptions]
                                     + list(touched)):
             if self.candidates.get(ticket, {}).get("sitting_id") not in pushed:
                 self.on_attempt(ticket)

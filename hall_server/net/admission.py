@@ -33,14 +33,17 @@ class Credentials:
     """What a request proves about its sender, checked against the running exam."""
 
     def __init__(self, session_valid: Callable[[str], bool], token_valid: Callable[[str], bool],
-                 staff_address: Callable[[str], bool]):
+                 staff_address: Callable[[str], bool], device_valid: Callable[[str], bool] = lambda t: False):
         self.session_valid = session_valid
         self.token_valid = token_valid
         self.staff_address = staff_address
+        self.device_valid = device_valid    # a paired tablet's cookie (auth/pairing.py)
         self._tokens: dict[str, tuple[bool, float]] = {}  # a room's phones carry the same few tokens
 
     def classify(self, environ) -> int:
         if self.staff_address(environ.get("REMOTE_ADDR") or ""):
+            return SESSION
+        if "hall_device=" in (environ.get("HTTP_COOKIE") or "") and self.device_valid(_device(environ)):
             return SESSION
         query = parse_qs(environ.get("QUERY_STRING") or "", max_num_fields=8)
         auth = environ.get("HTTP_AUTHORIZATION") or ""
@@ -61,6 +64,16 @@ class Credentials:
                 self._tokens.clear()
             hit = self._tokens[token] = (self.token_valid(token), now)
         return hit[0]
+
+
+def _device(environ) -> str:
+    from http.cookies import SimpleCookie
+
+    try:
+        c = SimpleCookie(environ.get("HTTP_COOKIE") or "")
+    except Exception:
+        return ""
+    return c["hall_device"].value if "hall_device" in c else ""
 
 
 def _token_in(referer: str) -> str:

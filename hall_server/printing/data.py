@@ -92,6 +92,12 @@ def duration_zh(seconds: float | None) -> str:
     return f"{m} 分钟" if s == 0 else f"{m} 分 {s} 秒"
 
 
+def envelope_text(envelope) -> str:
+    """The room record's line for an opened 放行码信封 (also in the result bundle)."""
+    return (f"{hm(envelope['opened_at'])}  【开启放行码信封】未能联系区县定考办，"
+            f"开启密封信封取得放行码（封条号 {envelope['seal_no']}，开启人 {envelope['opened_by']}）")
+
+
 def cn_date(iso: str) -> str:
     try:
         d = Date.fromisoformat(iso[:10])
@@ -198,7 +204,7 @@ class Reader:
         for r in rows:
             c = dict(r)
             c["attendance"] = counts.classify(c["opened_at"], c["mode"], bool(c["late_reason"]),
-                                              sittings[c["sitting_id"]], now)
+                                              sittings[c["sitting_id"]], now, c["status"])
             c["present"] = c["attendance"] == counts.PRESENT
             out.append(c)
         return out
@@ -221,6 +227,13 @@ class Reader:
             return []
         return self.rows("SELECT t.*, c.name FROM time_adjustments t LEFT JOIN candidates c USING (ticket)"
                          " WHERE t.sitting_id = ? ORDER BY t.started_at, t.id", (sitting_id,))
+
+    def release_envelope(self, sitting_id: str) -> sqlite3.Row | None:
+        """The sitting's 放行码信封, if the bundle had one (opened_at set once opened)."""
+        if not self.has_table("release_envelopes"):
+            return None
+        r = self.rows("SELECT * FROM release_envelopes WHERE sitting_id = ?", (sitting_id,))
+        return r[0] if r else None
 
     def paper(self, ticket: str) -> dict | None:
         r = self.rows("SELECT paper_json FROM papers WHERE ticket = ?", (ticket,))

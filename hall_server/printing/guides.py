@@ -33,13 +33,10 @@ class SiteFacts:
     def fill(self, text: str) -> str:
         return text.format(**self.__dict__)
 
+    lines: tuple = ()      # hall_server.contacts.Contact: office, city, hotline
+
     def contacts(self, sep: str = "；") -> str:
-        parts = [f"{self.office}：{self.phones}"]
-        if self.office != "市定考办" and self.city:
-            parts.append(f"市定考办：{self.city}")
-        if self.hotline:
-            parts.append(f"系统客服：{self.hotline}")
-        return sep.join(parts)
+        return sep.join(c.text for c in self.lines)
 
 
 def _span(values: list[int], unit: int = 1) -> str:
@@ -48,24 +45,23 @@ def _span(values: list[int], unit: int = 1) -> str:
 
 
 def site_facts(db: Any) -> SiteFacts:
-    from contracts.offices import load_offices, office_by_name, office_for_district
+    from ..contacts import Contact, for_district
 
     conn = conn_of(db)
     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     rows = conn.execute("SELECT duration_s, late_entry_s, earliest_submit_s, question_count FROM sittings").fetchall()
     if not rows:
         raise LookupError("数据库中没有场次：请先导入数据包")
-    offices = load_offices()
     district = meta.get("district", "")
-    o = office_for_district(district, offices)
-    city = office_by_name("市定考办", offices)
-    hotline = office_by_name("系统客服", offices)
+    c = for_district(district)
     return SiteFacts(site=meta.get("site_name", ""), district=district, demo=meta.get("demo") == "1",
                      duration=_span([r[0] for r in rows], 60), late=_span([r[1] for r in rows], 60),
                      earliest=_span([r[2] for r in rows], 60), questions=_span([r[3] for r in rows]),
-                     office=(f"{o.name}定考办" if o and o.name != "市定考办" else "市定考办") if o else "区县定考办",
-                     phones="、".join(o.phones) if o else "（请填写）",
-                     city="、".join(city.phones) if city else "", hotline="、".join(hotline.phones) if hotline else "")
+                     office=c.office.label if c.office else "区县定考办",
+                     phones="、".join(c.office.phones) if c.office else "（请填写）",
+                     city="、".join(c.city.phones) if c.city else "",
+                     hotline="、".join(c.hotline.phones) if c.hotline else "",
+                     lines=tuple(c.lines()) if c.office else (Contact("区县定考办", ("（请填写）",)), *c.lines()))
 
 
 def _p(text: str, size: float, bold_prefix: str = "", **kw) -> Paragraph:
@@ -124,8 +120,10 @@ def candidate_notice(db: Any) -> bytes:
     section("三、手机出问题时", T.CANDIDATE_PHONE)
     flow.append(_p("四、以下行为本次成绩不合格", 17))
     flow.append(Spacer(1, 1 * mm))
-    sub(flow, "考试作弊（本次测评不合格，参加补考）：", T.CANDIDATE_VOID_CHEATING, f)
-    sub(flow, "严重违纪（本周期测评不合格，取消补考）：", T.CANDIDATE_VOID_SERIOUS, f)
+    from contracts.exam import VIOLATIONS as V
+
+    sub(flow, f"{V['cheating'].name}（{V['cheating'].result}）：", T.CANDIDATE_VOID_CHEATING, f)
+    sub(flow, f"{V['serious'].name}（{V['serious'].result}）：", T.CANDIDATE_VOID_SERIOUS, f)
     return _doc("考生须知", f, flow)
 
 

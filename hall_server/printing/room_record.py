@@ -17,8 +17,9 @@ from reportlab.platypus import PageBreak, Spacer, Table
 
 from contracts.exam import INCIDENT_KINDS, VIOLATION_LEVELS
 
+from . import exception_lines
 from . import layout as L
-from .data import duration_zh, hm, reading
+from .data import duration_zh, envelope_text, hm, reading
 
 W = [30 * mm, 50 * mm, 22 * mm, 30 * mm, 24 * mm, 30 * mm]   # 186 mm, the A4 text width
 CONTENT_W = sum(W[1:]) - 6  # less the cell padding (3 pt a side)
@@ -41,15 +42,18 @@ def room_record(db: Any, sitting_id: str) -> bytes:
         viols = r.violations(sitting_id)
         incidents = r.incidents(sitting_id)
         adjustments = r.time_adjustments(sitting_id)
+        envelope = r.release_envelope(sitting_id)
+        exceptions = exception_lines.events(exception_lines.rows_for(r, sitting_id), sitting_id)
 
     # 应到/实到/缺考 as hall_server/exam/counts.py defines them (the console's numbers).
     absent = [c for c in cands if c["attendance"] == "absent"]
     present = [c for c in cands if c["present"]]
-    pending = len(cands) - len(absent) - len(present)
+    pending = sum(1 for c in cands if c["attendance"] == "pending")
     sections = {
         "absent": _absent_rows(absent, pending),
         "viol": _violation_rows(viols),
-        "other": _other_rows(s, present, incidents, adjustments),
+        "other": _other_rows(s, present, incidents, adjustments, envelope, exceptions,
+                             sum(1 for c in cands if c["attendance"] == "rescheduled")),
     }
     ident = _identity_rows(s, len(cands), len(present))
     pages = _paginate(s, ident, sections)
@@ -115,9 +119,12 @@ def _violation_rows(viols) -> list[list]:
     return rows
 
 
-def _other_rows(s, present, incidents, adjustments) -> list[list]:
-    """Incidents, pauses, extra time and late admissions in time order, then a system line."""
-    events = []
+def _other_rows(s, present, incidents, adjustments, envelope=None, exceptions=(), retakes: int = 0) -> list[list]:
+    """Incidents, pauses, extra time, late admissions, an opened 放行码信封 and one candidate's
+    exceptions (stopped, moved, rescheduled) in time order, then a system line."""
+    events = list(exceptions)
+    if envelope is not None and envelope["opened_at"]:
+        events.append((envelope["opened_at"], envelope_text(envelope)))
     for inc in incidents:
         kind = INCIDENT_KINDS.get(inc["kind"], inc["kind"])
         events.append((inc["ts"], f"{hm(inc['ts'])}  【{kind}】{inc['text']}"))
@@ -131,7 +138,7 @@ def _other_rows(s, present, incidents, adjustments) -> list[list]:
             events.append((t["started_at"],
                            f"{hm(t['started_at'])}  【延长时间】{who} 延长 {minutes}：{t['reason']}"))
     for c in present:
-        if c["late_reason"]:
+        if c["late_reason"] and not exception_lines.is_move_admission(c["late_reason"]):
             at = c["logged_in_at"] or 0
             events.append((at, f"{hm(c['logged_in_at'])}  【准许迟到入场】{c['ticket']} {c['name']}：{c['late_reason']}"))
     events.sort(key=lambda e: e[0] or 0)
@@ -150,6 +157,8 @@ def _other_rows(s, present, incidents, adjustments) -> list[list]:
         parts.append(f"暂停累计 {duration_zh(s.paused_total_s)}")
     parts.append(f"已交卷 {submitted} 人，终止考试 {terminated} 人，未交卷 {unsubmitted} 人")
     parts.append(f"更换设备登录 {changes} 人次")
+    if retakes:
+        parts.append(f"待重考 {retakes} 人")
     if paper:
         parts.append(f"答题卡作答 {paper} 人")
     rows.append([L.para("系统记录：" + "；".join(parts) + "。", 9, textColor=colors.Color(.25, .25, .25))])

@@ -64,11 +64,10 @@ def upload():
 
 @console_bp.before_request
 def staff_only():
-    from ..auth.staff import address_allowed
-    from ..web.console import current_staff
+    from ..web.console import NOT_HERE, console_allowed, current_staff
 
-    if not address_allowed(request.remote_addr, current_app.config["HALL"]["security"]["staff_allowlist"]):
-        abort(403, "控制台只能在考点电脑上打开（security.staff_allowlist）")
+    if not console_allowed():     # the laptop, or a paired tablet (auth/pairing.py)
+        abort(403, NOT_HERE)
     if current_staff() is None:
         abort(403, "请先登录控制台")
 
@@ -78,6 +77,8 @@ from ..web import console as _console  # noqa: E402
 # The console's page furniture (exam zone, alerts) for its error page.
 console_bp.context_processor(_console.exam_zone)
 console_bp.context_processor(_console.alerts)
+console_bp.context_processor(_console.words)
+console_bp.context_processor(_console.site_contacts)
 
 
 @console_bp.errorhandler(Exception)
@@ -93,7 +94,7 @@ def _may_see(ticket: str):
     c = svc.candidates.get(ticket)
     if c is None:
         abort(404)
-    if not staff.may_run(svc.sittings[c["sitting_id"]]["room_id"]):
+    if not staff.may_view(svc.sittings[c["sitting_id"]]["room_id"]):   # the patrol reads every room
         abort(403, "无权查看其他考场考生的照片")
     return staff
 

@@ -26,11 +26,12 @@ class StaffChannel:
             raise ExamError("forbidden")
         return st
 
-    def sitting_for(self, p) -> str:
+    def sitting_for(self, p, right: str = "run") -> str:
+        """The payload's sitting, if this staff member has ``right`` (view | record | run) there."""
         sid = p.get("sitting")
         if not isinstance(sid, str) or sid not in self.svc.sittings:
             raise ExamError("unknown_sitting")
-        if not self.staff().may_run(self.svc.sittings[sid]["room_id"]):
+        if not getattr(self.staff(), f"may_{right}")(self.svc.sittings[sid]["room_id"]):
             raise ExamError("forbidden")
         return sid
 
@@ -82,16 +83,52 @@ class StaffChannel:
     def push_sitting(self, sitting_id: str) -> None:
         self.sio.emit("sitting", self.svc.sitting_view(sitting_id), to=f"watch:{sitting_id}", namespace=NS)
 
+    def room_action(self, name: str, right: str = "run"):
+        """Register a staff event that acts on one sitting and answers with its view
+        (also used by the modules that add events: realtime/staff_exceptions.py)."""
+        def deco(fn):
+            @self.sio.on(name, namespace=NS)
+            @handler
+            def wrapper(p):
+                sitting_id = self.sitting_for(p, right)
+                extra = fn(p, sitting_id, self.staff().username) or {}
+                return ok(sitting=self.svc.sitting_view(sitting_id), **extra)
+            return wrapper
+        return deco
+
+    def ticket_in(self, p, sitting_id: str) -> str:
+        t = p.get("ticket")
+        if not isinstance(t, str) or self.svc.candidates.get(t, {}).get("sitting_id") != sitting_id:
+            raise ExamError("bad_request", "考生不在本场次")
+        return t
+
+    # a paired tablet (auth/pairing.py): its token, from the handshake's cookie
+    device_allowed = staticmethod(lambda token: False)
+    sid_device: dict
+
+    def drop_device(self, digest: str) -> None:
+        """A revoked tablet's console sockets are closed at once."""
+        for sid, d in list(getattr(self, "sid_device", {}).items()):
+            if d == digest:
+                self.sio.server.disconnect(sid, namespace=NS)
+
     def register(self) -> None:
         sio, svc = self.sio, self.svc
+        self.sid_device = {}
 
         @sio.on("connect", namespace=NS)
         def connect(auth=None):
+            from ..auth.pairing import COOKIE, token_hash
+
             allow = current_app.config["HALL"]["security"]["staff_allowlist"]
             username = session.get("staff")
-            if not address_allowed(request.remote_addr, allow) or self.directory.get(username) is None:
+            device = request.cookies.get(COOKIE)
+            by_address = address_allowed(request.remote_addr, allow)
+            if not (by_address or self.device_allowed(device)) or self.directory.get(username) is None:
                 return False  # refuses the connection
             self.sid_staff[request.sid] = username
+            if not by_address:
+                self.sid_device[request.sid] = token_hash(device)
             if self.fault_now():
                 sio.emit("fault", {"fault": self.fault_now()}, to=request.sid, namespace=NS)
             sio.emit("alerts", {"alerts": self.alerts_now()}, to=request.sid, namespace=NS)
@@ -101,11 +138,12 @@ class StaffChannel:
             if sio.server.manager.is_connected(request.sid, NS):
                 return  # an emitted "disconnect" event, not the socket going away
             self.sid_staff.pop(request.sid, None)
+            self.sid_device.pop(request.sid, None)
 
         @sio.on("watch", namespace=NS)
         @handler
         def watch(p):
-            sitting_id = self.sitting_for(p)
+            sitting_id = self.sitting_for(p, "view")
             join_room(f"watch:{sitting_id}")
             return ok(sitting=svc.sitting_view(sitting_id), fault=self.fault_now(),
                       candidates=[svc.staff_row(t) for t in svc.tickets_in(sitting_id)])
@@ -115,26 +153,10 @@ class StaffChannel:
         def start_sitting(p):
             sitting_id = self.sitting_for(p)
             self.check_date(sitting_id, p.get("confirm_date"))
-            svc.start_sitting(sitting_id, self.staff().username, p.get("release_code"))
+            svc.start_sitting(sitting_id, self.staff().username, p.get("release_code"), p.get("envelope_seal"))
             return ok(sitting=svc.sitting_view(sitting_id))
 
-        def room_action(name):
-            """Register a staff event that acts on one sitting and answers with its view."""
-            def deco(fn):
-                @sio.on(name, namespace=NS)
-                @handler
-                def wrapper(p):
-                    sitting_id = self.sitting_for(p)
-                    extra = fn(p, sitting_id, self.staff().username) or {}
-                    return ok(sitting=svc.sitting_view(sitting_id), **extra)
-                return wrapper
-            return deco
-
-        def ticket_in(p, sitting_id):
-            t = p.get("ticket")
-            if not isinstance(t, str) or svc.candidates.get(t, {}).get("sitting_id") != sitting_id:
-                raise ExamError("bad_request", "考生不在本场次")
-            return t
+        room_action, ticket_in = self.room_action, self.ticket_in
 
         @room_action("admit_late")
         def admit_late(p, sitting_id, staff):
@@ -153,11 +175,12 @@ class StaffChannel:
         def resume(p, sitting_id, staff):
             svc.resume_room(sitting_id, staff)
 
-        @room_action("violation")
+        @room_action("violation", "record")
         def violation(p, sitting_id, staff):
-            svc.violation(ticket_in(p, sitting_id), p.get("level"), p.get("facts"), staff)
+            escalation = svc.violation(ticket_in(p, sitting_id), p.get("level"), p.get("facts"), staff)
+            return {"escalation": escalation} if escalation else None
 
-        @room_action("incident")
+        @room_action("incident", "record")
         def incident(p, sitting_id, staff):
             svc.incident(sitting_id, p.get("kind"), p.get("text"), staff)
 

@@ -22,11 +22,25 @@ def _staff_dir():
     return current_app.extensions["hall.staff"]
 
 
+def console_allowed() -> bool:
+    """The laptop (security.staff_allowlist) or a paired tablet (auth/pairing.py)."""
+    from ..auth.pairing import COOKIE
+
+    if address_allowed(request.remote_addr, current_app.config["HALL"]["security"]["staff_allowlist"]):
+        return True
+    return current_app.extensions["hall.pairing"].allowed(request.cookies.get(COOKIE))
+
+
+NOT_HERE = ("控制台只能在考点电脑上打开（security.staff_allowlist），"
+            "或在已配对的平板上打开：平板请先打开 /console/pair 配对")
+
+
 @bp.before_request
 def only_allowed_addresses():
-    allow = current_app.config["HALL"]["security"]["staff_allowlist"]
-    if not address_allowed(request.remote_addr, allow):
-        abort(403, "控制台只能在考点电脑上打开（security.staff_allowlist）")
+    if request.endpoint == "console.asset":
+        return  # the console's CSS and JS: the pairing page needs them too
+    if not console_allowed():
+        abort(403, NOT_HERE)
 
 
 @bp.context_processor
@@ -43,19 +57,25 @@ def exam_zone():
 
 
 @bp.context_processor
-def exam_labels():
-    """The one table of Chinese labels (contracts/exam.py), for the pages and, as JSON in the
-    sitting page, for console.js: the console words a status as the forms and the centre do."""
-    from contracts.exam import SITTING_LABELS, STATUS_LABELS, VIOLATION_LEVELS
-
-    return {"labels": {"status": STATUS_LABELS, "sitting": SITTING_LABELS, "levels": VIOLATION_LEVELS}}
-
-
-@bp.context_processor
 def alerts():
     """What every console page must show at once: a disk fault, a failing background task,
     a laptop clock that was changed (app.py Hall.current_alerts)."""
     return {"hall_alerts": current_app.extensions["hall.alerts"]()}
+
+
+@bp.context_processor
+def words():
+    """The one table of Chinese labels (contracts/exam.py), for the pages and, as JSON in the
+    sitting page, for console.js: the console words a status as the forms and the centre do."""
+    from contracts.exam import for_page
+
+    return {"labels": for_page()}
+
+
+@bp.context_processor
+def site_contacts():
+    """The district office, the city office and the hotline on every page (issue 17 item 7)."""
+    return {"contacts": current_app.extensions["hall.contacts"]}
 
 
 def current_staff():
@@ -103,8 +123,10 @@ def logout():
 def home():
     svc, staff = _svc(), current_staff()
     sittings = [svc.sitting_view(sid) for sid in sorted(svc.sittings)
-                if staff.may_run(svc.sittings[sid]["room_id"])]
+                if staff.may_view(svc.sittings[sid]["room_id"])]
     return render_template("console_home.html", staff=staff, sittings=sittings, svc=svc,
+                           on_laptop=address_allowed(request.remote_addr,
+                                                     current_app.config["HALL"]["security"]["staff_allowlist"]),
                            sync=sync_state() if staff.role == "chief" else None,
                            central_url=current_app.config["HALL"]["sync"]["central_url"],
                            syncing=request.args.get("syncing", type=float), exported=request.args.get("exported"),
@@ -129,13 +151,16 @@ def _cfg_object():
     return current_app.extensions["hall.config"]
 
 
-def _sitting_or_404(sitting_id: str) -> dict:
+def _sitting_or_404(sitting_id: str, run: bool = False) -> dict:
+    """The sitting if this staff member may see it (``run``: act on it)."""
     svc, staff = _svc(), current_staff()
     s = svc.sittings.get(sitting_id)
     if s is None:
         abort(404)
-    if not staff.may_run(s["room_id"]):
+    if not staff.may_view(s["room_id"]):
         abort(403, "无权查看其他考场")
+    if run and not staff.may_run(s["room_id"]):
+        abort(403, "巡考账号只能查看考场、记录违纪和情况")
     return s
 
 
@@ -146,7 +171,12 @@ def sitting(sitting_id: str):
     svc = _svc()
     rotate = current_app.config["HALL"]["security"]["qr_rotate_seconds"]
     site = current_app.config["HALL"]["site"]
+    names = {sid: f"{svc.rooms[s['room_id']]['name']} 第{s['sitting_no']}场（{s['date']} {s['planned_start'][11:16]}）"
+             for sid, s in svc.sittings.items()}
+    others = [{"sitting_id": sid, "label": names[sid]} for sid in sorted(svc.sittings, key=lambda x: names[x])
+              if sid != sitting_id and svc.sittings[sid]["status"] != "ended"]
     return render_template("console_sitting.html", staff=current_staff(), svc=svc,
+                           other_sittings=others, sitting_names=names,
                            sitting=svc.sitting_view(sitting_id), qr_refresh_s=rotate or 60,
                            qr_url=current_app.extensions["hall.qr_url"](sitting_id),
                            wifi_ssid=site["wifi_ssid"], wifi_password=site["wifi_password"],
@@ -191,13 +221,15 @@ def _render_doc(doc, db_path, sitting_id, url, wifi, tickets, room_code) -> byte
             return printing.qr_poster(conn, sitting_id, url, *wifi, room_code=room_code)
         if doc == "answer-cards":
             return printing.answer_cards(conn, sitting_id, tickets)
+        if doc == "booklet":
+            return printing.question_booklet(conn, sitting_id, tickets)
         return printing.site_report(conn)
     finally:
         conn.close()
 
 
 PRINTABLE = {"sign-in": "考生一览表", "room-record": "考场情况记录表", "poster": "考场二维码海报",
-             "answer-cards": "答题卡"}
+             "answer-cards": "答题卡", "booklet": "试题册"}
 
 
 def _pdf(body: bytes, filename: str) -> Response:
@@ -210,17 +242,32 @@ def _pdf(body: bytes, filename: str) -> Response:
 @bp.get("/sitting/<sitting_id>/print/<doc>.pdf")
 @staff_required
 def print_sitting(sitting_id: str, doc: str):
-    s = _sitting_or_404(sitting_id)
+    s = _sitting_or_404(sitting_id, run=doc == "booklet")
     if doc not in PRINTABLE:
         abort(404)
+    tickets = request.args.getlist("ticket") or None
+    if doc == "booklet":
+        _booklet_allowed(sitting_id, tickets)
     site = current_app.config["HALL"]["site"]
     body = run_blocking(_render, doc, current_app.extensions["hall.db_path"], sitting_id,
                         url=current_app.extensions["hall.qr_url"](sitting_id),
                         wifi=(site["wifi_ssid"], site["wifi_password"]),
-                        tickets=request.args.getlist("ticket") or None,
+                        tickets=tickets,
                         room_code=not current_app.config["HALL"]["security"]["qr_rotate_seconds"],
                         zone_name=current_app.extensions["hall.zone"])
     return _pdf(body, f"{PRINTABLE[doc]}-{_svc().rooms[s['room_id']]['name']}-第{s['sitting_no']}场.pdf")
+
+
+def _booklet_allowed(sitting_id: str, tickets) -> None:
+    """试题册 (the paper fallback's per-candidate paper): only once released, audited first."""
+    from ..exam.errors import ExamError
+
+    if not tickets:
+        abort(400, "请选择要打印试题册的考生")
+    try:
+        _svc().print_booklets(sitting_id, tickets, current_staff().username)
+    except ExamError as e:
+        abort(409 if e.code in ("bad_state", "paper_sealed") else 400, e.message)
 
 
 @bp.get("/print/site-report.pdf")

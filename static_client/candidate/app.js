@@ -103,7 +103,8 @@
     capture_conflict: '照片编号冲突，请重新拍照',
     capture_limit: '照片数量已达上限，请举手联系监考老师',
     bad_photo: '照片无效，请重新拍照',
-    camera_off: '本考点未启用拍照'
+    camera_off: '本考点未启用拍照',
+    bad_seal: '试卷尚未解封，请等待监考老师'
   };
   function errCode(r) { return (r && r.error && r.error.code) || 'unknown'; }
   // Server messages addressed to staff rather than to the candidate: the phone's own wording wins.
@@ -608,7 +609,7 @@
       if (st.receipt) S.att.receipt = st.receipt;
       saveAtt();
     }
-    if (st.status === 'submitted' || st.status === 'terminated') { closeModal(); closeViewer(); S.sheetOpen = false; }
+    if (st.status === 'submitted' || st.status === 'terminated' || st.status === 'rescheduled') { closeModal(); closeViewer(); S.sheetOpen = false; }
     route(false);
     if (st.status === 'answering') pump();
     checkPrompt();
@@ -624,7 +625,7 @@
         case 'logged_in': want = 'confirm'; break;
         case 'confirmed': want = 'waiting'; break;
         case 'answering': want = 'exam'; break;
-        case 'submitted': case 'terminated': want = 'receipt'; break;
+        case 'submitted': case 'terminated': case 'rescheduled': want = 'receipt'; break;
         default: want = 'connecting';
       }
     }
@@ -926,7 +927,12 @@
       var head;
       if (st.status === 'terminated' || reason === 'terminated') head = h('div', {}, h('div', { class: 'stop-mark', text: '■' }), h('h1', { class: 'title', text: '您的考试已被监考老师终止' }));
       else if (reason === 'time_up') head = h('div', {}, h('div', { class: 'done-mark', text: '✓' }), h('h1', { class: 'title', text: '考试时间到，系统已自动交卷' }));
-      else if (reason === 'staff') head = h('div', {}, h('div', { class: 'done-mark', text: '✓' }), h('h1', { class: 'title', text: '监考老师已统一收卷' }));
+      else if (st.status === 'rescheduled') head = h('div', {}, h('div', { class: 'stop-mark', text: '■' }),
+        h('h1', { class: 'title', id: 'retake-title', text: '本场考试已改为另择期再考（待重考）' }),
+        h('p', { class: 'big', text: '不计缺考，也不计成绩。重考的时间和地点由市定考办另行通知。' }));
+      // staff: the room was ended for everyone, or this candidate was stopped (停考/代为交卷)
+      else if (reason === 'staff') head = h('div', {}, h('div', { class: 'done-mark', text: '✓' }), h('h1', { class: 'title',
+        text: st.sitting && st.sitting.status !== 'ended' ? '监考老师已为您停考并代为交卷' : '监考老师已统一收卷' }));
       else head = h('div', {}, h('div', { class: 'done-mark', text: '✓' }), h('h1', { class: 'title', text: '交卷成功' }));
       var lost = S.att ? pendingList().length : 0;
       return h('section', { class: 'screen center' }, head,
@@ -935,7 +941,7 @@
           h('div', { class: 'row' }, h('span', { class: 'k', text: '姓名' }), h('span', { class: 'v', text: c.name || '' })),
           stack('准考证号', c.ticket || (S.session && S.session.ticket) || ''),
           typeof st.answered === 'number' ? h('div', { class: 'row' }, h('span', { class: 'k', text: '已答题数' }), h('span', { class: 'v', text: st.answered + ' / ' + (st.question_count || qCount()) })) : null,
-          st.submitted_at ? h('div', { class: 'row' }, h('span', { class: 'k', text: '交卷时间' }), h('span', { class: 'v', text: fmtClockSec(st.submitted_at) })) : null),
+          st.submitted_at ? h('div', { class: 'row' }, h('span', { class: 'k', text: st.status === 'rescheduled' ? '改为待重考' : '交卷时间' }), h('span', { class: 'v', text: fmtClockSec(st.submitted_at) })) : null),
         lost > 0 ? h('div', { class: 'msg warn', text: '有 ' + lost + ' 题的答案在交卷前没有送达服务器。' }) : null,
         h('p', { class: 'big', text: '请向监考老师出示本页面，然后按要求离场。' }),
         h('button', { class: 'btn link', text: '退出登录（换人使用本手机）', onclick: function () {

@@ -10,10 +10,16 @@
   var filter = "all";
   var current = null; // ticket in the action dialog
   var entryTimer = null;
-  // The Chinese labels come with the page (contracts/exam.py): one table for console, forms and centre.
-  var LABELS = JSON.parse(root.dataset.labels);
-  var STATUS = LABELS.status, SITTING = LABELS.sitting, LEVEL = LABELS.levels;
+  // One table of words for screen, print and centre (contracts/exam.py, sent with the page).
+  var LABELS = JSON.parse(document.getElementById("hall-labels").textContent);
+  var STATUS = LABELS.status, SITTING = LABELS.sitting, VIOLATIONS = LABELS.violations;
+  var NAMES = JSON.parse(document.getElementById("sittings-json").textContent);  // sitting id -> room and sitting
+  var LEVEL = {};
+  Object.keys(VIOLATIONS).forEach(function (k) { LEVEL[k] = VIOLATIONS[k].name; });
   var socket = io("/staff", { transports: ["websocket"] });
+  // The patrol (巡考) watches every room and records violations and incidents only.
+  var PATROL = root.dataset.role === "patrol";
+  if (PATROL) ["start", "pause", "resume", "room-extra", "end"].forEach(function (id) { $(id).hidden = true; });
 
   function $(id) { return document.getElementById(id); }
   function text(el, t) { el.textContent = t == null ? "" : String(t); }
@@ -39,7 +45,7 @@
       case "not_arrived": return r.status === "not_arrived";
       case "answering": return r.status === "answering";
       case "offline": return !r.connected && ["logged_in", "confirmed", "answering"].indexOf(r.status) >= 0;
-      case "done": return r.status === "submitted" || r.status === "terminated";
+      case "done": return r.status === "submitted" || r.status === "terminated" || r.status === "rescheduled";
       case "absent": return isAbsent(r);
       case "flagged": return r.violations && r.violations.length > 0;
       case "photo": return !!(r.camera && r.camera.flags && r.camera.flags.length);
@@ -51,7 +57,7 @@
   function isAbsent(r) { return !!(sitting && sitting.absentees && sitting.absentees.indexOf(r.ticket) >= 0); }
 
   function connCell(r) {
-    if (["not_arrived", "absent"].indexOf(r.status) >= 0) return "";
+    if (["not_arrived", "absent"].indexOf(r.status) >= 0 || (r.status === "rescheduled" && !r.connected)) return "";
     if (r.connected) {
       if (r.status === "answering" && r.last_answer && now() - r.last_answer > 5 * 60000)
         return "在线 · " + mins(now() - r.last_answer) + " 分钟未作答";
@@ -97,15 +103,15 @@
     var approvals = [];
     list.forEach(function (r) {
       if (r.status === "answering") n.answering++;
-      if (r.pending_device) approvals.push(r);
+      if (r.pending_device && !PATROL) approvals.push(r);
       if (!matches(r)) return;
       var tr = document.createElement("tr");
       tr.id = "c-" + r.ticket;
       var f = r.focus || {};
       var cells = [r.seat_no, r.ticket, r.name, r.category,
-                   (STATUS[r.status] || r.status) + (r.mode === "paper" ? "（答题卡）" : "") + (r.late_reason ? "（迟到准入）" : "") +
+                   statusWord(r) + (r.mode === "paper" ? "（答题卡）" : "") + (r.late_reason && !movedIn(r) ? "（迟到准入）" : "") +
                      (r.status !== "absent" && isAbsent(r) ? "（未开卷，计缺考）" : "") +
-                     (r.login_locked_s > 0 ? "（登录已锁定）" : ""),
+                     (r.login_locked_s > 0 ? "（登录已锁定）" : "") + exceptionNote(r),
                    ["answering", "submitted", "terminated"].indexOf(r.status) >= 0 ? r.answered + " 题" : "",
                    r.signin_order ? "#" + r.signin_order : "",
                    connCell(r),
@@ -130,7 +136,7 @@
       ph.type = "button"; ph.textContent = "照片"; ph.className = "act photos-btn";
       ph.addEventListener("click", function () { window.hallPhotos.open(r.ticket); });
       td.appendChild(ph);
-      if (r.login_locked_s > 0) {
+      if (r.login_locked_s > 0 && !PATROL) {
         // Too many wrong logins for this ticket: the invigilator checks the ID and lifts it.
         var u = document.createElement("button");
         u.type = "button"; u.className = "unlock"; u.textContent = "解除锁定";
@@ -146,6 +152,19 @@
     text($("n-answering"), n.answering);
     renderApprovals(approvals);
     noteApprovals(approvals);
+  }
+
+  // A candidate moved in before opening is admitted to this room: not yet here, not late.
+  function movedIn(r) { return !!(r.late_reason && r.late_reason.indexOf(LABELS.moved_in) === 0); }
+  function statusWord(r) { return r.status === "absent" && movedIn(r) ? STATUS.not_arrived : (STATUS[r.status] || r.status); }
+
+  // Stopped, moved in, rescheduled (exam/exception_ops.py): said on the row, like on paper.
+  function exceptionNote(r) {
+    return (r.exceptions || []).map(function (e) {
+      if (e.kind === "move") return e.to === sittingId ? "（由" + (NAMES[e.from] || e.from) + "调入）" : "";
+      if (e.kind === "stop") return "（停考：" + e.reason + "）";
+      return "（" + e.reason + "）";
+    }).join("");
   }
 
   function renderApprovals(list) {
@@ -187,16 +206,20 @@
     $("resume").disabled = s.status !== "paused";
     $("room-extra").disabled = ["started", "paused"].indexOf(s.status) < 0;
     $("end").disabled = s.status === "ended" || s.status === "planned";
+    if ($("retake-all")) $("retake-all").disabled = s.status === "ended";
     text($("late-until"), s.late_entry_until ? "· 入场截止 " + hhmm(s.late_entry_until) : "");
   }
 
   // 操作 on a candidate: first what to do (four tasks), then a form with only that task's
   // fields. Tasks that cannot apply to the candidate's state are not offered.
   var TASKS_FOR = {
-    late: function (r) { return r.status === "not_arrived" || r.status === "absent" || isAbsent(r); },
-    extra: function (r) { return r.status === "answering"; },
+    late: function (r) { return !PATROL && (r.status === "not_arrived" || r.status === "absent" || isAbsent(r)); },
+    extra: function (r) { return !PATROL && r.status === "answering"; },
     violation: function (r) { return ["logged_in", "confirmed", "answering", "submitted"].indexOf(r.status) >= 0; },
-    paper: function () { return true; }
+    paper: function () { return !PATROL; },
+    stop: function (r) { return !PATROL && r.status === "answering"; },
+    move: function (r) { return !PATROL && ["submitted", "terminated", "rescheduled"].indexOf(r.status) < 0; },
+    retake: function (r) { return !PATROL && ["submitted", "terminated", "rescheduled"].indexOf(r.status) < 0; }
   };
   // A form's own fields as the event's payload: a new action needs only its <fieldset> in
   // console_sitting.html (inputs named as the event's fields; type=number sends numbers).
@@ -213,6 +236,9 @@
   function openDialog(ticket) {
     var r = rows[ticket];
     current = ticket;
+    // a fresh form per candidate: nothing typed for the previous one carries over
+    $("act-form").reset();
+    document.querySelector("#act-form .confirm-line").hidden = true;
     text($("act-title"), "考生操作：" + r.name);
     text($("act-who"), "准考证号 " + r.ticket + " · 座位 " + r.seat_no + " · " + r.category + " · " + (STATUS[r.status] || r.status));
     document.querySelectorAll("#act-choose [data-open]").forEach(function (b) {
@@ -228,12 +254,47 @@
     text($("act-msg"), "");
     if (task) {
       var r = rows[current];
-      var names = { late: "准许迟到入场", extra: "延长时间", violation: "记录违纪", paper: "答题卡录入" };
+      var names = { late: "准许迟到入场", extra: "延长时间", violation: "记录违纪", paper: "纸质作答",
+                    stop: "停考/代为交卷", move: "调换考场/场次", retake: "改为待重考", escalate: "多次违纪" };
+      if (task === "paper") preparePaper(r);
+      if (task === "violation") noteMinors(r);
       text($("act-title"), (names[task] || legendOf(document.querySelector("#act-form fieldset[data-task='" + task + "']"))) +
                            "：" + r.name);
       var first = document.querySelector("#act-form fieldset[data-task='" + task + "'] input, #act-form fieldset[data-task='" + task + "'] select");
       if (first) first.focus();
     } else if (current && rows[current]) text($("act-title"), "考生操作：" + rows[current].name);
+  }
+  // 附件4 第四条1: a second warning is the moment to decide whether it is cheating. The form
+  // says so before, and the server's ack (exam/escalation.py) opens the prompt after.
+  function minors(r) { return (r.violations || []).filter(function (v) { return v.level === "minor"; }).length; }
+  function noteMinors(r) {
+    var n = minors(r);
+    $("minor-note").hidden = n === 0;
+    text($("minor-note"), n ? "该考生已有 " + n + " 次一般违纪（警告）。再次违纪属“多次违纪，警告无效”，应考虑认定为考试作弊。" : "");
+  }
+  function escalate(e, facts) {
+    showTask("escalate");
+    var r = rows[current];
+    text($("act-title"), "多次违纪：" + r.name);
+    text($("escalate-text"), "已记录第 " + e.minor_count + " 次一般违纪（警告）。依据" + e.clause + "。认定后：" + e.consequence + "。");
+    var f = $("act-form").elements;
+    f.escalate_facts.value = "多次违纪，警告无效（第 " + e.minor_count + " 次一般违纪：" + (facts || "") + "）";
+    f.escalate_ok.checked = false;
+    text($("act-msg"), "已记录一般违纪（警告）。"); $("act-msg").className = "okmsg";
+  }
+  $("escalate-no").addEventListener("click", function () { showTask(null); text($("act-msg"), "已记录一般违纪（警告），未认定为考试作弊。"); $("act-msg").className = "okmsg"; });
+
+  // The paper fallback: the candidate's own booklet (only once the papers are released: the
+  // server refuses before and audits each print) and answer card, then keying in twice.
+  function preparePaper(r) {
+    var base = "/console/sitting/" + sittingId + "/print/";
+    var q = "?ticket=" + encodeURIComponent(r.ticket);
+    var released = !!(sitting && sitting.status !== "planned" && !sitting.sealed);
+    $("print-booklet").href = base + "booklet.pdf" + q;
+    $("print-booklet").hidden = !released;
+    $("print-card").href = base + "answer-cards.pdf" + q;
+    text($("booklet-note"), released ? "试题册与答题卡题号、选项顺序一致；试题册不含答案，考后一并收回。"
+                                     : "开考（试卷解封）后才能打印试题册；答题卡现在即可打印。");
   }
   document.querySelectorAll("#act-choose [data-open]").forEach(function (b) {
     b.addEventListener("click", function () { showTask(b.dataset.open); });
@@ -243,7 +304,7 @@
   function levelChanged() {
     var f = $("act-form").elements;
     var line = document.querySelector("#act-form .confirm-line");
-    line.hidden = f.level.value === "minor";
+    line.hidden = !VIOLATIONS[f.level.value].terminates;
     f.terminate_ok.checked = false;
   }
   $("act-form").elements.level.addEventListener("change", levelChanged);
@@ -258,27 +319,53 @@
       if (action === "extra_time") { p.minutes = Number(f.minutes.value); p.reason = f.extra_reason.value; }
       if (action === "violation") {
         p.level = f.level.value; p.facts = f.facts.value;
-        if (p.level !== "minor" && !f.terminate_ok.checked) {
+        if (VIOLATIONS[p.level].terminates && !f.terminate_ok.checked) {
           text(m, "“" + LEVEL[p.level] + "”将立即终止该考生的考试：请先勾选确认。"); m.className = "error"; return;
         }
       }
       if (action === "paper_entry") { p.pass = Number(f.pass.value); p.answers = f.answers.value; }
-      if (["admit_late", "extra_time", "violation", "paper_entry"].indexOf(action) < 0) {
-        p = Object.assign(fieldsOf(b.closest("fieldset")), p);
+      if (action === "stop_attempt") {
+        if (!f.stop_ok.checked) { text(m, "停考将立即为该考生交卷：请先勾选确认。"); m.className = "error"; return; }
+        p.reason = f.stop_reason.value; p.text = f.stop_text.value;
       }
-      emit(action, p, function (r, err) {
+      if (action === "move_candidate") {
+        p.to_sitting = f.to_sitting.value; p.reason = f.move_reason.value;
+        if (f.seat_no.value) p.seat_no = Number(f.seat_no.value);
+      }
+      if (action === "reschedule") {
+        if (!f.retake_ok.checked) { text(m, "请先勾选确认。"); m.className = "error"; return; }
+        p.reason = f.retake_reason.value; p.text = f.retake_text.value;
+      }
+      var event = action;
+      if (action === "escalate") {   // 附件4 第四条1: recorded as a cheating violation
+        if (!f.escalate_ok.checked) { text(m, "认定为考试作弊将立即终止该考生的考试：请先勾选确认。"); m.className = "error"; return; }
+        event = "violation"; p.level = "cheating"; p.facts = f.escalate_facts.value;
+      }
+      if (["admit_late", "extra_time", "violation", "paper_entry", "stop_attempt", "move_candidate", "reschedule",
+           "escalate"].indexOf(action) < 0) {
+        p = Object.assign(fieldsOf(b.closest("fieldset")), p);   // a new action: its form's fields
+      }
+      emit(event, p, function (r, err) {
         if (err) { text(m, err); m.className = "error"; return; }
         m.className = "okmsg";
         if (action === "paper_entry") {
           var e = r.entry;
           text(m, e.complete ? "两遍录入一致，已计分" : (e.mismatches.length ? "两遍录入不一致的题号：" + e.mismatches.join("、") : "已保存第 " + p.pass + " 遍"));
-        } else text(m, "已保存");
+        } else if (action === "move_candidate") {
+          text(m, "已调入 " + (NAMES[r.moved.to] || r.moved.to) + "，座位 " + r.moved.seat_no + "。请考生扫描新考场的二维码。");
+        } else if (action === "violation" && r.escalation) {
+          escalate(r.escalation, p.facts);
+          return;
+        } else if (action === "stop_attempt") text(m, "已停考并代为交卷");
+        else if (action === "reschedule") text(m, "已改为待重考");
+        else text(m, "已保存");
       });
     });
   });
 
   // Room actions: each opens its own form in the #room dialog.
-  var ROOM_TITLES = { pause: "暂停全场", room_extra: "全场延时", incident: "记录情况", start: "宣布开考", end: "结束本场考试" };
+  var ROOM_TITLES = { pause: "暂停全场", room_extra: "全场延时", incident: "记录情况", start: "宣布开考", end: "结束本场考试",
+                      retake_all: "整场待重考" };
   function openRoom(task) {
     text($("room-title"), ROOM_TITLES[task] || legendOf(document.querySelector("#room-form fieldset[data-task='" + task + "']")));
     document.querySelectorAll("#room-form fieldset[data-task]").forEach(function (f) { f.hidden = f.dataset.task !== task; });
@@ -325,6 +412,14 @@
         case "end_sitting":
           emit("end_sitting", {}, roomDone("本场考试已结束"));
           break;
+        case "reschedule":
+          if (!f.retake_all_ok.checked) { text(m, "请先勾选确认。"); m.className = "error"; return; }
+          emit("reschedule", { reason: f.retake_all_reason.value, text: f.retake_all_text.value },
+               function (r, err) {
+                 if (err) { text(m, err); m.className = "error"; return; }
+                 msg("已整场改为待重考：" + r.rescheduled.length + " 人"); $("room").close();
+               });
+          break;
         default:                            // any other room action (记录情况 …): its form's fields
           emit(b.dataset.room, fieldsOf(b.closest("fieldset")), roomDone(b.dataset.done || "已保存"));
       }
@@ -336,6 +431,11 @@
   function prepareStart() {
     var sealed = !!(sitting && sitting.sealed);
     $("release-line").hidden = !sealed;
+    // 放行码信封 (issue 17 item 7): when the county office cannot be reached, the code comes
+    // from the sitting's sealed envelope and its seal number goes on the record.
+    $("release-via").hidden = !(sealed && sitting.envelope);
+    $("room-form").elements.release_via.value = "office";
+    $("seal-line").hidden = true;
     var today = window.hallZone.date(now());
     var wrongDay = !!(sitting && sitting.date && sitting.date !== today);
     $("date-line").hidden = !wrongDay;
@@ -353,9 +453,21 @@
       var code = f.release_code.value.trim();
       if (!code) { text($("room-msg"), "请输入放行码"); $("room-msg").className = "error"; return null; }
       p.release_code = code;
+      if (!$("release-via").hidden && f.release_via.value === "envelope") {
+        var seal = f.envelope_seal.value.trim();
+        if (!seal) { text($("room-msg"), "请填写信封上的封条号"); $("room-msg").className = "error"; return null; }
+        p.envelope_seal = seal;
+      }
     }
     return p;
   }
+  document.querySelectorAll("#release-via input").forEach(function (r) {
+    r.addEventListener("change", function () {
+      var env = $("room-form").elements.release_via.value === "envelope";
+      $("seal-line").hidden = !env;
+      text($("release-line").firstChild, env ? "放行码（信封内页上的12位） " : "放行码（区县定考办提供，12位，如 ABCD-EFGH-JKMN） ");
+    });
+  });
 
   // Device changes: a badge that stays on screen while scrolling, a sound, the tab title.
   var knownPending = {};
@@ -414,7 +526,18 @@
     });
   });
   socket.on("disconnect", function () { msg("与考场服务器的连接已断开，正在重连…", true); });
-  socket.on("candidate", function (c) { rows[c.ticket] = c; render(); });
+  socket.on("candidate", function (c) {
+    if (c.sitting_id && c.sitting_id !== sittingId) delete rows[c.ticket];   // moved to another room
+    else rows[c.ticket] = c;
+    render();
+  });
+  socket.on("candidate_moved", function (d) {
+    var r = rows[d.ticket];
+    if (!r) return;
+    delete rows[d.ticket];
+    render();
+    msg(r.name + "（" + r.ticket + "）已调至 " + (NAMES[d.to] || d.to));
+  });
   // Answer progress arrives batched per room: [ticket, answered, last_answer ms].
   socket.on("progress", function (d) {
     (d.rows || []).forEach(function (p) {
@@ -455,6 +578,7 @@
     b.addEventListener("click", function () { openRoom(b.dataset.roomOpen); });
   });
   $("end").addEventListener("click", function () { openRoom("end"); });
+  if ($("retake-all")) $("retake-all").addEventListener("click", function () { openRoom("retake_all"); });
   // The QR panel folds away (the roster then starts near the top of a 1366x768 screen); the
   // choice is remembered on this laptop. Full screen shows the room and its WiFi with it.
   function setQr(open) {

@@ -25,7 +25,7 @@ def request(store, p: accounts.Principal, ticket: Any, reason: Any) -> dict:
         site, row = _ticket_site(c, ticket)
         if not p.sees(district_of_site(store, site)):
             raise CaseError(403, "forbidden", "只能为本区县考点的考生申请延期考核")
-        if row["in_bundle"] and row["status"] not in ("absent", "not_arrived", None):
+        if row["in_bundle"] and row["status"] not in ("absent", "not_arrived", "rescheduled", None):
             raise CaseError(409, "already_sat", "该考生已参加测评，不能延期考核")
         now = store.clock()
         c.execute("INSERT INTO deferrals(ticket, site_no, reason, state, requested_by, requested_at)"

@@ -26,6 +26,9 @@ OPENS_CASE = {"cheating", "serious"}                          # site levels that
 
 PASS, FAIL, ABSENT, UNDECIDED, PENDING, MISSING, DEFERRED = (
     "合格", "不合格", "缺考", "待定", "待核准", "未上报", "延期考核")
+# The site rescheduled the candidate's exam (附件5 三1,4 另择期再考; hall's attempt status
+# `rescheduled`): a new exam to schedule, neither 缺考 nor 不合格, not on the make-up list.
+RETAKE = "待重考"
 
 
 def verdict(r: dict, marks: dict, case: str | None = None, deferred: bool = False, photo: str | None = None) -> str:
@@ -36,6 +39,8 @@ def verdict(r: dict, marks: dict, case: str | None = None, deferred: bool = Fals
         return DEFERRED
     if not r.get("in_bundle"):
         return MISSING
+    if r["status"] == "rescheduled":
+        return RETAKE
     if r["status"] == "absent":
         return ABSENT
     if case == "pending":

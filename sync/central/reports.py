@@ -18,7 +18,7 @@ from typing import Any
 
 from . import cases, deferrals, photos
 from .offices import office_of_district
-from .outcomes import (ABSENT, CASE_STATE_ZH, DEFERRED, LEVEL_ZH, MISSING, STATUS_ZH, SUBMIT_REASON_ZH,
+from .outcomes import (ABSENT, CASE_STATE_ZH, DEFERRED, LEVEL_ZH, MISSING, RETAKE, STATUS_ZH, SUBMIT_REASON_ZH,
                        makeup_reason, verdict)
 from .store import Store
 
@@ -104,7 +104,7 @@ def site_status(store: Store, sites_csv: str | Path | None = None, principal=Non
     def blank(no, district, name, dates, problems):
         return {"site_no": no, "district": district, "site_name": name, "exam_dates": dates, "bundles": 0,
                 "last_received": None, "generation": None, "expected": 0, "received": 0, "submitted": 0,
-                "absent": 0, "pending_cases": 0, "makeup": 0, "deferred": 0, "problems": problems}
+                "absent": 0, "pending_cases": 0, "makeup": 0, "deferred": 0, "retake": 0, "problems": problems}
     for s in sites:
         per[str(s["site_no"])] = blank(str(s["site_no"]), s.get("district", ""), s.get("site_name", ""),
                                        s.get("exam_dates", ""), [])
@@ -138,6 +138,8 @@ def site_status(store: Store, sites_csv: str | Path | None = None, principal=Non
             s["received"] += 1
             if r["status"] == "absent":
                 s["absent"] += 1
+            elif r["status"] == "rescheduled" and r["ticket"] not in out.deferred:
+                s["retake"] += 1
             elif r["status"] in ("submitted", "terminated"):
                 s["submitted"] += 1
             if r["score_note"] == "no_key":
@@ -185,10 +187,10 @@ def site_status(store: Store, sites_csv: str | Path | None = None, principal=Non
     for s in rows:
         d = districts.setdefault(s["district"], {"district": s["district"], "office": office_of_district(s["district"]),
                                                  "sites": 0, "not_synced": 0, "pending_cases": 0, "makeup": 0,
-                                                 "deferred": 0, "expected": 0, "received": 0})
+                                                 "deferred": 0, "retake": 0, "expected": 0, "received": 0})
         d["sites"] += 1
         d["not_synced"] += 0 if s["bundles"] else 1
-        for k in ("pending_cases", "makeup", "deferred", "expected", "received"):
+        for k in ("pending_cases", "makeup", "deferred", "retake", "expected", "received"):
             d[k] += s[k]
     visible_rej = [r for r in rejections if _visible(principal, per.get(r["site_no"] or "", {}).get("district", ""))]
     return {"sites": rows, "districts": sorted(districts.values(), key=lambda d: d["district"]), "totals": {
@@ -196,7 +198,8 @@ def site_status(store: Store, sites_csv: str | Path | None = None, principal=Non
         "bundles": sum(s["bundles"] for s in rows), "expected": sum(s["expected"] for s in rows),
         "received": sum(s["received"] for s in rows), "rejections": len(visible_rej),
         "pending_cases": sum(s["pending_cases"] for s in rows), "makeup": sum(s["makeup"] for s in rows),
-        "deferred": sum(s["deferred"] for s in rows), "roster_loaded": roster_known},
+        "deferred": sum(s["deferred"] for s in rows), "retake": sum(s["retake"] for s in rows),
+        "roster_loaded": roster_known},
         "not_synced": [s["site_no"] for s in not_synced],
         "recent_rejections": visible_rej[:50]}
 
@@ -214,12 +217,13 @@ def _rows(store: Store, sites_csv, unit, district, principal):
 def progress_table(store: Store, sites_csv=None, unit: str | None = None, district: str | None = None,
                    principal=None):
     """考核进度统计: per unit."""
-    header = ["序号", "单位名称", "所属区县", "应考人数", "已参加测评", "已交卷", "未交卷", "缺考", "延期考核", "未上报",
-              "完成率"]
+    header = ["序号", "单位名称", "所属区县", "应考人数", "已参加测评", "已交卷", "未交卷", "缺考", "延期考核", "待重考",
+              "未上报", "完成率"]
     deferred = deferrals.approved(store)
     agg: dict[tuple, dict] = {}
     for r, d in _rows(store, sites_csv, unit, district, principal):
-        a = agg.setdefault((r["unit"], d), dict(exp=0, took=0, sub=0, unf=0, absent=0, deferred=0, missing=0))
+        a = agg.setdefault((r["unit"], d), dict(exp=0, took=0, sub=0, unf=0, absent=0, deferred=0, retake=0,
+                                                    missing=0))
         a["exp"] += 1
         if r["ticket"] in deferred:
             a["deferred"] += 1
@@ -227,6 +231,8 @@ def progress_table(store: Store, sites_csv=None, unit: str | None = None, distri
             a["missing"] += 1
         elif r["status"] == "absent":
             a["absent"] += 1
+        elif r["status"] == "rescheduled":
+            a["retake"] += 1
         else:
             a["took"] += 1
             if r["status"] in ("submitted", "terminated"):
@@ -235,7 +241,8 @@ def progress_table(store: Store, sites_csv=None, unit: str | None = None, distri
                 a["unf"] += 1
     rows = []
     for i, ((u, d), a) in enumerate(sorted(agg.items()), 1):
-        rows.append([i, u, d, a["exp"], a["took"], a["sub"], a["unf"], a["absent"], a["deferred"], a["missing"],
+        rows.append([i, u, d, a["exp"], a["took"], a["sub"], a["unf"], a["absent"], a["deferred"], a["retake"],
+                     a["missing"],
                      f"{(a['sub'] / a['exp'] * 100) if a['exp'] else 0:.1f}%"])
     return header, rows
 
@@ -245,19 +252,19 @@ def results_table(store: Store, sites_csv=None, unit: str | None = None, distric
     """考核结果统计: per unit, the final verdict (after a make-up, the make-up's)."""
     out = Outcomes(store)
     header = ["序号", "单位名称", "所属区县", "应考人数", "实考人数", "合格", "不合格", "缺考", "待核准", "待定",
-              "延期考核", "未上报", "合格率"]
+              "延期考核", "待重考", "未上报", "合格率"]
     agg: dict[tuple, dict] = {}
     for r, d in _rows(store, sites_csv, unit, district, principal):
-        a = agg.setdefault((r["unit"], d), {k: 0 for k in header[3:12]})
+        a = agg.setdefault((r["unit"], d), {k: 0 for k in header[3:13]})
         a["应考人数"] += 1
         v = out.final(r)
         a[v] += 1
-        if v not in (ABSENT, MISSING, DEFERRED):
+        if v not in (ABSENT, MISSING, DEFERRED, RETAKE):
             a["实考人数"] += 1
     rows = []
     for i, ((u, d), a) in enumerate(sorted(agg.items()), 1):
         rate = f"{a['合格'] / a['实考人数'] * 100:.1f}%" if a["实考人数"] else ""
-        rows.append([i, u, d, *(a[k] for k in header[3:12]), rate])
+        rows.append([i, u, d, *(a[k] for k in header[3:13]), rate])
     return header, rows
 
 
@@ -313,6 +320,21 @@ def makeup_table(store: Store, sites_csv=None, unit: str | None = None, district
     picked.sort(key=lambda x: (x[0], x[1]))
     rows = [[i, d, t, r["name"], r["id_number"], r["unit"], r["department"], r["category"], r["level"], r["site_no"],
              why, out.makeup(t)] for i, (d, t, r, why) in enumerate(picked, 1)]
+    return header, rows
+
+
+def retake_table(store: Store, sites_csv=None, unit: str | None = None, district: str | None = None,
+                 principal=None):
+    """待重考名单 per district: the candidates whose exam the site rescheduled (另择期再考,
+    附件5 三1,4), for the city to schedule a new exam; an approved 延期考核 is listed there
+    instead. The reason is in the site's result bundle and room record."""
+    out = Outcomes(store)
+    header = ["序号", "所属区县", "准考证号", "姓名", "身份证号", "单位名称", "科室", "类别", "级别", "原考点编号",
+              "原场次"]
+    picked = sorted((d, r["ticket"], r) for r, d in _rows(store, sites_csv, unit, district, principal)
+                    if out.first(r) == RETAKE)
+    rows = [[i, d, t, r["name"], r["id_number"], r["unit"], r["department"], r["category"], r["level"], r["site_no"],
+             r["sitting_id"]] for i, (d, t, r) in enumerate(picked, 1)]
     return header, rows
 
 

@@ -16,7 +16,8 @@ bp = Blueprint("status", __name__, template_folder="templates")
 EXPORTS = {"progress": ("考核进度统计", reports.progress_table),
            "results": ("考核结果统计", reports.results_table),
            "candidates": ("考核结果名单", reports.candidates_table),
-           "makeup": ("补考名单", reports.makeup_table)}
+           "makeup": ("补考名单", reports.makeup_table),
+           "retakes": ("待重考名单", reports.retake_table)}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

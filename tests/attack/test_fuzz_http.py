@@ -27,7 +27,7 @@ SETTINGS = settings(max_examples=examples(300), deadline=None, suppress_health_c
 ROUTES = ["/r/{}", "/api/media/{}", "/static/client/{}", "/console/{}", "/console/sitting/{}",
           "/console/sitting/{}/qr.png", "/console/sitting/D1S1-R01/print/{}.pdf", "/console/static/{}", "/{}",
           "/vendor/{}", "/api/{}", "/socket.io/?EIO={}&transport=polling", "/healthz?{}"]
-CONSOLE_OPEN = ("/console/login", "/console/static/")  # the only console pages served without a session
+CONSOLE_OPEN = ("/console/login", "/console/static/", "/console/pair")  # the only console pages served without a session (pair: a tablet enters its pairing code)
 TRAVERSAL = ["..", "../..", "../../hall.db", "..%2f..%2fhall.db", "%2e%2e/%2e%2e/config.toml", "....//....//",
              "..\\..\\hall.db", "%252e%252e%252f", "/etc/passwd", "//etc/passwd", ".%00.", "%00", "%ff%fe",
              "~root", "hall.db", "config.toml", "server.log", "../../../hall_server/app.py", "index.html%00.js",

@@ -99,7 +99,7 @@ def test_console_runs_a_sitting(tmp_path, browser_page):
         page.click("button[data-do=violation]")
         page.wait_for_selector("#act-msg:has-text('已保存')")
         page.click("#act-close")
-        page.wait_for_selector(f"#c-{cands[2]['ticket']} >> text=终止考试")
+        page.wait_for_selector(f"#c-{cands[2]['ticket']} >> text=终止考试")   # the forms' word (contracts/exam.py)
         assert phones[2].answer(2, "B")["error"]["code"] == "submitted"
 
         # Power cut: pause the room, then resume; every deadline moves.

@@ -205,6 +205,7 @@ def snapshot(conn: sqlite3.Connection) -> dict:
         "sittings": {r["sitting_id"]: dict(r) for r in conn.execute("SELECT * FROM sittings")},
         "answers": {(r["ticket"], r["q"]): (r["choice"], r["seq"])
                     for r in conn.execute("SELECT ticket, q, choice, seq FROM answers")},
+        "candidates": {r["ticket"]: dict(r) for r in conn.execute("SELECT * FROM candidates")},
         "captures": {r["capture_id"]: (r["ticket"], r["slot"], r["status"], r["sha256"], r["taken_at"], r["received_at"])
                      for r in conn.execute("SELECT * FROM captures")},
     }
@@ -215,6 +216,7 @@ def mirror(svc: ExamService) -> dict:
         "attempts": {t: dict(a) for t, a in svc.attempts.items()},
         "sittings": {s: dict(v) for s, v in svc.sittings.items()},
         "answers": {(t, q): v for t, qs in svc.answers.items() for q, v in qs.items()},
+        "candidates": {t: dict(c) for t, c in svc.candidates.items()},
         "captures": {k: (c["ticket"], c["slot"], c["status"], c["sha256"], c["taken_at"], c["received_at"])
                      for k, c in svc.captures.items()},
     }

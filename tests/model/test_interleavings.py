@@ -20,7 +20,10 @@ of what was acknowledged:
 - time_up seals at the deadline and never before exam time reaches it (wall steps are
   invisible); audit timestamps never run backwards and never lead exam time;
 - first logins respect late entry; a device change of an active attempt needs approval;
-- the phone that logged in (or was approved) last can resume its session.
+- the phone that logged in (or was approved) last can resume its session;
+- one candidate's exceptions (issue 17): an attempt is always in its candidate's room (moves
+  take it along, pauses count per room while it was there); a rescheduled attempt (待重考)
+  never comes back and has no receipt; a stopped one was handed in by the staff.
 
 `make test` runs a bounded, seeded profile (HALL_MODEL_EXAMPLES x HALL_MODEL_STEPS steps);
 `make soak` a long one. The number of steps run is printed.
@@ -98,6 +101,7 @@ class Interleavings(RuleBasedStateMachine):
         self.capture_ids: list[tuple[str, str, int]] = []   # (capture id, ticket, photo) sent before
         self.last_audit_id = 0
         self.last_audit_ts = float("-inf")
+        self.retaken: set[str] = set()   # tickets seen rescheduled (待重考): never back
         STATS["examples"] += 1
         for sitting in started:
             self.h.call("start_sitting", sitting, "chief", None)
@@ -186,7 +190,8 @@ class Interleavings(RuleBasedStateMachine):
     @rule(ticket=st.sampled_from(TICKETS), device=st.sampled_from(DEVICES),
           room=st.sampled_from(["own", "own", "own", "other"]), right=st.booleans())
     def login(self, ticket, device, room, right):
-        sitting = SITTING_OF[ticket] if room == "own" else next(s for s in SITTINGS if s != SITTING_OF[ticket])
+        own = self.now_in(ticket)
+        sitting = own if room == "own" else next(s for s in SITTINGS if s != own)
         token = self.h.svc.qr_token(sitting)
         id6 = ID6[ticket] if right or room == "other" else "000000"
         addr = "10.0.0.%d" % (DEVICES.index(device) + 1)
@@ -259,7 +264,7 @@ class Interleavings(RuleBasedStateMachine):
           minutes=st.sampled_from([1, 5]))
     def extra_time(self, ticket, sitting, minutes):
         if ticket is not None:
-            sitting = SITTING_OF[ticket]
+            sitting = self.now_in(ticket)
         self.h.call("extra_time", sitting, ticket, minutes, "系统故障", "chief")
 
     @rule(ticket=st.sampled_from(TICKETS), level=st.sampled_from(sorted(VIOLATION_LEVELS)))
@@ -286,6 +291,41 @@ class Interleavings(RuleBasedStateMachine):
         else:
             self.h.call("reject_device", ticket, "chief")
 
+    # -- one candidate's exceptions (issue 17 items 1-3) ----------------------------------
+    def now_in(self, ticket: str) -> str:
+        """The candidate's room now (moves change it): the mirror, which is the database."""
+        return self.h.svc.candidates[ticket]["sitting_id"]
+
+    @rule(ticket=st.sampled_from(TICKETS), reason=st.sampled_from(["sick", "leave"]))
+    def stop(self, ticket, reason):
+        self.h.call("stop_attempt", ticket, reason, "", "chief")
+
+    @rule(ticket=st.sampled_from(TICKETS), seat=st.sampled_from([None, None, 1, 7]))
+    def move(self, ticket, seat):
+        to = next(s for s in SITTINGS if s != self.now_in(ticket))
+        self.h.call("move_candidate", ticket, to, seat, "走错考场", "chief")
+
+    @rule(pick=st.integers(0, 99))
+    def move_one_that_may(self, pick):
+        """Most random moves are refused (handed in, a room paused or ended): pick one the
+        mirror says may move, so the moves that change things are common too."""
+        svc = self.h.svc
+        movable = [t for t in TICKETS if all(svc.sittings[s]["status"] != "ended" for s in SITTINGS)
+                   and (svc.attempts.get(t) is None or svc.attempts[t]["status"] in ("absent", "logged_in", "confirmed")
+                        or (svc.attempts[t]["status"] == "answering"
+                            and all(svc.sittings[s]["status"] == "started" for s in SITTINGS)))]
+        if movable:
+            self.move(movable[pick % len(movable)], None)
+
+    @rule(ticket=st.one_of(st.none(), st.sampled_from(TICKETS)), sitting=st.sampled_from(SITTINGS),
+          rarely=st.integers(0, 3))
+    def reschedule(self, ticket, sitting, rarely):
+        if ticket is None and rarely:
+            return   # the whole sitting: rarely, it ends the room
+        if ticket is not None:
+            sitting = self.now_in(ticket)
+        self.h.call("reschedule", sitting, ticket, "fault", "", "chief")
+
     @rule()
     def sweep(self):
         self.h.call("sweep_timeups")
@@ -293,14 +333,15 @@ class Interleavings(RuleBasedStateMachine):
 
     # -- races ----------------------------------------------------------------------------
     @rule(ops=st.lists(st.tuples(st.sampled_from(["answer", "submit", "submit", "end", "cheating", "timeup", "pause",
-                                                  "resume", "extra", "login_b", "open", "approve"]),
+                                                  "resume", "extra", "login_b", "open", "approve", "stop", "move",
+                                                  "retake"]),
                                  st.sampled_from(TICKETS), st.integers(0, 9)), min_size=2, max_size=5))
     def burst(self, ops):
         """Several things land in one writer batch, in this order, around the candidates of
         one room: the ordinary moments the review found broken (a submit with the end of
         the sitting, a time-up, a violation, a second phone)."""
         for kind, ticket, n in ops:
-            sitting = SITTING_OF[ticket]
+            sitting = self.now_in(ticket)
             device = self.last_login.get(ticket, (0, DEVICES[0]))[1]
             if kind == "answer":
                 self.answer(ticket, device, 1 + n % QUESTIONS, n % 4, "next" if n < 7 else "same")
@@ -328,6 +369,12 @@ class Interleavings(RuleBasedStateMachine):
                 self.open_paper(ticket, device)
             elif kind == "approve":
                 self.decide_device(ticket, n % 3 != 0)
+            elif kind == "stop":
+                self.stop(ticket, "sick")
+            elif kind == "move":
+                self.move(ticket, None)
+            elif kind == "retake":
+                self.reschedule(ticket if n % 5 else None, sitting, 0)
         self.commit()
 
     # -- the camera (proctor) ----------------------------------------------------------
@@ -506,13 +553,31 @@ class Interleavings(RuleBasedStateMachine):
         now = self.h.clock.now()
         pauses = conn.execute("SELECT sitting_id, started_at, ended_at FROM time_adjustments WHERE kind = 'pause'"
                               ).fetchall()
+        # A moved attempt was paused with each room it was in, while it was there.
+        moves: dict[str, list] = {}
+        for r in conn.execute("SELECT ticket, sitting_id, to_sitting, ts FROM candidate_exceptions"
+                              " WHERE kind = 'move' ORDER BY id"):
+            moves.setdefault(r["ticket"], []).append((r["ts"], r["sitting_id"], r["to_sitting"]))
         for ticket, a in db["attempts"].items():
+            # The attempt is where its candidate is; a rescheduled one never comes back.
+            assert a["sitting_id"] == db["candidates"][ticket]["sitting_id"], (ticket, a)
+            if a["status"] == "rescheduled":
+                self.retaken.add(ticket)
+                assert a["receipt"] is None, a       # never sealed with a receipt
+            elif ticket in self.retaken:
+                raise AssertionError(f"{ticket} left 待重考: {a}")
             s = db["sittings"][a["sitting_id"]]
             if a["opened_at"] is None:
                 continue
-            end = a["submitted_at"] if a["status"] in FINAL else float("inf")
-            mine = [p for p in pauses if p["sitting_id"] == a["sitting_id"] and p["ended_at"] is not None
-                    and p["started_at"] >= a["opened_at"] - EPS and p["ended_at"] <= end + EPS]
+            end = a["submitted_at"] if a["status"] in FINAL + ("rescheduled",) else float("inf")
+            segments, since = [], float("-inf")
+            for ts, left, _ in moves.get(ticket, []):
+                segments.append((left, since, ts))
+                since = ts
+            segments.append((a["sitting_id"], since, float("inf")))
+            mine = [p for room, t0, t1 in segments for p in pauses if p["sitting_id"] == room
+                    and p["ended_at"] is not None and p["started_at"] >= max(a["opened_at"], t0) - EPS
+                    and p["ended_at"] <= min(end, t1) + EPS]
             # A pause that ended at the very instant the attempt was sealed may have ended
             # before or after it in commit order: either total is right.
             totals = {sum(p["ended_at"] - p["started_at"] for p in mine),
@@ -526,6 +591,10 @@ class Interleavings(RuleBasedStateMachine):
                     "handed in before earliest submit", a, paused)
             if a["submit_reason"] == "time_up":
                 assert a["submitted_at"] == a["deadline_at"] and a["deadline_at"] <= now + EPS, a
+        # A stopped candidate (停考/代为交卷) was handed in by the staff, with a receipt.
+        for r in conn.execute("SELECT ticket FROM candidate_exceptions WHERE kind = 'stop'"):
+            a = db["attempts"][r["ticket"]]
+            assert a["status"] == "submitted" and a["submit_reason"] == "staff" and a["receipt"], a
         # Exam time never runs backwards and nothing is stamped in its future (a time-up is
         # stamped with its deadline, which may lie before the sweep that sealed it).
         for r in conn.execute("SELECT id, ts, action, sitting_id, ticket, data FROM audit_log WHERE id > ? ORDER BY id",

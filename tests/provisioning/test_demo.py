@@ -48,7 +48,12 @@ def test_demo_plan_shape(sites_csv):
         assert name == f"{hashlib.sha256(data).hexdigest()}.{kind}"
     assert plan["staff"][0] == {"username": "chief", "display_name": "主考", "role": "chief",
                                 "room_id": None, "password": "demo-chief"}
-    assert plan["staff"][2]["room_id"] == "R02" and plan["staff"][2]["password"] == "demo-r02"
+    by_user = {s["username"]: s for s in plan["staff"]}
+    assert by_user["r02"]["room_id"] == "R02" and by_user["r02"]["password"] == "demo-r02"
+    # two invigilators per room and a site-wide patrol (issue 17 item 6)
+    assert by_user["r02b"]["room_id"] == "R02" and by_user["r02b"]["role"] == "invigilator"
+    assert by_user["patrol"] == {"username": "patrol", "display_name": "巡考", "role": "patrol", "room_id": None,
+                                 "password": "demo-patrol"}
     assert set(plan["site_key"]) == {"private", "public"}
 
 

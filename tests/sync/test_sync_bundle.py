@@ -98,7 +98,7 @@ def test_bundle_contents(make_hall, public_keys):
     p = verify_result_bundle(build_result_bundle(db), public_keys)
     assert p["format"] == "hall-result-bundle/1"
     assert p["site"]["site_no"] == "17" and p["site"]["district"] == "渝中区" and p["site"]["demo"] is True
-    assert p["counts"] == {"candidates": 8, "attempts": 6, "submitted": 6, "absent": 2}
+    assert p["counts"] == {"candidates": 8, "attempts": 6, "submitted": 6, "absent": 2, "rescheduled": 0}
     a = p["attempts"][0]
     for k in ("opened_at", "deadline_at", "submitted_at", "submit_reason", "device_changes", "site_score", "answers"):
         assert k in a
