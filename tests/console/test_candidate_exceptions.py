@@ -283,7 +283,7 @@ def test_reschedule_one_candidate_and_a_whole_sitting_the_centre_lists_them(tmp_
         hall.stop()
     # The centre takes the bundle and lists them as 待重考: not 缺考, not failed, no make-up.
     from sync.central import reports
-    from sync.client import export_bundle
+    from hall_server.outbox import export_bundle
 
     centre = Centre(tmp_path, plan)
     try:

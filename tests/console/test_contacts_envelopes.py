@@ -36,8 +36,8 @@ def site_bundle(tmp_path_factory):
     """A real site of 渝中区 through the real provisioning build."""
     from provisioning.allocate import Layout
     from provisioning.assemble import auto_blueprint
-    from provisioning.keys import keygen
-    from provisioning.model import EXAM_DEFAULTS
+    from contracts.keys import keygen
+    from contracts.exam import EXAM_DEFAULTS
     from contracts.shipped import SITES_CSV
     from provisioning.provision import BuildOptions, build_site_bundle
     from provisioning.sites import load_sites
@@ -56,7 +56,7 @@ def site_bundle(tmp_path_factory):
 
 
 def test_provisioning_writes_one_envelope_per_sitting_that_opens_it(site_bundle):
-    from provisioning.bundle import open_sitting, read_bundle
+    from contracts.site_bundle import open_sitting, read_bundle
 
     r = site_bundle["result"]
     bundle = Path(r["bundle"])

@@ -66,7 +66,7 @@ def test_one_set_of_words_on_screen_and_paper(tmp_path):
             for kind, name in INCIDENT_KINDS.items():
                 page.click("#incident")
                 page.check(f"input[name=kind][value={kind}]")
-                page.fill("textarea[name=incident_text]", f"记录{kind}")
+                page.fill("#room-form fieldset[data-task=incident] textarea[name=text]", f"记录{kind}")
                 page.click("button[data-room=incident]")
                 page.wait_for_selector("#room", state="hidden")
             shot(page, "labels-roster")

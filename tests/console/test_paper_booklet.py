@@ -60,7 +60,7 @@ def assert_is_paper_of(text: str, paper: dict) -> None:
 
 def test_booklet_only_after_release_is_that_candidates_paper(tmp_path):
     from hall_server.importer import import_bundle
-    from provisioning.keys import CENTRAL_PRIVATE, CENTRAL_PUBLIC, keygen
+    from contracts.keys import CENTRAL_PRIVATE, CENTRAL_PUBLIC, keygen
     from provisioning.provision import seal_plan
 
     plan = distinct_papers(make_plan(candidates_per_room=3, rooms=2, questions=12))
