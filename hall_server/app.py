@@ -38,6 +38,7 @@ class Hall:
         self.alerts: dict[str, str] = {}
         self._sweep_failures: dict[str, str] = {}
         self.dirty_sittings: set[str] = set()  # rooms whose counts (应到/实到/缺考) may have changed
+        self.replica = None   # the copier's supervisor when [replica] path is set (replica/supervisor.py)
 
     def qr_url(self, sitting_id: str) -> str:
         return self.app.extensions["hall.qr_url"](sitting_id)
@@ -63,6 +64,13 @@ class Hall:
         self.socketio.start_background_task(self._sweeper, sweep)
         if self.app.config["HALL"]["server"]["gc_freeze"]:
             self.socketio.start_background_task(self._freezer, 5.0)
+        cfg = self.app.extensions["hall.config"]
+        if cfg["replica"]["path"]:
+            from .replica.supervisor import ReplicaSupervisor
+
+            self.replica = ReplicaSupervisor(cfg, self.app.extensions["hall.db_path"],
+                                             self.app.extensions["hall.base_url"], self.service.clock,
+                                             self.socketio.start_background_task, self.socketio.sleep).start()
 
     def _freezer(self, every: float) -> None:
         """Keep freezing what lives all sitting (connections, sessions, attempts) as it appears:
@@ -125,6 +133,13 @@ class Hall:
         for name, err in self._sweep_failures.items():
             alerts["sweep:" + name] = (f"后台任务出错（{name}）：{err}。其他后台任务（到时自动交卷、缺考标记）仍在运行；"
                                        "请记录此情况并联系技术支持。")
+        paused = [s for s in self.service.sittings.values() if s["status"] == "paused"]
+        if self.service.meta.get("takeover_at") and paused:
+            alerts["takeover"] = (f"本机已从实时备份接管考点服务器，{len(paused)} 个场次处于暂停状态。请各考场确认考生手机已重新连接"
+                                  "（考生名单显示“在线”）后，在该考场页面按“恢复考试”，考生时间顺延。")
+        replica = self.replica.alert() if self.replica else None
+        if replica:
+            alerts["replica"] = replica
         clock = self.service.clock
         limit = self.app.config["HALL"]["clock"]["drift_alert_seconds"]
         if isinstance(clock, clock_mod.ExamClock) and abs(clock.drift()) > limit:

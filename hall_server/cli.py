@@ -8,6 +8,7 @@
     hall sync             export the signed result bundle and upload it (or --export to USB)
     hall print DOC ...    print a form as PDF (see docs/printing.md)
     hall doctor           考前自检: the preflight, pass/fail per line (exit 1 on a blocker)
+    hall takeover --from FOLDER   a spare laptop starts from the replica on the USB stick
     hall install-service  run hall as a systemd service (start at boot, restart on failure)
     hall uninstall-service
 
@@ -154,6 +155,21 @@ def cmd_demo(args) -> int:
              f" 市定考办（中心）所需文件: {folder / 'centre'}（考点公钥、答案、名单，见 README）",
              f" 配置: {cfg.path or '（默认值）'}  数据: {folder}"]
     return cmd_serve(args, extra)
+
+
+def cmd_takeover(args) -> int:
+    """The spare laptop: start from the newest verified copy in the replica folder, with the
+    running sittings paused from the copy's time on (docs/takeover.md)."""
+    cfg = _load_config(args)
+    from .replica.store import ReplicaError
+    from .replica.takeover import TakeoverRefused, prepare
+
+    try:
+        lines = prepare(cfg, args.source, replace=args.replace, ignore_address=args.ignore_address)
+    except (TakeoverRefused, ReplicaError, OSError) as e:
+        print(f"无法接管: {e}", file=sys.stderr)
+        return 2
+    return cmd_serve(args, lines)
 
 
 def cmd_import(args) -> int:
@@ -308,6 +324,13 @@ def main(argv: list[str] | None = None) -> int:
         if name == "demo":
             p.add_argument("--reset", action="store_true", help="rebuild the demo site from scratch")
             p.add_argument("--sites", help="sites.csv to take the demo site from (default: the repository's)")
+    p = sub.add_parser("takeover", help="spare laptop: start from the replica folder (docs/takeover.md)")
+    p.add_argument("--from", dest="source", required=True, metavar="FOLDER", help="the replica folder ([replica] path)")
+    p.add_argument("--replace", action="store_true", help="keep an existing database under another name and take over")
+    p.add_argument("--ignore-address", action="store_true", help="serve on another address (every phone must rescan)")
+    p.add_argument("--data-dir")
+    p.add_argument("--port", type=int)
+    p.add_argument("--host")
     p = sub.add_parser("import", help="import a signed site bundle (.hallbundle)")
     p.add_argument("plan", help="the .hallbundle file (or a .json site plan for development)")
     p.add_argument("--central-key", help="the city office's public key file")
@@ -374,6 +397,8 @@ def _dispatch(args) -> int:
         return cmd_demo(args)
     if args.cmd == "import":
         return cmd_import(args)
+    if args.cmd == "takeover":
+        return cmd_takeover(args)
     if args.cmd == "audit":
         return cmd_audit(args)
     if args.cmd == "staff":

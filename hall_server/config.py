@@ -53,6 +53,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "site": {"wifi_ssid": "", "wifi_password": "", "timezone": "Asia/Shanghai"},
     "bundle": {"central_public_key": "", "site_no": ""},
     "sync": {"central_url": "", "outbox": "outbox"},
+    "replica": {"path": "", "interval_seconds": 1.0, "max_cpu_share": 0.25, "stale_alert_seconds": 15.0},
     "doctor": {"min_free_mb": 512, "disk_per_candidate_kb": 256, "battery_min_percent": 50,
                "expect_printer": False},
 }
@@ -107,6 +108,9 @@ def load(path: str | Path | None = None, overrides: dict | None = None) -> Confi
     if cfg["writer"]["synchronous"] not in ("FULL", "EXTRA", "NORMAL"):
         raise ConfigError("writer.synchronous must be FULL, EXTRA or NORMAL")
     _check_limits(cfg["server"])
+    rep = cfg["replica"]
+    if rep["interval_seconds"] <= 0 or not 0 < rep["max_cpu_share"] <= 1 or rep["stale_alert_seconds"] <= 0:
+        raise ConfigError("replica: interval_seconds and stale_alert_seconds must be positive, 0 < max_cpu_share <= 1")
     return cfg
 
 

@@ -36,6 +36,11 @@ def session_hash(session: str) -> str:
     return hashlib.sha256(session.encode()).hexdigest()
 
 
+def receipt_key(site_key_private: str) -> bytes:
+    """The key receipts are signed with (ops.make_receipt), from the site key."""
+    return hashlib.sha256(b"hall-receipt|" + site_key_private.encode()).digest()
+
+
 def _ms(t: float | None) -> int | None:
     return None if t is None else int(t * 1000)
 
@@ -111,7 +116,7 @@ class ExamService(RoomActions):
             raise RuntimeError("数据库中没有考点密钥：请先导入考点数据包")
         self.site_key = qr_tokens.private_key(self.meta["site_key_private"])
         self.site_public = self.site_key.public_key()
-        self.receipt_key = hashlib.sha256(b"hall-receipt|" + self.meta["site_key_private"].encode()).digest()
+        self.receipt_key = receipt_key(self.meta["site_key_private"])
         return self
 
     def _load_paper(self, ticket: str, paper_json: str, paper_hash: str) -> None:
