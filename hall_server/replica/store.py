@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 from .pages import changed_runs, digest, file_hashes, page_hashes
@@ -126,6 +127,7 @@ class ReplicaDir:
 
     def write(self, image: bytes, page_size: int, info: dict) -> tuple[dict, int]:
         """Write one snapshot; returns the new marker and the number of pages written."""
+        t0 = time.monotonic()
         try:
             current = self.marker()
         except ReplicaError:
@@ -147,9 +149,10 @@ class ReplicaDir:
         finally:
             os.close(fd)
         self._known[target] = hashes
+        written = sum(c for _, c in runs)
         marker = {"format": FORMAT, **info, "file": target, "pages": len(hashes), "page_size": page_size,
-                  "digest": digest(hashes),
+                  "digest": digest(hashes), "written_pages": written, "write_s": round(time.monotonic() - t0, 4),
                   "previous": {k: current[k] for k in _SUMMARY}
                   if current and current.get("source_id") == info.get("source_id") else None}
         write_json_atomic(self.path / MARKER, marker)
-        return marker, sum(c for _, c in runs)
+        return marker, written
