@@ -79,6 +79,7 @@ def run(db: Path, dest: Path, interval: float, max_cpu_share: float, base_url: s
             if claimed != sid:
                 store.claim(sid)
                 claimed = sid
+                seq = max(seq, (store.marker() or {}).get("seq", 0))   # a restarted copier counts on
             seq += 1
             marker, written = store.write(image, page_size, {
                 "source_id": sid, "seq": seq, "taken_at": taken_at, "written_at": time.time(),
