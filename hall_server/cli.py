@@ -169,6 +169,9 @@ def cmd_takeover(args) -> int:
     except (TakeoverRefused, ReplicaError, OSError) as e:
         print(f"无法接管: {e}", file=sys.stderr)
         return 2
+    if args.no_serve:     # e.g. to run it as the service afterwards: systemctl start hall
+        print("\n".join(lines))
+        return 0
     return cmd_serve(args, lines)
 
 
@@ -328,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--from", dest="source", required=True, metavar="FOLDER", help="the replica folder ([replica] path)")
     p.add_argument("--replace", action="store_true", help="keep an existing database under another name and take over")
     p.add_argument("--ignore-address", action="store_true", help="serve on another address (every phone must rescan)")
+    p.add_argument("--no-serve", action="store_true", help="prepare the database and exit (then start the service)")
     p.add_argument("--data-dir")
     p.add_argument("--port", type=int)
     p.add_argument("--host")
