@@ -9,6 +9,7 @@
     hall print DOC ...    print a form as PDF (see docs/printing.md)
     hall doctor           考前自检: the preflight, pass/fail per line (exit 1 on a blocker)
     hall takeover --from FOLDER   a spare laptop starts from the replica on the USB stick
+    hall rehearsal start|stop|wipe   模拟演练: a practice sitting in a database of its own
     hall install-service  run hall as a systemd service (start at boot, restart on failure)
     hall uninstall-service
 
@@ -42,6 +43,8 @@ def _load_config(args) -> config_mod.Config:
         overrides.setdefault("server", {})["port"] = args.port
     if getattr(args, "host", None):
         overrides.setdefault("server", {})["host"] = args.host
+    for section, values in getattr(args, "extra_overrides", {}).items():   # set by a command (rehearsal)
+        overrides.setdefault(section, {}).update(values)
     return config_mod.load(_config_path(args), overrides)
 
 
@@ -109,7 +112,8 @@ def print_banner(hall, cfg, extra) -> None:
         "",
         "=" * 64,
         f" hall 考场服务器  考点: {svc.meta.get('site_name')}（{svc.meta.get('site_no')}）"
-        + ("  【演示数据】" if svc.meta.get("demo") == "1" else ""),
+        + ("  【演示数据】" if svc.meta.get("demo") == "1" else "")
+        + ("  【模拟演练 · 不计成绩】" if svc.meta.get("rehearsal") == "1" else ""),
         f" 监考控制台（仅限本机打开）: http://127.0.0.1:{port}/console",
         f" 考生地址（考场WiFi）: {base}/",
     ]
@@ -335,6 +339,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir")
     p.add_argument("--port", type=int)
     p.add_argument("--host")
+    p = sub.add_parser("rehearsal", help="模拟演练: practice sitting in its own database (docs/rehearsal.md)")
+    p.add_argument("action", choices=["start", "stop", "wipe"])
+    p.add_argument("--port", type=int)
+    p.add_argument("--host")
     p = sub.add_parser("import", help="import a signed site bundle (.hallbundle)")
     p.add_argument("plan", help="the .hallbundle file (or a .json site plan for development)")
     p.add_argument("--central-key", help="the city office's public key file")
@@ -403,6 +411,10 @@ def _dispatch(args) -> int:
         return cmd_import(args)
     if args.cmd == "takeover":
         return cmd_takeover(args)
+    if args.cmd == "rehearsal":
+        from .rehearsal.cli import cmd_rehearsal
+
+        return cmd_rehearsal(args, _load_config(args), cmd_serve)
     if args.cmd == "audit":
         return cmd_audit(args)
     if args.cmd == "staff":

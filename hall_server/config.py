@@ -54,6 +54,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "bundle": {"central_public_key": "", "site_no": ""},
     "sync": {"central_url": "", "outbox": "outbox"},
     "replica": {"path": "", "interval_seconds": 1.0, "max_cpu_share": 0.25, "stale_alert_seconds": 15.0},
+    "rehearsal": {"data_dir": "", "questions": 10, "duration_minutes": 15, "late_entry_minutes": 10,
+                  "earliest_submit_minutes": 2, "practice_candidates_per_room": 3},
     "doctor": {"min_free_mb": 512, "disk_per_candidate_kb": 256, "battery_min_percent": 50,
                "expect_printer": False},
 }

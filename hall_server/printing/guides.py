@@ -20,7 +20,7 @@ from .data import conn_of
 class SiteFacts:
     site: str
     district: str
-    demo: bool
+    demo: str                       # the banner of a demo or a rehearsal (layout.mark)
     duration: str
     late: str
     earliest: str
@@ -60,7 +60,7 @@ def site_facts(db: Any) -> SiteFacts:
     o = office_for_district(district, offices)
     city = office_by_name("市定考办", offices)
     hotline = office_by_name("系统客服", offices)
-    return SiteFacts(site=meta.get("site_name", ""), district=district, demo=meta.get("demo") == "1",
+    return SiteFacts(site=meta.get("site_name", ""), district=district, demo=L.mark(meta.get("demo"), meta.get("rehearsal")),
                      duration=_span([r[0] for r in rows], 60), late=_span([r[1] for r in rows], 60),
                      earliest=_span([r[2] for r in rows], 60), questions=_span([r[3] for r in rows]),
                      office=(f"{o.name}定考办" if o and o.name != "市定考办" else "市定考办") if o else "区县定考办",
