@@ -26,8 +26,9 @@ soak: setup
 	  $(PY) -m pytest tests/model -q -s -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: setup
-	$(PY) -m pip install --quiet -e '.[test,bench]'
+	$(PY) -m pip install --quiet -e '.[test,bench,face]'
 	$(PY) -m bench.run $(BENCH_ARGS)
+	$(PY) -m bench.proctor
 
 # A weak laptop: each server confined to half of one core by a cgroup CPU quota (root), the
 # start storm and the steady exam; then the bytes one phone downloads (docs/benchmarks.md).
@@ -47,7 +48,7 @@ $(STAMP): pyproject.toml
 	@command -v npm >/dev/null || $(MAKE) system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,face]'
 	touch $@
 
 # Third-party browser files live under static_client/vendor/: installed here, never committed.

@@ -168,6 +168,19 @@ async def http_get(host: str, port: int, path: str, headers: dict, timeout: floa
     return await asyncio.wait_for(go(), timeout)
 
 
+async def http_post(host: str, port: int, path: str, headers: dict, body: bytes, timeout: float = 30):
+    async def go():
+        r, w = await asyncio.open_connection(host, port)
+        h = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        w.write(f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n"
+                f"Content-Length: {len(body)}\r\n{h}\r\n".encode() + body)
+        data = await r.read()
+        w.close()
+        head, _, rest = data.partition(b"\r\n\r\n")
+        return int(head.split(b" ", 2)[1]), rest
+    return await asyncio.wait_for(go(), timeout)
+
+
 class Phone:
     def __init__(self, w: "Worker", c: dict):
         self.w, self.c = w, c
@@ -533,6 +546,51 @@ class Worker:
         self.stats.measuring = False
         await asyncio.sleep(1)
         return self.result(cpu=cpu, phones=len(self.phones))
+
+    async def proctor(self) -> dict:
+        """steady, and each phone uploads one photo every `capture_every` seconds from a
+        random phase (POST /api/capture, as static_client/candidate/camera.js does)."""
+        import base64
+
+        sp = self.spec
+        photos = [base64.b64decode(x) for x in sp["photos"]]
+        await self.setup("paper")
+        t0 = await self.barrier("ready")
+        end = t0 + sp["window"]
+        self.t.update(t0=t0, end=end)
+        lo, hi = sp["interval"]
+        caps = {"sent": 0, "ok": 0, "bytes": 0, "lat": [], "codes": {}}
+
+        async def shooter(p: Phone):
+            t = t0 + random.uniform(0, sp["capture_every"])
+            n = 0
+            while t < end:
+                await self.sleep_until(t)
+                body = photos[(hash(p.ticket) + n) % len(photos)]
+                n += 1
+                hdr = {"Authorization": "Bearer " + p.session, "Content-Type": "image/jpeg",
+                       "X-Capture-Id": f"b{p.ticket}-{n}-{random.getrandbits(32):08x}", "X-Capture-Slot": "1",
+                       "X-Capture-Source": "camera"}
+                b = time.perf_counter()
+                caps["sent"] += 1
+                try:
+                    status, _ = await http_post(self.host, self.port, "/api/capture", hdr, body)
+                except Exception as e:  # noqa: BLE001
+                    status = type(e).__name__
+                caps["codes"][str(status)] = caps["codes"].get(str(status), 0) + 1
+                if status == 200:
+                    caps["ok"] += 1
+                    caps["bytes"] += len(body)
+                    caps["lat"].append((time.perf_counter() - b) * 1000)
+                t += sp["capture_every"]
+        self.stats.measuring = True
+        c0 = self.cpu()
+        await asyncio.gather(self.answering(t0, end, lambda: random.uniform(lo, hi)),
+                             *(shooter(p) for p in self.phones if p.session))
+        cpu = self.cpu() - c0
+        self.stats.measuring = False
+        await asyncio.sleep(1)
+        return self.result(cpu=cpu, phones=len(self.phones), captures=caps)
 
     async def closed(self) -> dict:
         sp = self.spec

@@ -231,7 +231,8 @@ def cached_db(n: int, duration_min: float) -> tuple[Path, dict]:
 class HallServer(Server):
     kind = "hall"
 
-    def __init__(self, workdir: Path, n: int, duration_min: float = 60, patches: list[str] | None = None):
+    def __init__(self, workdir: Path, n: int, duration_min: float = 60, patches: list[str] | None = None,
+                 config_extra: str = ""):
         from hallproc import HallProcess
         from hall_server import config as hall_config
 
@@ -247,7 +248,7 @@ class HallServer(Server):
         if "device_change_requires_approval" in hall_config.DEFAULTS["security"]:
             # docs/protocol.md: logging in on another device takes the attempt over.
             extra += "[security]\ndevice_change_requires_approval = false\n"
-        self.hp = HallProcess(data, plan, config_extra=extra)
+        self.hp = HallProcess(data, plan, config_extra=extra + config_extra)
         self.gclog = data / "gc.log"
         if patches:
             env = dict(os.environ, HALL_BENCH_PATCHES=",".join(patches), HALL_BENCH_GCLOG=str(self.gclog),
@@ -384,6 +385,13 @@ def merge(results: list[dict]) -> dict:
         for k in ("receipts", "unacked"):
             if k in r:
                 m[k] = m.get(k, 0) + r[k]
+        if "captures" in r:   # bench/proctor.py: photo uploads
+            ca = m.setdefault("captures_all", {"sent": 0, "ok": 0, "bytes": 0, "lat": [], "codes": {}})
+            for k in ("sent", "ok", "bytes"):
+                ca[k] += r["captures"][k]
+            ca["lat"] += r["captures"]["lat"]
+            for code, n in r["captures"]["codes"].items():
+                ca["codes"][code] = ca["codes"].get(code, 0) + n
         if "counts" in r:
             for k, n in r["counts"].items():
                 m.setdefault("counts", {})[k] = m.get("counts", {}).get(k, 0) + n

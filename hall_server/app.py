@@ -62,6 +62,7 @@ class Hall:
     def start_background(self) -> None:
         sweep = self.app.config["HALL"]["rules"]["timeup_sweep_seconds"]
         self.socketio.start_background_task(self._sweeper, sweep)
+        self.start_face_worker()
         if self.app.config["HALL"]["server"]["gc_freeze"]:
             self.socketio.start_background_task(self._freezer, 5.0)
         cfg = self.app.extensions["hall.config"]
@@ -71,6 +72,19 @@ class Hall:
             self.replica = ReplicaSupervisor(cfg, self.app.extensions["hall.db_path"],
                                              self.app.extensions["hall.base_url"], self.service.clock,
                                              self.socketio.start_background_task, self.socketio.sleep).start()
+
+    def start_face_worker(self) -> None:
+        """The offline face check, in a low-priority process of its own (proctor/face_worker.py)."""
+        cfg = self.app.config["HALL"]
+        pc = cfg["proctor"]
+        if not (pc["enabled"] and pc["face_worker"]) or cfg["server"]["async_mode"] != "eventlet":
+            return
+        from .proctor import face, face_client
+
+        if not face.available():
+            log.warning("face check off: dlib or face-recognition-models missing (pip install '.[face]')")
+            return
+        self.app.extensions["hall.face"] = face_client.FaceClient(self.service, pc["face_upsample"]).start()
 
     def _freezer(self, every: float) -> None:
         """Keep freezing what lives all sitting (connections, sessions, attempts) as it appears:
@@ -99,6 +113,7 @@ class Hall:
         steps = (("progress", lambda: dirty and staff.push_progress(dirty)),
                  ("timeups", self.service.sweep_timeups),
                  ("absent", self.service.sweep_absent),
+                 ("captures", self.service.sweep_captures),
                  ("rooms", self._push_rooms),
                  ("clock", self.check_clock))
         for name, step in steps:
@@ -197,7 +212,9 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
 
     app = Flask(__name__)
     app.config.update(SECRET_KEY=secret, HALL=cfg.data, SESSION_COOKIE_SAMESITE="Strict",
-                      SESSION_COOKIE_HTTPONLY=True, MAX_CONTENT_LENGTH=64 * 1024)
+                      SESSION_COOKIE_HTTPONLY=True,
+                      # bodies: forms and the camera's photos (proctor.max_upload_bytes), nothing larger
+                      MAX_CONTENT_LENGTH=max(64 * 1024, cfg["proctor"]["max_upload_bytes"]))
     # Websocket only: long-polling's error paths in engineio can pin a server slot (a DoS from
     # one phone), and every browser a candidate brings speaks websocket on a local WiFi.
     socketio = SocketIO(app, async_mode=mode, transports=["websocket"], ping_interval=cfg["server"]["ping_interval"],
@@ -233,6 +250,10 @@ def create_app(cfg: config_mod.Config | None = None) -> Hall:
 
     app.register_blueprint(candidate.bp)
     app.register_blueprint(console.bp)
+    from .proctor import web as proctor_web
+
+    app.register_blueprint(proctor_web.phone_bp)
+    app.register_blueprint(proctor_web.console_bp)
     # Flask-SocketIO runs every event handler inside app.request_context() of the connection's
     # /socket.io/ request. Without a rule for that path, pushing the context raises NotFound
     # (WebsocketMismatch for websockets) and Flask keeps it in request.routing_exception:

@@ -92,7 +92,13 @@ def cmd_serve(args, banner_extra=None) -> int:
         except PortInUse as e:
             print(f"\n!!! 无法启动: {e}\n", file=sys.stderr, flush=True)
             return 3
-        print(f"listening on {srv['host']}:{srv['port']}", flush=True)
+        if srv["tls_cert"] and srv["tls_key"]:
+            import eventlet
+
+            # the handshake runs in each connection's own green thread (eventlet's accept
+            # does not do it), so a slow client cannot hold the accept loop
+            sock = eventlet.wrap_ssl(sock, certfile=srv["tls_cert"], keyfile=srv["tls_key"], server_side=True)
+        print(f"listening on {srv['host']}:{srv['port']}{' (https)' if srv['tls_cert'] else ''}", flush=True)
         from .auth.staff import address_allowed
 
         allow = cfg["security"]["staff_allowlist"]
@@ -364,6 +370,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--url", help="the centre's ingest URL (default: sync.central_url)")
     p.add_argument("--export", metavar="PATH", help="only write the bundle here (USB stick), print its sha256")
     p.add_argument("--data-dir")
+    p = sub.add_parser("purge-photos", help="delete photo files the centre has confirmed, after proctor.purge_after_days")
+    p.add_argument("--days", type=float, help="days after the confirmed upload (default: proctor.purge_after_days)")
+    p.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
+    p.add_argument("--data-dir")
     p = sub.add_parser("install-service", help="systemd service: start at boot, restart on failure (root)")
     p.add_argument("--user", default="hall", help="the unprivileged system user that runs hall")
     p.add_argument("--unit-dir", help="where to write hall.service (default /etc/systemd/system)")
@@ -421,7 +431,28 @@ def _dispatch(args) -> int:
         return cmd_staff(args)
     if args.cmd == "sync":
         return cmd_sync(args)
+    if args.cmd == "purge-photos":
+        return cmd_purge_photos(args)
     return 2
+
+
+def cmd_purge_photos(args) -> int:
+    """Photos are personal data: gone from the laptop once the centre has them (proctor/purge.py)."""
+    from .proctor import purge
+
+    cfg = _load_config(args)
+    missing = _missing_db(cfg)
+    if missing:
+        print(missing, file=sys.stderr)
+        return 2
+    if purge.server_running(cfg):
+        print("考场服务器正在运行：请先停止（sudo systemctl stop hall）再删除照片", file=sys.stderr)
+        return 2
+    r = purge.purge(cfg, days=args.days, dry_run=args.dry_run)
+    verb = "将删除" if args.dry_run else "已删除"
+    print(f"{verb} {r['files']} 个照片文件（{r['captures']} 次抓拍、{r['roster']} 张证件照）；"
+          f"保留 {r['kept']} 次抓拍（市定考办尚未确认接收，或未满保留天数）")
+    return 0
 
 
 if __name__ == "__main__":

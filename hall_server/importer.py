@@ -85,6 +85,13 @@ def import_plan(db_path: str | Path, plan: dict, synchronous: str = "FULL",
                 " sitting_id, seat_no) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (c["ticket"], c["name"], c.get("gender", ""), c["id_number"], c["category"], c.get("level", ""),
                  c.get("unit", ""), c.get("department", ""), c["sitting_id"], c.get("seat_no")))
+            if c.get("photo"):  # 证件照 (optional): inside the signed plan, so sealed like the roster
+                import base64
+                import hashlib
+
+                photo = base64.b64decode(c["photo"])
+                conn.execute("INSERT INTO roster_photos(ticket, sha256, data) VALUES (?, ?, ?)",
+                             (c["ticket"], hashlib.sha256(photo).hexdigest(), photo))
         points = exam.get("points_per_question", 1)
         conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('points_per_question', ?)", (str(points),))
         missing_keys = set(plan["papers"]) - set(plan["keys"])

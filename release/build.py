@@ -36,10 +36,12 @@ VENDOR = "static_client/vendor/node_modules"
 
 
 def requirements(repo: Path = REPO) -> list[str]:
-    """Runtime dependencies (no test or bench extras) and the build backend."""
+    """Runtime dependencies and the [face] extra (no test or bench extras) and the build backend."""
     meta = tomllib.loads((repo / "pyproject.toml").read_text(encoding="utf-8"))
     # pip too: install.sh bootstraps it from the wheelhouse (no python3-venv/ensurepip needed).
-    return list(meta["project"]["dependencies"]) + list(meta["build-system"]["requires"]) + ["pip"]
+    # [face]: the site laptop runs the offline face check (issue 16; ~100 MB of dlib models).
+    return (list(meta["project"]["dependencies"]) + list(meta["project"]["optional-dependencies"]["face"])
+            + list(meta["build-system"]["requires"]) + ["pip"])
 
 
 def python_tag() -> str:

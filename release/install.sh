@@ -91,7 +91,7 @@ for v in $(env | sed -n 's/^\(PIP_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
 export PIP_CONFIG_FILE=/dev/null PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 PIP_WHEEL="$(ls "$HERE"/wheelhouse/pip-*.whl | head -1)"
 "$PREFIX/venv/bin/python" "$PIP_WHEEL/pip" install --quiet --no-index --find-links "$HERE/wheelhouse" pip
-"$PREFIX/venv/bin/python" -m pip install --quiet --no-index --find-links "$HERE/wheelhouse" -e "$PREFIX/app"
+"$PREFIX/venv/bin/python" -m pip install --quiet --no-index --find-links "$HERE/wheelhouse" -e "$PREFIX/app[face]"
 cp "$HERE/BUILD.json" "$PREFIX/BUILD.json"
 
 # 4. The site's config (kept on upgrade) and the command on PATH, which reads it.

@@ -167,6 +167,10 @@ def build_payload(conn: sqlite3.Connection, sitting_id: str | None = None) -> di
     absentees = [a for rr in room_records for a in
                  ({"ticket": x["ticket"], "name": x["name"], "sitting_id": rr["sitting_id"]} for x in rr["absentees"])]
 
+    # Camera proctoring (issue 16): flags, similarities, identity checks, small thumbnails.
+    from hall_server.proctor.bundle import proctoring
+    proctor = proctoring(conn, tickets)
+
     gen = _max_id(conn, "audit_log")
     head = audit[-1]["hash"] if audit else GENESIS
     return {
@@ -186,6 +190,7 @@ def build_payload(conn: sqlite3.Connection, sitting_id: str | None = None) -> di
         "answer_log": answer_log, "device_events": device_events, "violations": violations,
         "incidents": incidents, "time_adjustments": time_adjustments, "paper_entries": paper_entries,
         "absentees": absentees, "room_records": room_records,
+        "proctoring": proctor,
         "audit_log": audit,
     }
 
@@ -345,6 +350,15 @@ def _shape_problem(p: dict) -> str | None:
     for v in p["violations"]:
         if not isinstance(v, dict) or not isinstance(v.get("ticket"), str):
             return "violations"
+    pr = p.get("proctoring")   # optional: bundles of a hall before issue 16 have none
+    if pr is not None:
+        if not isinstance(pr, dict) or not isinstance(pr.get("candidates"), list):
+            return "proctoring"
+        for c in pr["candidates"]:
+            if (not isinstance(c, dict) or c.get("ticket") not in tickets or not isinstance(c.get("captures"), list)
+                    or not isinstance(c.get("flags"), list)
+                    or not (c.get("min_similarity") is None or isinstance(c["min_similarity"], (int, float)))):
+                return "proctoring"
     return None
 
 

@@ -26,15 +26,20 @@ def free_port() -> int:
 
 
 class HallProcess:
-    def __init__(self, data_dir: Path, plan: dict | None = None, config_extra: str = "", port: int | None = None):
+    def __init__(self, data_dir: Path, plan: dict | None = None, config_extra: str = "", port: int | None = None,
+                 host: str = "127.0.0.1"):
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.plan = plan
         self.url = f"http://127.0.0.1:{self.port}"
         self.config_path = self.data_dir / "config.toml"
+        if "[proctor]" not in config_extra:
+            # Tests of other features open papers without the login photo and without the
+            # face worker process; the camera's own tests (tests/proctor) set [proctor].
+            config_extra += "\n[proctor]\nlogin_capture_required = false\nface_worker = false\n"
         self.config_path.write_text(
-            f'[server]\nhost = "127.0.0.1"\nport = {self.port}\ndata_dir = "{self.data_dir}"\n'
+            f'[server]\nhost = "{host}"\nport = {self.port}\ndata_dir = "{self.data_dir}"\n'
             f'public_url = "{self.url}"\n' + config_extra, encoding="utf-8")
         self.proc: subprocess.Popen | None = None
         self.log = self.data_dir / "server.log"

@@ -92,6 +92,19 @@ def run(cmd: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
     return r
 
 
+def login_photo(url: str, session: str, ticket: str) -> dict:
+    """What the phone's camera button sends before the paper opens (docs/protocol.md "Camera")."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (240, 320), (180, 150, 130)).save(buf, "JPEG", quality=80)
+    return requests.post(url + "/api/capture", data=buf.getvalue(), timeout=10, headers={
+        "Authorization": "Bearer " + session, "Content-Type": "image/jpeg", "X-Capture-Id": "walk-login-" + ticket,
+        "X-Capture-Slot": "0", "X-Capture-Source": "file"}).json()
+
+
 def take_a_sitting(url: str, repo: Path, token: str) -> int:
     """The chief starts 第1考场 on the console's socket; three phones log in, answer and are
     submitted when the chief ends the sitting. Returns the answers saved."""
@@ -114,7 +127,9 @@ def take_a_sitting(url: str, repo: Path, token: str) -> int:
         phones.append(p)
         r = p.call("login", {"token": token, "ticket": ticket, "id6": id6, "device": "walk-" + ticket}, timeout=10)
         assert r["ok"], r
-        assert p.call("confirm", {}, timeout=10)["ok"] and p.call("open", {}, timeout=10)["ok"]
+        assert p.call("confirm", {}, timeout=10)["ok"]
+        assert login_photo(url, r["session"], ticket)["ok"]     # the camera's login photo (issue 16)
+        assert p.call("open", {}, timeout=10)["ok"]
         for q, choice in enumerate("ABCDE", start=1):
             saved += p.call("answer", {"q": q, "choice": choice, "seq": q}, timeout=10)["ok"]
     end = staff.call("end_sitting", {"sitting": "D1S1-R01"}, namespace="/staff", timeout=10)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -176,6 +176,49 @@ CREATE TABLE IF NOT EXISTS device_events (
     device_id  TEXT,
     data       TEXT NOT NULL DEFAULT '{}',
     ts         REAL NOT NULL
+);
+-- Camera proctoring (hall_server/proctor). One row per photo the phone delivered (status
+-- ok; the file is photos/<sha256[:2]>/<sha256>.jpg) or per prompt that got none (missed:
+-- the grace passed; refused: the phone said it could not). slot 0 is the login photo,
+-- 1..n the server's random prompts. faces/similarity come from the face worker later.
+CREATE TABLE IF NOT EXISTS captures (
+    capture_id  TEXT PRIMARY KEY,
+    ticket      TEXT NOT NULL REFERENCES candidates(ticket),
+    slot        INTEGER NOT NULL,
+    source      TEXT NOT NULL CHECK (source IN ('file', 'camera', 'server')),
+    status      TEXT NOT NULL CHECK (status IN ('ok', 'missed', 'refused')),
+    sha256      TEXT,
+    bytes       INTEGER,
+    width       INTEGER,
+    height      INTEGER,
+    taken_at    REAL,      -- the phone's claim (untrusted), on the server's clock
+    received_at REAL NOT NULL,
+    reason      TEXT,
+    faces       INTEGER,
+    similarity  REAL,
+    reference   TEXT,      -- roster | login | NULL
+    analyzed_at REAL,
+    purged_at   REAL
+);
+CREATE INDEX IF NOT EXISTS captures_ticket ON captures(ticket);
+-- 证件照 from the roster (optional; sealed in the signed bundle like the roster).
+CREATE TABLE IF NOT EXISTS roster_photos (
+    ticket  TEXT PRIMARY KEY REFERENCES candidates(ticket),
+    sha256  TEXT NOT NULL,
+    data    BLOB NOT NULL
+);
+-- Identity checks by the invigilator: at entry (身份已核验, or another document accepted
+-- with the approver's name) and again during the exam (附件2 四(六)).
+CREATE TABLE IF NOT EXISTS id_checks (
+    id          INTEGER PRIMARY KEY,
+    ticket      TEXT NOT NULL REFERENCES candidates(ticket),
+    sitting_id  TEXT NOT NULL REFERENCES sittings(sitting_id),
+    stage       TEXT NOT NULL CHECK (stage IN ('entry', 'during')),
+    method      TEXT NOT NULL CHECK (method IN ('id_card', 'other', 'photo_waived')),
+    document    TEXT NOT NULL DEFAULT '',
+    approver    TEXT NOT NULL DEFAULT '',
+    ts          REAL NOT NULL,
+    staff       TEXT NOT NULL
 );
 -- Hash-chained: each entry's hash covers the previous entry's hash.
 CREATE TABLE IF NOT EXISTS audit_log (

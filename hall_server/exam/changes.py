@@ -18,6 +18,8 @@ class Changes:
     # ticket -> that attempt's whole answer set {q: (choice, seq)} (replaces the mirror's)
     answers: dict[str, dict[int, tuple[str | None, int]]] = field(default_factory=dict)
     violations: list[dict] = field(default_factory=list)
+    captures: list[dict] = field(default_factory=list)   # capture rows (proctor), read back
+    id_checks: list[dict] = field(default_factory=list)  # identity checks, read back
     released: dict | None = None  # a sealed sitting's papers, released by this operation
     result: Any = None            # what the operation tells its caller besides the rows
 

@@ -30,6 +30,11 @@ MESSAGES = {
     "paper_sealed": "本场次试卷尚未解封：开考时请输入区县定考办提供的放行码",
     "bad_release_code": "放行码不正确，请核对后重新输入",
     "awaiting_approval": "您已在另一台设备登录。请举手，由监考老师在控制台确认更换设备后继续答题",
+    "capture_required": "开始答题前请先拍一张本人正面照片（点击“拍照”）",
+    "capture_conflict": "照片编号冲突，照片未保存",
+    "capture_limit": "照片数量已达上限，请联系监考老师",
+    "bad_photo": "照片无效，请重新拍照",
+    "camera_off": "本考点未启用拍照",
     "device_rejected": "监考老师未同意更换设备，请使用原设备答题或联系监考老师",
 }
 

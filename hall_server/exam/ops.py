@@ -93,7 +93,7 @@ def confirm(conn, ticket: str, now: float) -> Changes:
     return Changes(attempts=[a])
 
 
-def open_paper(conn, ticket: str, now: float) -> Changes:
+def open_paper(conn, ticket: str, now: float, need_photo: bool = False) -> Changes:
     a = attempt_row(conn, ticket)
     if a is None:
         raise ExamError("not_logged_in")
@@ -106,6 +106,11 @@ def open_paper(conn, ticket: str, now: float) -> Changes:
     refusal = rules.may_open(st, now, admitted_late=bool(a["late_reason"]))
     if refusal:
         raise ExamError(refusal)
+    if need_photo and conn.execute(  # the login photo (proctor), or an invigilator's waiver
+            "SELECT 1 FROM captures WHERE ticket = ? AND slot = 0 AND status = 'ok' UNION ALL"
+            " SELECT 1 FROM id_checks WHERE ticket = ? AND method = 'photo_waived' LIMIT 1",
+            (ticket, ticket)).fetchone() is None:
+        raise ExamError("capture_required")
     deadline = rules.deadline(now, st, a["extra_s"])
     conn.execute("UPDATE attempts SET status = 'answering', opened_at = ?, deadline_at = ? WHERE ticket = ?",
                  (now, deadline, ticket))

@@ -27,6 +27,7 @@ from .changes import Changes
 from .clock import ExamClock, boot_id
 from .errors import ExamError
 from .room_service import RoomActions
+from ..proctor.service import ProctorActions
 
 MAX_STR = 64
 _OPTION_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -51,13 +52,13 @@ def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
 
-class ExamService(RoomActions):
+class ExamService(RoomActions, ProctorActions):
     def __init__(self, cfg, writer: Writer, clock: Callable[[], float] | None = None):
         self.cfg = cfg
         self.writer = writer
         self.clock = clock or ExamClock()  # exam time: never steps with the wall (exam/clock.py)
         sec = cfg["security"]
-        self.limiter = LoginLimiter(sec["login_max_failures"], sec["login_lockout_seconds"],
+        self.limiter = LoginLimiter(sec["login_max_failures"], sec["login_lockout_seconds"], clock=self.clock,
                                     per_ticket_failures=sec["login_max_failures_per_ticket"])
         # answer_log rows kept per question: the log is for disputes, not for a flooding phone
         self.log_cap = cfg["rules"]["answer_log_max_per_question"]
@@ -107,6 +108,11 @@ class ExamService(RoomActions):
                     {"level": r["level"], "facts": r["facts"], "ts": r["ts"]})
             for r in conn.execute("SELECT ticket, q, choice, seq FROM answers"):
                 self.answers.setdefault(r["ticket"], {})[r["q"]] = (r["choice"], r["seq"])
+            if "site_key_private" in self.meta:
+                self.receipt_key = hashlib.sha256(b"hall-receipt|" + self.meta["site_key_private"].encode()).digest()
+                from pathlib import Path
+
+                self.load_proctor(conn, Path(db_path).parent)  # captures, id checks (proctor/service.py)
         finally:
             conn.close()
         for ticket, a in self.attempts.items():
@@ -168,6 +174,7 @@ class ExamService(RoomActions):
             "submitted_at": _ms(a.get("submitted_at")),
             "submit_reason": a.get("submit_reason"),
             "paper_hash": paper[1] if paper else None,
+            "camera": self.camera_state(ticket),  # login photo and the prompt due now (proctor)
         }
 
     def answered_count(self, ticket: str) -> int:
@@ -222,6 +229,7 @@ class ExamService(RoomActions):
                      | {"hidden_now": bool(self.focus_stats.get(ticket, {}).get("hidden_since"))},
             "violations": [{"level": v["level"], "facts": v["facts"], "ts": _ms(v["ts"])}
                            for v in self.violations.get(ticket, [])],
+            "camera": self.camera_summary(ticket),
         }
 
     def sitting_view(self, sitting_id: str) -> dict:
@@ -343,7 +351,9 @@ class ExamService(RoomActions):
             refusal = rules.may_open(self.sitting_times(a["sitting_id"]), self.clock(), bool(a["late_reason"]))
             if refusal:
                 raise ExamError(refusal)
-        self._commit(ops.open_paper, ticket, self.clock())
+            if self.login_photo(ticket) == "needed":
+                raise ExamError("capture_required")
+        self._commit(ops.open_paper, ticket, self.clock(), self.needs_login_photo())
 
     def _parse_answer(self, ticket: str, q, choice, seq) -> tuple[int, str | None, int]:
         if type(q) is not int or type(seq) is not int or not (0 <= seq < 2**53):
@@ -522,6 +532,7 @@ class ExamService(RoomActions):
         for v in ch.violations:
             self.violations.setdefault(v["ticket"], []).append(
                 {"level": v["level"], "facts": v["facts"], "ts": v["ts"]})
+        touched = self.apply_proctor(ch.captures, ch.id_checks) if (ch.captures or ch.id_checks) else ()
         replaced = []
         for row in ch.attempts:
             ticket = row["ticket"]
@@ -534,11 +545,14 @@ class ExamService(RoomActions):
                     replaced.append((ticket, old["device_id"]))
             if row["session_hash"]:
                 self.sessions[row["session_hash"]] = ticket
+            if row["opened_at"] is not None:
+                self._schedule(ticket, row)  # the prompts' moments (proctor/schedule.py)
         for ticket, old_device in replaced:
             self.pending_devices.pop(ticket, None)
             self.on_replaced(ticket, old_device)
         pushed = {s["sitting_id"] for s in ch.sittings}
-        for ticket in dict.fromkeys([r["ticket"] for r in ch.attempts] + [v["ticket"] for v in ch.violations]):
+        for ticket in dict.fromkeys([r["ticket"] for r in ch.attempts] + [v["ticket"] for v in ch.violations]
+                                    + list(touched)):
             if self.candidates.get(ticket, {}).get("sitting_id") not in pushed:
                 self.on_attempt(ticket)
         for sitting_id in pushed:

@@ -56,4 +56,5 @@ def public_base_url(cfg) -> str:
     host = cfg["server"]["host"]
     if host in ("0.0.0.0", "", "::"):
         host = lan_address()
-    return f"http://{host}:{cfg['server']['port']}"
+    scheme = "https" if cfg["server"]["tls_cert"] and cfg["server"]["tls_key"] else "http"
+    return f"{scheme}://{host}:{cfg['server']['port']}"

@@ -149,6 +149,14 @@ class CandidateChannel:
             t = self.ticket(sid)
             return ok(answers=svc.saved_answers(t), state=svc.state(t))
 
+        @on("capture_failed")
+        def capture_failed(sid, p):
+            # the phone cannot take the prompt's photo (camera refused, none): 抓拍失败 now
+            t = self.ticket(sid)
+            row = svc.capture_failed(t, p.get("slot"), p.get("reason"))
+            return ok(capture={"id": row["capture_id"], "slot": row["slot"], "status": row["status"]},
+                      state=svc.state(t))
+
         @on("focus")
         def focus(sid, p):
             t = self.ticket(sid)

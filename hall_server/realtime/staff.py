@@ -177,6 +177,13 @@ class StaffChannel:
             svc.reject_device(t, staff)
             self.on_device_rejected(t)
 
+        @room_action("id_check")
+        def id_check(p, sitting_id, staff):
+            # 身份已核验 / 其他证件 (approver) at entry, the second check during the exam
+            row = svc.id_check(ticket_in(p, sitting_id), sitting_id, p.get("stage"), p.get("method"),
+                               p.get("document"), p.get("approver"), staff)
+            return {"id_check": svc.id_check_view(row)}
+
         @room_action("paper_entry")
         def paper_entry(p, sitting_id, staff):
             return {"entry": svc.paper_entry(ticket_in(p, sitting_id), p.get("pass"), p.get("answers"), staff)}

@@ -52,7 +52,8 @@
     session: 'hall.session',
     lastTicket: 'hall.last_ticket',
     att: function (t) { return 'hall.att.' + t; },
-    paper: function (h) { return 'hall.paper.' + h; }
+    paper: function (h) { return 'hall.paper.' + h; },
+    cap: function (t) { return 'hall.cap.' + t; }   // photos waiting for their ack (camera.js)
   };
 
   // ------------------------------------------------------------------ messages
@@ -406,6 +407,7 @@
       flushFocus();
       pump();
       resubmitIfLost();
+      capPump();
       if (S.att && S.att.submitWanted && status() === 'answering') doSubmit(true);
     };
     if (hasAnswers(st)) syncAnswers(function (s) { if (s && s.state) st = s.state; done(); });
@@ -628,6 +630,7 @@
     }
     if (st.status === 'submitted' || st.status === 'terminated') { closeModal(); closeViewer(); S.sheetOpen = false; }
     route(false);
+    checkPrompt();
     // The paper was opened again on a server that had lost the opening: merge before sending.
     if (S.authed && !S.synced && hasAnswers(st)) { syncAnswers(null); return; }
     if (st.status === 'answering') pump();
@@ -896,6 +899,8 @@
       var ss = sittingStatus();
       var body = [];
       var msg = h('div', { id: 'open-msg' });
+      var photo = loginPhotoBlock();
+      if (photo) body.push(photo);
       if (ss === 'started') {
         var lateLeft = st.late_entry_until ? st.late_entry_until - serverNow() : null;
         var btn = h('button', { class: 'btn primary huge-btn', id: 'open-btn', text: '开始答题',
@@ -912,7 +917,7 @@
           h('p', { class: 'big', text: '点击下方按钮打开试卷，打开后立即开始计时。' }),
           lateLeft !== null && lateLeft > 0 ? h('div', { class: 'msg warn', text: '请尽快点击：超过 ' + fmtClock(st.late_entry_until) + ' 将不能再进入考试（还剩约 ' + Math.max(1, Math.floor(lateLeft / 60000)) + ' 分钟）。' }) : null,
           msg, btn);
-        if (!S.authed) btn.disabled = true;
+        if (!S.authed || photo) btn.disabled = true;
       } else if (ss === 'paused') {
         body.push(h('div', { class: 'pulse' }), h('p', { class: 'huge', text: '考试已暂停' }), h('p', { class: 'big', text: '请等待监考老师恢复考试。' }));
       } else if (ss === 'ended') {
@@ -1406,6 +1411,163 @@
     if (S.screen === 'login' && S.rateLimitedUntil) renderLoginStatus();
   }
 
+
+  // ------------------------------------------------------------------ camera (docs/protocol.md "Camera")
+  // A photo is queued on the phone (hall.cap.<ticket>) before it is sent, and leaves the
+  // queue only when the server acknowledges it: a WiFi drop or a reload loses no photo.
+  var CAM = { inflight: {}, promptSlot: null, busy: false };
+  function camCfg() { return (S.state && S.state.camera) || null; }
+  function capQueue() { return (S.session && LS.get(K.cap(S.session.ticket))) || []; }
+  function capSave(q) { if (S.session) LS.set(K.cap(S.session.ticket), q); }
+  function slotsTaken() {
+    var done = (S.att && S.att.capSlots) || {};
+    capQueue().forEach(function (it) { done[it.slot] = done[it.slot] || 'queued'; });
+    return done;
+  }
+  function markSlot(slot, how) {
+    if (!S.att) return;
+    S.att.capSlots = S.att.capSlots || {};
+    S.att.capSlots[slot] = how; saveAtt();
+  }
+
+  // A photo (Blob, already downsized) joins the queue, then goes out.
+  function enqueuePhoto(blob, slot, source) {
+    return window.hallCamera.blobToDataUrl(blob).then(function (data) {
+      var q = capQueue();
+      q.push({ id: 'c' + randomId().slice(0, 24), slot: slot, source: source, taken: serverNow(), data: data });
+      capSave(q);
+      markSlot(slot, 'queued');
+      capPump();
+      refreshCameraViews();
+    });
+  }
+
+  function capPump() {
+    if (!S.session || S.stopped) return;
+    capQueue().forEach(function (it) {
+      if (CAM.inflight[it.id] && Date.now() - CAM.inflight[it.id] < 30000) return;
+      CAM.inflight[it.id] = Date.now();
+      var body = window.hallCamera.dataUrlToBlob(it.data);
+      fetch('/api/capture', { method: 'POST', body: body, cache: 'no-store', headers: {
+        'Authorization': 'Bearer ' + S.session.session, 'Content-Type': 'image/jpeg',
+        'X-Capture-Id': it.id, 'X-Capture-Slot': String(it.slot), 'X-Capture-Source': it.source,
+        'X-Taken-At': String(Math.round(it.taken)) } })
+        .then(function (res) { return res.json().catch(function () { return { ok: false, error: { code: 'http_' + res.status } }; }); })
+        .then(function (r) {
+          delete CAM.inflight[it.id];
+          var code = errCode(r);
+          if (r.ok || code === 'capture_conflict' || code === 'bad_photo' || code === 'capture_limit') {
+            capSave(capQueue().filter(function (x) { return x.id !== it.id; }));
+            markSlot(it.slot, r.ok ? 'sent' : 'bad');
+            if (!r.ok && S.att && S.att.capSlots) { delete S.att.capSlots[it.slot]; saveAtt(); }
+            if (!r.ok) showMessage('照片未能保存', errText(r) + '。请重新拍照。');
+            if (r.state && S.authed) applyState(r.state);
+            refreshCameraViews();
+          } else if (code === 'bad_session') { S.authed = false; doResume(); }
+        })
+        .catch(function () { delete CAM.inflight[it.id]; });  // offline: stays queued
+    });
+  }
+
+  // The button that opens the front camera on any phone (<input capture="user">).
+  function fileButton(slot, label) {
+    var input = h('input', { type: 'file', accept: 'image/*', capture: 'user', id: 'cam-file-' + slot, class: 'cam-input' });
+    input.addEventListener('change', function () {
+      var f = input.files && input.files[0];
+      if (!f) return;
+      var cfg = camCfg() || {};
+      CAM.busy = true; refreshCameraViews();
+      window.hallCamera.loadImage(f).then(function (img) {
+        return window.hallCamera.downsize(img, cfg.max_side || 480, cfg.target_bytes || 40960);
+      }).then(function (r) { return enqueuePhoto(r.blob, slot, 'file'); })
+        .catch(function () { showMessage('照片无法使用', '没有读到照片，请再拍一次。'); })
+        .then(function () { CAM.busy = false; input.value = ''; refreshCameraViews(); });
+    });
+    return h('label', { class: 'btn primary huge-btn cam-btn', for: 'cam-file-' + slot, id: 'cam-btn-' + slot },
+      input, h('span', { text: CAM.busy ? '正在处理照片…' : label }));
+  }
+
+  function cannotButton(slot) {
+    return h('button', { class: 'btn link', id: 'cam-cannot-' + slot, text: '无法拍照？', onclick: function () {
+      showModal(h('div', { class: 'dialog', id: 'cam-cannot-dialog' }, h('h2', { text: '无法拍照' }),
+        h('p', { text: '将记录为“抓拍失败”。考试规定：未开启摄像头或遮挡、躲避摄像头导致抓拍失败的，成绩可能无效。请举手请监考老师协助。' }),
+        h('button', { class: 'btn danger', id: 'cam-cannot-confirm', text: '确认无法拍照', onclick: function () {
+          request('capture_failed', { slot: slot, reason: 'no_camera' }, 10000).then(function (r) {
+            if (r.ok) { markSlot(slot, 'refused'); closeModal(); if (r.state) applyState(r.state); CAM.promptSlot = null; }
+            else showMessage('未能记录', errText(r));
+          });
+        } }),
+        h('button', { class: 'btn', text: '返回拍照', onclick: function () { closeModal(); CAM.promptSlot = null; checkPrompt(); } })));
+    } });
+  }
+
+  // The login photo, on the waiting screen: required before 开始答题.
+  function loginPhotoBlock() {
+    var cam = camCfg();
+    if (!cam || cam.login !== 'needed') return null;
+    var taken = slotsTaken()[0];
+    if (taken === 'queued' || taken === 'sent') {
+      return h('div', { class: 'card cam-card', id: 'cam-login' }, h('div', { class: 'pulse' }),
+        h('p', { class: 'big', text: '照片已拍好，正在上传到考场服务器…' }));
+    }
+    var box = h('div', { class: 'card cam-card', id: 'cam-login' },
+      h('p', { class: 'big', text: '开始答题前，请拍一张本人正面照片' }),
+      h('p', { class: 'muted', text: '请正对手机前置摄像头，露出整张脸，不要戴口罩帽子。' }));
+    if (window.hallCamera.liveSupported() && !window.hallCamera.live.failed) {
+      var holder = h('div', { class: 'cam-preview', id: 'cam-preview' });
+      box.appendChild(holder);
+      window.hallCamera.startLive().then(function (v) { holder.appendChild(v); }).catch(function () { refreshCameraViews(); });
+      box.appendChild(h('button', { class: 'btn primary huge-btn', id: 'cam-shoot', text: '拍照', onclick: function () {
+        var cfg = camCfg() || {};
+        window.hallCamera.grab(cfg.max_side || 480, cfg.target_bytes || 40960)
+          .then(function (blob) { return enqueuePhoto(blob, 0, 'camera'); })
+          .catch(function () { window.hallCamera.live.failed = window.hallCamera.live.failed || 'dark'; refreshCameraViews(); });
+      } }));
+    } else {
+      box.appendChild(fileButton(0, '拍照'));
+    }
+    box.appendChild(cannotButton(0));
+    return box;
+  }
+
+  // A prompt from the server: silent with a live camera, else a screen that cannot be
+  // missed (the clock keeps running underneath).
+  function checkPrompt() {
+    var cam = camCfg();
+    var p = cam && cam.prompt;
+    if (!p || status() !== 'answering' || S.stopped) {
+      if (CAM.promptSlot !== null && $('cam-prompt')) closeModal();
+      CAM.promptSlot = null;
+      return;
+    }
+    if (slotsTaken()[p.slot] || CAM.promptSlot === p.slot) return;
+    CAM.promptSlot = p.slot;
+    var cfg = cam;
+    if (window.hallCamera.liveSupported() && !window.hallCamera.live.failed) {
+      window.hallCamera.grab(cfg.max_side || 480, cfg.target_bytes || 40960)
+        .then(function (blob) { return enqueuePhoto(blob, p.slot, 'camera'); })
+        .catch(function (e) {
+          window.hallCamera.live.failed = (e && e.code) || window.hallCamera.live.failed || 'no_camera';
+          CAM.promptSlot = null; showPrompt(p);
+        });
+      return;
+    }
+    showPrompt(p);
+  }
+  function showPrompt(p) {
+    CAM.promptSlot = p.slot;
+    showModal(h('div', { class: 'dialog cam-prompt', id: 'cam-prompt' },
+      h('h2', { text: '请立即拍照' }),
+      h('p', { class: 'big', text: '考试系统随机抓拍：请正对手机前置摄像头，拍一张本人正面照片。' }),
+      h('p', { class: 'muted', text: '考试计时不暂停。拍完后自动回到试题。' }),
+      fileButton(p.slot, '拍照'), cannotButton(p.slot)));
+  }
+  function refreshCameraViews() {
+    if (S.screen === 'waiting') render();
+    var p = CAM.promptSlot;
+    if (p !== null && slotsTaken()[p] && $('cam-prompt')) { closeModal(); CAM.promptSlot = null; }
+  }
+
   // ------------------------------------------------------------------ boot
   function boot() {
     var m = /^\/r\/([^\/?#]+)/.exec(window.location.pathname);
@@ -1425,7 +1587,7 @@
     window.addEventListener('online', function () { if (S.socket && !S.socket.connected && !S.stopped) S.socket.connect(); });
     setInterval(tick, 1000);
     setTimeout(updateBanner, 3100);
-    setInterval(function () { pump(); updateBanner(); }, 5000);
+    setInterval(function () { pump(); capPump(); updateBanner(); }, 5000);
     if (!storageOk) console.warn('localStorage unavailable: answers kept in memory only');
     if (S.session || S.token) connect();
   }

@@ -43,6 +43,7 @@
       case "done": return r.status === "submitted" || r.status === "terminated";
       case "absent": return isAbsent(r);
       case "flagged": return r.violations && r.violations.length > 0;
+      case "photo": return !!(r.camera && r.camera.flags && r.camera.flags.length);
     }
     return true;
   }
@@ -60,10 +61,38 @@
     return "离线 " + (r.last_seen ? "自 " + hhmm(r.last_seen) : "");
   }
 
+  // 照片: flags and the lowest similarity (proctor); the manual says to look at the lowest first.
+  var sortBySim = false;
+  function bySimilarity(a, b) {
+    function key(r) {
+      var c = r.camera || {};
+      if (c.failed) return -1;
+      return c.min_similarity === null || c.min_similarity === undefined ? 2 : c.min_similarity;
+    }
+    return key(a) - key(b);
+  }
+  function photoCell(r) {
+    var c = r.camera;
+    if (!c) return "";
+    var parts = [];
+    if (c.min_similarity !== null && c.min_similarity !== undefined) parts.push("最低相似度 " + Math.round(c.min_similarity * 100) + "%");
+    if (c.flags.length) parts.push(c.flags.join("、"));
+    if (!parts.length && c.photos) parts.push(c.photos + " 张");
+    return parts.join(" · ");
+  }
+  function idCell(r) {
+    var c = r.camera || {};
+    var s = [];
+    if (c.id_entry) s.push(c.id_entry.method === "id_card" ? "已核验" : (c.id_entry.method === "other" ? "其他证件" : "免拍照"));
+    if (c.id_during) s.push("考中已核");
+    return s.join(" · ");
+  }
+
   function render() {
     var tbody = document.querySelector("#roster tbody");
     var list = Object.keys(rows).map(function (k) { return rows[k]; })
       .sort(function (a, b) { return (a.seat_no || 0) - (b.seat_no || 0); });
+    if (sortBySim) list.sort(bySimilarity);
     tbody.textContent = "";
     var n = { answering: 0 };
     var approvals = [];
@@ -83,12 +112,14 @@
                    connCell(r),
                    f.count ? f.count + " 次" + (f.hidden_now ? "（现在在后台）" : "") : "",
                    r.device_changes || "",
-                   (r.violations || []).map(function (v) { return LEVEL[v.level]; }).join("、")];
+                   (r.violations || []).map(function (v) { return LEVEL[v.level]; }).join("、"),
+                   photoCell(r), idCell(r)];
       cells.forEach(function (c, i) {
         var td = document.createElement("td"); text(td, c);
         if (i === 4) td.className = "s-" + (isAbsent(r) ? "absent" : r.status);
         if (i === 7 && c.indexOf("离线") === 0) td.className = "off";
         if (i === 8 && f.hidden_now) td.className = "off";
+        if (i === 11 && r.camera && r.camera.flags.length) td.className = "off";
         tr.appendChild(td);
       });
       var td = document.createElement("td");
@@ -96,6 +127,10 @@
       b.type = "button"; b.textContent = "操作"; b.className = "act";
       b.addEventListener("click", function () { openDialog(r.ticket); });
       td.appendChild(b);
+      var ph = document.createElement("button");
+      ph.type = "button"; ph.textContent = "照片"; ph.className = "act photos-btn";
+      ph.addEventListener("click", function () { window.hallPhotos.open(r.ticket); });
+      td.appendChild(ph);
       if (r.login_locked_s > 0) {
         // Too many wrong logins for this ticket: the invigilator checks the ID and lifts it.
         var u = document.createElement("button");
@@ -339,6 +374,22 @@
   }
   var baseTitle = document.title;
 
+  $("sort-sim").addEventListener("click", function () {
+    sortBySim = !sortBySim;
+    this.setAttribute("aria-pressed", sortBySim ? "true" : "false");
+    this.classList.toggle("on", sortBySim);
+    render();
+  });
+  // For photos.js: the same socket, rows and violation form.
+  window.hallConsole = {
+    emit: emit, rows: function () { return rows; }, hhmm: hhmm, msg: msg,
+    violation: function (ticket, level, facts) {
+      openDialog(ticket); showTask("violation");
+      var f = $("act-form").elements;
+      f.level.value = level; f.facts.value = facts; levelChanged();
+    }
+  };
+
   socket.on("connect", function () {
     emit("watch", {}, function (r, err) {
       if (err) { msg(err, true); return; }
@@ -407,10 +458,10 @@
   $("fullscreen").addEventListener("click", function () { fullQr(true); });
   $("qr-full").addEventListener("click", function () { fullQr(false); });
   document.addEventListener("keydown", function (e) { if (e.key === "Escape") fullQr(false); });
-  document.querySelectorAll(".filters button").forEach(function (b) {
+  document.querySelectorAll(".filters button[data-filter]").forEach(function (b) {
     b.addEventListener("click", function () {
       filter = b.dataset.filter;
-      document.querySelectorAll(".filters button").forEach(function (x) { x.classList.toggle("on", x === b); });
+      document.querySelectorAll(".filters button[data-filter]").forEach(function (x) { x.classList.toggle("on", x === b); });
       render();
     });
   });

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Flask
 
 from ..result_bundle import MAX_BUNDLE_BYTES
-from . import admin, api, review, status
+from . import admin, api, photo_review, review, status
 from .settings import resolve
 from .store import Store, load_answer_keys, load_site_registry
 from .uploads import UploadLimits
@@ -56,4 +56,5 @@ def create_app(config: dict[str, Any]) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(status.bp)
     app.register_blueprint(review.bp)
+    app.register_blueprint(photo_review.bp)
     return app

@@ -27,8 +27,10 @@ PASS, FAIL, ABSENT, UNDECIDED, PENDING, MISSING, DEFERRED = (
 VERDICTS = (PASS, FAIL, ABSENT, UNDECIDED, PENDING, MISSING, DEFERRED)
 
 
-def verdict(r: dict, marks: dict, case: str | None = None, deferred: bool = False) -> str:
-    """``case``: None (no case), 'pending' (not approved yet) or the approved level."""
+def verdict(r: dict, marks: dict, case: str | None = None, deferred: bool = False, photo: str | None = None) -> str:
+    """``case``: None (no case), 'pending' (not approved yet) or the approved level.
+    ``photo``: the effect of the photo review's decision (photos.py RULES): None, 'fail'
+    (不合格) or 'fail_cycle' (本周期不合格并公布)."""
     if deferred:
         return DEFERRED
     if not r.get("in_bundle"):
@@ -37,7 +39,7 @@ def verdict(r: dict, marks: dict, case: str | None = None, deferred: bool = Fals
         return ABSENT
     if case == "pending":
         return PENDING
-    if case in FAILS_ATTEMPT:
+    if case in FAILS_ATTEMPT or photo in ("fail", "fail_cycle"):
         return FAIL
     if r["status"] == "terminated" and case is None:
         return FAIL              # stopped for a violation the centre never received: not passed
@@ -49,10 +51,12 @@ def verdict(r: dict, marks: dict, case: str | None = None, deferred: bool = Fals
     return PASS if r["centre_score"] >= mark else FAIL
 
 
-def makeup_reason(v: str, case: str | None) -> str | None:
+def makeup_reason(v: str, case: str | None, photo: str | None = None) -> str | None:
     """Why a candidate goes on the make-up list (补考名单), or None."""
     if v == ABSENT:
         return "缺考"
-    if v != FAIL or case in NO_MAKEUP:
+    if v != FAIL or case in NO_MAKEUP or photo == "fail_cycle":
         return None
-    return "考试作弊" if case == "cheating" else "成绩不合格"
+    if case == "cheating":
+        return "考试作弊"
+    return "抓拍照片评定不合格" if photo == "fail" else "成绩不合格"

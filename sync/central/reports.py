@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from . import cases, deferrals
+from . import cases, deferrals, photos
 from .offices import office_of_district
 from .outcomes import (ABSENT, CASE_STATE_ZH, DEFERRED, LEVEL_ZH, MISSING, STATUS_ZH, SUBMIT_REASON_ZH,
                        makeup_reason, verdict)
@@ -61,9 +61,15 @@ class Outcomes:
         self.cases_first, self.cases_makeup = cases.outcome_by_ticket(store, makeup_sites)
         self.deferred = deferrals.approved(store)
         self.makeup_rows = {r["ticket"]: r for r in store.results(table="makeup_results") if r["in_bundle"]}
+        self.photo = photos.decisions(store)   # photo review (photos.py): the latest decision
+
+    def photo_effect(self, ticket: str) -> str | None:
+        d = self.photo.get(ticket)
+        return d["effect"] if d else None
 
     def first(self, r: dict) -> str:
-        return verdict(r, self.marks, self.cases_first.get(r["ticket"]), r["ticket"] in self.deferred)
+        return verdict(r, self.marks, self.cases_first.get(r["ticket"]), r["ticket"] in self.deferred,
+                       self.photo_effect(r["ticket"]))
 
     def makeup(self, ticket: str) -> str:
         m = self.makeup_rows.get(ticket)
@@ -73,7 +79,7 @@ class Outcomes:
         return self.makeup(r["ticket"]) or self.first(r)
 
     def makeup_reason(self, r: dict) -> str | None:
-        return makeup_reason(self.first(r), self.cases_first.get(r["ticket"]))
+        return makeup_reason(self.first(r), self.cases_first.get(r["ticket"]), self.photo_effect(r["ticket"]))
 
 
 def _visible(principal, district: str) -> bool:
@@ -261,7 +267,9 @@ def candidates_table(store: Store, sites_csv=None, unit: str | None = None, dist
     out = Outcomes(store)
     case_state = {r[0]: r[1] for r in store._q("SELECT ticket, state FROM cases ORDER BY updated_at")}
     header = ["准考证号", "姓名", "身份证号", "单位名称", "科室", "类别", "级别", "考点编号", "所属区县",
-              "状态", "交卷方式", "违纪", "违纪处理", "中心评分", "考点分数", "合格分数线", "首次结果", "补考结果", "结果"]
+              "状态", "交卷方式", "违纪", "违纪处理", "中心评分", "考点分数", "合格分数线", "首次结果", "补考结果", "结果",
+              "照片最低相似度", "照片标记", "照片评定"]
+    evidence = {r[0]: (r[1], r[2]) for r in store._q("SELECT ticket, min_similarity, flags FROM photo_evidence")}
     rows = []
     for r, d in _rows(store, sites_csv, unit, district, principal):
         t = r["ticket"]
@@ -275,8 +283,19 @@ def candidates_table(store: Store, sites_csv=None, unit: str | None = None, dist
         rows.append([t, r["name"], r["id_number"], r["unit"], r["department"], r["category"], r["level"],
                      r["site_no"], d, status, SUBMIT_REASON_ZH.get(r["submit_reason"], r["submit_reason"] or ""),
                      LEVEL_ZH.get(level, level or ""), handling, r["centre_score"], r["site_score"],
-                     out.marks.get((r["category"], r["level"])), out.first(r), out.makeup(t), out.final(r)])
+                     out.marks.get((r["category"], r["level"])), out.first(r), out.makeup(t), out.final(r),
+                     *_photo_cells(evidence.get(t), out.photo.get(t))])
     return header, rows
+
+
+def _photo_cells(ev, decision) -> list:
+    import json
+
+    from .photos import RULES
+
+    sim, flags = ev if ev else (None, "[]")
+    return ["" if sim is None else round(sim, 3), "、".join(json.loads(flags)),
+            RULES[decision["rule"]][0] if decision else ""]
 
 
 def makeup_table(store: Store, sites_csv=None, unit: str | None = None, district: str | None = None,

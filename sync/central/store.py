@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..audit_chain import canonical_json
 from ..result_bundle import BundleRejected, bundle_id, verify_result_bundle
-from . import cases
+from . import cases, photos
 from .dbconn import Tx, is_postgres_url, open_database
 from .uploads import UploadLimits, UploadsMixin
 
@@ -161,6 +161,28 @@ CREATE TABLE IF NOT EXISTS case_steps (
     reason  TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS case_steps_case ON case_steps(case_id);
+-- Photo review (photos.py): the bundle's camera evidence per candidate, and each reviewer's
+-- decision under the manual's four rules (the latest counts; all are kept).
+CREATE TABLE IF NOT EXISTS photo_evidence (
+    site_no        TEXT NOT NULL,
+    ticket         TEXT NOT NULL,
+    min_similarity {REAL},
+    flags          TEXT NOT NULL DEFAULT '[]',
+    data           TEXT NOT NULL,
+    received_at    {REAL} NOT NULL,
+    PRIMARY KEY (site_no, ticket)
+);
+CREATE TABLE IF NOT EXISTS photo_reviews (
+    id      {ID},
+    site_no TEXT NOT NULL,
+    ticket  TEXT NOT NULL,
+    rule    TEXT NOT NULL,
+    note    TEXT NOT NULL DEFAULT '',
+    actor   TEXT NOT NULL,
+    office  TEXT NOT NULL,
+    ts      {REAL} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS photo_reviews_ticket ON photo_reviews(ticket);
 -- Deferrals (延期考核): asked by the district, decided by the city.
 CREATE TABLE IF NOT EXISTS deferrals (
     ticket       TEXT PRIMARY KEY,
@@ -459,6 +481,7 @@ class Store(UploadsMixin):
                 self._rescore(c, tickets, table)
                 now = self.clock()
                 cases.from_bundle(c, payload, now)        # violations to review, day reports settled
+                photos.from_bundle(c, payload, now)       # the camera's evidence for photo review
                 # Last: the counter row stays locked until commit, keep that short.
                 receipt_no = int(c.execute("UPDATE counters SET value = value + 1 WHERE name = 'receipt_no'"
                                            " RETURNING value").fetchone()[0])

@@ -79,6 +79,10 @@ def near_valid(event: str, w) -> st.SearchStrategy:
     if event == "focus":
         return with_extra(st.fixed_dictionaries({"hidden": st.one_of(st.booleans(), scalars),
                                                  "ms": st.one_of(st.integers(min_value=-5, max_value=10**9 + 5), scalars)}))
+    if event == "capture_failed":
+        return with_extra(st.fixed_dictionaries({"slot": st.one_of(st.integers(min_value=-2, max_value=9), scalars),
+                                                 "reason": st.one_of(st.sampled_from(["denied", "dark", "x", ""]),
+                                                                     scalars)}))
     if event in STAFF_EVENTS:
         return with_extra(st.fixed_dictionaries({
             "sitting": st.one_of(st.sampled_from(["D1S1-R01", "D1S1-R01 ", "d1s1-r01", "D1S1-R03", "D1S1-R09", "",
@@ -88,7 +92,7 @@ def near_valid(event: str, w) -> st.SearchStrategy:
 
 
 STAFF_EVENTS = ["watch", "start_sitting", "end_sitting", "admit_late", "extra_time", "pause", "resume", "violation",
-                "incident", "approve_device", "reject_device", "paper_entry"]
+                "incident", "approve_device", "reject_device", "paper_entry", "id_check"]
 
 
 def staff_fields(w) -> dict:
@@ -106,6 +110,10 @@ def staff_fields(w) -> dict:
         "pass": st.sampled_from([1, 2, 3, 0, True, 1.0, "1"]),
         "answers": st.sampled_from(["ABCDABCDAB", "-" * 10, "abcdabcdab", "A" * 11, "ZZZZZZZZZZ", "", "ＡＢＣＤＡＢＣＤＡＢ"]),
         "release_code": st.sampled_from(["", "0000", "x" * 100]),
+        "stage": st.sampled_from(["entry", "during", "exit", "", None]),
+        "method": st.sampled_from(["id_card", "other", "photo_waived", "passport", None]),
+        "document": st.sampled_from(["驾驶证", "", "x" * 2001, None]),
+        "approver": st.sampled_from(["张主任", " ", "x" * 2001, None]),
     }
 
 
@@ -149,7 +157,7 @@ def w(tmp_path_factory):
 
 
 # What each (session, event) may answer. ok=None: never ok.
-CANDIDATE_EVENTS = ["login", "resume", "confirm", "open", "answer", "submit", "sync", "focus"]
+CANDIDATE_EVENTS = ["login", "resume", "confirm", "open", "answer", "submit", "sync", "focus", "capture_failed"]
 EXPECT = {
     ("anon", ev): (None, {"bad_request", "not_logged_in", "bad_token", "token_expired", "bad_credentials",
                           "wrong_room", "bad_session", "replaced"})
@@ -237,7 +245,7 @@ def test_phone_gets_no_handler_for_staff_or_server_events(w, tally, event):
 
 
 CHIEF_EVENTS = ["admit_late", "extra_time", "pause", "resume", "violation", "incident", "approve_device",
-                "reject_device", "paper_entry", "watch", "start_sitting"]
+                "reject_device", "paper_entry", "watch", "start_sitting", "id_check"]
 
 
 @pytest.mark.parametrize("event", CHIEF_EVENTS)

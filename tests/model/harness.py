@@ -82,7 +82,12 @@ class Harness:
         self.dir = Path(tempfile.mkdtemp(prefix="hall-model-"))
         self.db_path = self.dir / "hall.db"
         import_plan(self.db_path, plan)
-        overrides = {"security": {"device_change_requires_approval": True}}
+        overrides = {"security": {"device_change_requires_approval": True},
+                     # the camera's prompts run (sweep_captures); the login photo is not
+                     # required, so that the other rules still reach the paper without one
+                     "proctor": {"login_capture_required": False, "face_worker": False, "random_captures": 2,
+                                 "first_after_minutes": 1.0, "last_before_end_minutes": 1.0,
+                                 "prompt_grace_seconds": 60}}
         for section, values in (cfg_overrides or {}).items():
             overrides.setdefault(section, {}).update(values)
         self.cfg = config_mod.load(overrides=overrides)
@@ -94,8 +99,10 @@ class Harness:
     # -- life cycle -------------------------------------------------------------------
     def open(self) -> None:
         self.waiters = TrackingWaiters()
+        # Waits time out only when a rule says so (timeout_waits), never by the real clock:
+        # hypothesis must be able to replay a program exactly.
         self.writer = Writer(self.db_path, self.waiters, self.cfg["writer"]["synchronous"],
-                             self.cfg["writer"]["max_batch"], checkpoint_seconds=0).start(thread=False)
+                             self.cfg["writer"]["max_batch"], checkpoint_seconds=0, timeout=1e9).start(thread=False)
         self.svc = ExamService(self.cfg, self.writer, clock=self.clock).load(self.db_path)
         self.events: list[tuple] = []
         self.svc.on_replaced = lambda ticket, old: self.events.append(("replaced", ticket, old))
@@ -198,6 +205,8 @@ def snapshot(conn: sqlite3.Connection) -> dict:
         "sittings": {r["sitting_id"]: dict(r) for r in conn.execute("SELECT * FROM sittings")},
         "answers": {(r["ticket"], r["q"]): (r["choice"], r["seq"])
                     for r in conn.execute("SELECT ticket, q, choice, seq FROM answers")},
+        "captures": {r["capture_id"]: (r["ticket"], r["slot"], r["status"], r["sha256"], r["taken_at"], r["received_at"])
+                     for r in conn.execute("SELECT * FROM captures")},
     }
 
 
@@ -206,6 +215,8 @@ def mirror(svc: ExamService) -> dict:
         "attempts": {t: dict(a) for t, a in svc.attempts.items()},
         "sittings": {s: dict(v) for s, v in svc.sittings.items()},
         "answers": {(t, q): v for t, qs in svc.answers.items() for q, v in qs.items()},
+        "captures": {k: (c["ticket"], c["slot"], c["status"], c["sha256"], c["taken_at"], c["received_at"])
+                     for k, c in svc.captures.items()},
     }
 
 

@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, seed, settings, strategies as st
+from hypothesis import HealthCheck, Phase, seed, settings, strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition, rule,
                                  run_state_machine_as_test)
 
@@ -60,7 +60,24 @@ DEVICES = ["phone-a", "phone-b"]
 EPS = 1e-6
 
 OUTCOMES: dict[tuple[str, str], int] = {}
-STATS = {"steps": 0, "examples": 0, "commits": 0, "batched": 0, "timeouts": 0, "crashes": 0, "acks": 0}
+
+
+def _jpegs() -> list[bytes]:
+    import io
+
+    from PIL import Image
+
+    out = []
+    for colour in ((200, 40, 40), (40, 200, 40), (40, 40, 200)):
+        buf = io.BytesIO()
+        Image.new("RGB", (64, 48), colour).save(buf, "JPEG", quality=80)
+        out.append(buf.getvalue())
+    return out
+
+
+PHOTOS = _jpegs()
+STATS = {"steps": 0, "examples": 0, "commits": 0, "batched": 0, "timeouts": 0, "crashes": 0, "acks": 0,
+         "missed_prompts": 0}
 
 
 class Interleavings(RuleBasedStateMachine):
@@ -75,6 +92,9 @@ class Interleavings(RuleBasedStateMachine):
         self.submit_acks: list[tuple[str, dict]] = []
         self.receipts: dict[str, str] = {}
         self.seq: dict[str, int] = {t: 0 for t in TICKETS}
+        self.capture_acks: list[tuple[str, str, str]] = []   # (capture id, sha256, ticket)
+        self.failure_acks: list[tuple[str, int]] = []
+        self.capture_ids: list[tuple[str, str, int]] = []   # (capture id, ticket, photo) sent before
         self.last_audit_id = 0
         self.last_audit_ts = float("-inf")
         STATS["examples"] += 1
@@ -130,6 +150,11 @@ class Interleavings(RuleBasedStateMachine):
                 ticket, q = c.args[0], c.args[1]
                 choice, seq = c.value
                 self.answer_acks.append((ticket, q, choice, seq))
+            elif c.name == "capture_upload":
+                row, _ = c.value
+                self.capture_acks.append((row["capture_id"], row["sha256"], row["ticket"]))
+            elif c.name == "capture_failed":
+                self.failure_acks.append((c.args[0], c.args[1]))
             elif c.name == "submit":
                 ticket = c.args[0]
                 row = c.value.attempt(ticket)
@@ -299,6 +324,81 @@ class Interleavings(RuleBasedStateMachine):
                 self.decide_device(ticket, n % 3 != 0)
         self.commit()
 
+    # -- the camera (proctor) ----------------------------------------------------------
+    @rule(ticket=st.sampled_from(TICKETS), device=st.sampled_from(DEVICES), slot=st.integers(0, 2),
+          photo=st.integers(0, 2), reuse=st.sampled_from(["new", "new", "replay", "other_photo", "other_ticket"]))
+    def capture(self, ticket, device, slot, photo, reuse):
+        """A phone delivers a photo (a new id, its own id again, its id with another photo,
+        another candidate's id): acked only once the row is committed, never overwritten."""
+        if not self._session_ticket(ticket, device):
+            return
+        cid = f"cap{len(self.capture_ids):08d}"
+        if reuse != "new" and self.capture_ids:
+            old = next((x for x in reversed(self.capture_ids) if (x[1] == ticket) == (reuse != "other_ticket")), None)
+            if old is not None:
+                cid, photo = old[0], old[2] if reuse == "replay" else (old[2] + 1) % len(PHOTOS)
+        self.capture_ids.append((cid, ticket, photo))
+        self.h.call("capture_upload", ticket, cid, slot, "file", None, PHOTOS[photo])
+
+    @rule(ticket=st.sampled_from(TICKETS), device=st.sampled_from(DEVICES), slot=st.integers(0, 2))
+    def capture_failed(self, ticket, device, slot):
+        if self._session_ticket(ticket, device):
+            self.h.call("capture_failed", ticket, slot, "denied")
+
+    @rule()
+    def sweep_captures(self):
+        self.h.call("sweep_captures")
+
+    @rule(data=st.data(), sealer=st.sampled_from(["end", "cheating", "serious", "timeup"]),
+          order=st.sampled_from(["seal_first", "submit_first", "answers_between"]), n=st.integers(1, 3))
+    def race_submit(self, data, sealer, order, n):
+        """The review's case: a phone's submit (carrying answers not yet saved) in the same
+        writer batch as the end of the sitting, a time-up or a terminating violation."""
+        answering = sorted(t for t, a in self.h.svc.attempts.items()
+                           if a["status"] == "answering" and t in self.last_login)
+        if not answering:
+            return
+        ticket = data.draw(st.sampled_from(answering))
+        device = self.last_login[ticket][1]
+        a = self.h.svc.attempts[ticket]
+
+        def seal():
+            if sealer == "end":
+                self.h.call("end_sitting", a["sitting_id"], "chief")
+            elif sealer in ("cheating", "serious"):
+                self.h.call("violation", ticket, sealer, "抄袭", "chief")
+            else:
+                if a["deadline_at"] > self.h.clock.now():
+                    self.h.clock.advance(a["deadline_at"] - self.h.clock.now())
+                self.h.call("sweep_timeups")
+
+        def submit():
+            payload = {str(q): [c, s] for q, (c, s) in self.h.svc.answers.get(ticket, {}).items()}
+            for q in range(1, n + 1):
+                self.seq[ticket] += 1
+                payload[str(q)] = [OPTIONS[ticket][q - 1][(self.seq[ticket]) % 2], self.seq[ticket]]
+            self.h.call("submit", ticket, payload, device)
+
+        if order == "seal_first":
+            seal()
+            submit()
+        elif order == "submit_first":
+            submit()
+            seal()
+        else:
+            self.answer(ticket, device, 1, 0, "next")
+            seal()
+            self.answer(ticket, device, 2, 1, "next")
+            submit()
+        self.commit()
+
+    @rule(ticket=st.sampled_from(TICKETS), second=st.sampled_from(DEVICES), rooms=st.booleans())
+    def race_logins(self, ticket, second, rooms):
+        """Two phones log in to one ticket within the same batch."""
+        self.login(ticket, DEVICES[0], "own", True)
+        self.login(ticket, second, "own" if rooms else "other", True)
+        self.commit()
+
     # -- the machine ------------------------------------------------------------------
     @rule()
     def commit(self):
@@ -377,6 +477,22 @@ class Interleavings(RuleBasedStateMachine):
             stored = {q: v for (t, q), v in db["answers"].items() if t == ticket}
             assert stored == ack["answers"], (ack, stored)
             assert ack["answered"] == sum(1 for c, _ in stored.values() if c is not None)
+        # Every acknowledged photo is stored as acknowledged, for its candidate; a failure
+        # acknowledged is recorded; a missed prompt only after its grace.
+        import hashlib
+
+        for cid, sha, ticket in self.capture_acks:
+            row = db["captures"].get(cid)
+            assert row is not None and row[0] == ticket and row[3] == sha and row[2] == "ok", (cid, row)
+        for ticket, slot in self.failure_acks:
+            assert f"refused:{ticket}:{slot}" in db["captures"], (ticket, slot)
+        for cid, (ticket, slot, status, sha, taken, received) in db["captures"].items():
+            if status == "ok":
+                assert sha in {hashlib.sha256(p).hexdigest() for p in PHOTOS}
+            if status == "missed":
+                STATS["missed_prompts"] = max(STATS["missed_prompts"], sum(
+                    1 for x in db["captures"].values() if x[2] == "missed"))
+                assert received >= taken + 60 - EPS and slot >= 1, (cid, taken, received)
         # Receipts never change.
         for ticket, a in db["attempts"].items():
             if a["receipt"]:
@@ -440,7 +556,10 @@ def _diff(a: dict, b: dict) -> str:
     return "mirror != database:\n" + "\n".join(out[:10])
 
 
-SETTINGS = settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
+# HALL_MODEL_NO_SHRINK=1 reports the first failing program as found (quick checks of a
+# deliberately broken build); by default hypothesis shrinks it to the shortest one.
+PHASES = [Phase.explicit, Phase.generate] if os.environ.get("HALL_MODEL_NO_SHRINK") else list(Phase)
+SETTINGS = settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None, phases=PHASES,
                     suppress_health_check=list(HealthCheck), database=None, print_blob=True)
 
 
@@ -449,7 +568,8 @@ def report():
     yield
     print(f"\nmodel-based test: {STATS['steps']} steps in {STATS['examples']} programs, "
           f"{STATS['commits']} commits ({STATS['batched']} with several operations), {STATS['acks']} acks, "
-          f"{STATS['timeouts']} timed-out waits, {STATS['crashes']} crashes")
+          f"{STATS['timeouts']} timed-out waits, {STATS['crashes']} crashes, "
+          f"up to {STATS['missed_prompts']} missed camera prompts in a program")
     print("outcomes: " + ", ".join(f"{n} {code} {k}" for (n, code), k in sorted(OUTCOMES.items())))
 
 

@@ -17,6 +17,19 @@ import requests
 import socketio
 
 
+def login_photo(url: str, session: str) -> dict:
+    """What the phone's camera button sends before the paper opens (docs/protocol.md "Camera")."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (240, 320), (180, 150, 130)).save(buf, "JPEG", quality=80)
+    return requests.post(url + "/api/capture", data=buf.getvalue(), timeout=10, headers={
+        "Authorization": "Bearer " + session, "Content-Type": "image/jpeg", "X-Capture-Id": "offline-login-1",
+        "X-Capture-Slot": "0", "X-Capture-Source": "file"}).json()
+
+
 def main(artifact: str, work: str, port: int, hidden: list[str]) -> dict:
     work_dir = Path(work)
     out: dict = {"interfaces": sorted(name for _, name in socket.if_nameindex()),
@@ -64,8 +77,9 @@ def main(artifact: str, work: str, port: int, hidden: list[str]) -> dict:
         phone = socketio.Client(reconnection=False)
         phone.connect(url, transports=["websocket"], wait_timeout=10)
         acks = [phone.call("login", {"token": token, "ticket": ticket, "id6": id6, "device": "offline-1"}, timeout=10),
-                phone.call("confirm", {}, timeout=10),
-                console.call("start_sitting", {"sitting": sid}, namespace="/staff", timeout=10),
+                phone.call("confirm", {}, timeout=10)]
+        acks.append(login_photo(url, acks[0].get("session", "")))   # the camera's login photo (issue 16)
+        acks += [console.call("start_sitting", {"sitting": sid}, namespace="/staff", timeout=10),
                 phone.call("open", {}, timeout=10),
                 phone.call("answer", {"q": 1, "choice": "B", "seq": 1}, timeout=10)]
         phone.disconnect()

@@ -113,7 +113,7 @@ def test_offline_install_serves_a_sitting_and_a_phone_answers(tmp_path, artifact
     print("offline install:", {k: v for k, v in res.items() if k != "install_out"})
     assert res["interfaces"] == ["lo"] and res["hidden_empty"]   # no network, no local mirror
     assert res["install_rc"] == 0, res["install_out"]
-    assert res["site"] and res["acks"] == [True] * 5, res
+    assert res["site"] and res["acks"] == [True] * 6, res
     assert res["answer_ack"]["seq"] == 1 and res["stored"] == ["B", 1]
     code, sites = res["installed_code"]
     assert code.startswith(str(tmp_path / "opt" / "app")) and sites.startswith(str(tmp_path / "opt" / "app"))
