@@ -25,7 +25,10 @@ import time
 from pathlib import Path
 
 from ..exam.clock import ExamClock, boot_id
+from .files import copy_new
 from .store import ReplicaDir
+
+PHOTOS = "photos"          # beside the copies on the stick
 
 NICE = 10
 
@@ -65,10 +68,12 @@ def report(**fields) -> None:
     print(json.dumps(fields, ensure_ascii=False), flush=True)
 
 
-def run(db: Path, dest: Path, interval: float, max_cpu_share: float, base_url: str) -> int:
+def run(db: Path, dest: Path, interval: float, max_cpu_share: float, base_url: str,
+        photos: Path | None = None) -> int:
     store = ReplicaDir(dest)
     conn = None
     claimed = None
+    photos_known: set[str] | None = None
     seq = 0
     host = socket.gethostname()
     while True:
@@ -82,13 +87,16 @@ def run(db: Path, dest: Path, interval: float, max_cpu_share: float, base_url: s
                 store.claim(sid)
                 claimed = sid
                 seq = max(seq, (store.marker() or {}).get("seq", 0))   # a restarted copier counts on
+            copied = 0
+            if photos is not None:   # after the snapshot, before the marker: every photo it names
+                photos_known, copied = copy_new(photos, dest / PHOTOS, photos_known)
             seq += 1
             marker, written = store.write(image, page_size, {
                 "source_id": sid, "seq": seq, "taken_at": taken_at, "written_at": time.time(),
                 "site_no": meta.get("site_no", ""), "site_name": meta.get("site_name", ""),
                 "base_url": base_url, "host": host})
             del image
-            report(ok=True, seq=seq, taken_at=taken_at, pages=marker["pages"], written=written,
+            report(ok=True, seq=seq, taken_at=taken_at, pages=marker["pages"], written=written, photos=copied,
                    seconds=round(time.monotonic() - started, 3), cpu=round(time.process_time() - cpu0, 3))
         except (OSError, sqlite3.Error, KeyError, ValueError) as e:
             report(ok=False, error=f"{type(e).__name__}: {e}", seconds=round(time.monotonic() - started, 3))
@@ -97,7 +105,7 @@ def run(db: Path, dest: Path, interval: float, max_cpu_share: float, base_url: s
                 conn = None
             # The stick may have been pulled and another (or the same) put back: claim the
             # folder again and learn its files afresh.
-            store, claimed = ReplicaDir(dest), None
+            store, claimed, photos_known = ReplicaDir(dest), None, None
         cpu = time.process_time() - cpu0
         busy = time.monotonic() - started
         if parent_gone(max(interval, cpu / max_cpu_share) - busy):
@@ -111,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--interval", type=float, default=1.0)
     ap.add_argument("--max-cpu-share", type=float, default=0.25)
     ap.add_argument("--base-url", default="")
+    ap.add_argument("--photos", help="the proctoring photos folder (copied beside the database)")
     a = ap.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     _die_with_parent()
@@ -118,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     # (a copy of a 100 MB database costs about 0.2 s of CPU; docs/takeover.md).
     os.nice(NICE)
     try:
-        return run(Path(a.db), Path(a.dest), a.interval, a.max_cpu_share, a.base_url)
+        return run(Path(a.db), Path(a.dest), a.interval, a.max_cpu_share, a.base_url,
+                   Path(a.photos) if a.photos else None)
     except KeyboardInterrupt:
         return 0
 

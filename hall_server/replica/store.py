@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -118,6 +119,7 @@ class ReplicaDir:
             m = {}
         if m is not None and m.get("source_id") != source_id:
             (self.path / MARKER).unlink(missing_ok=True)
+            shutil.rmtree(self.path / "photos", ignore_errors=True)   # another site's photos
             fsync_dir(self.path)
         # A -wal or -shm beside a copy only appears when someone opened it in place with
         # SQLite; SQLite would apply such a stale log to the next copy. Never part of a copy.

@@ -31,6 +31,8 @@ class ReplicaSupervisor:
         rc = cfg["replica"]
         self.dest = replica_path(cfg)
         self.db_path = Path(db_path)
+        proctor = cfg.data.get("proctor", {})
+        self.photos = Path(db_path).parent / proctor["photo_dir"] if proctor.get("photo_dir") else None
         self.base_url = base_url
         self.interval = rc["interval_seconds"]
         self.max_cpu_share = rc["max_cpu_share"]
@@ -49,7 +51,7 @@ class ReplicaSupervisor:
     def command(self) -> list[str]:
         return [sys.executable, "-m", "hall_server.replica", "--db", str(self.db_path), "--dest", str(self.dest),
                 "--interval", str(self.interval), "--max-cpu-share", str(self.max_cpu_share),
-                "--base-url", self.base_url]
+                "--base-url", self.base_url] + (["--photos", str(self.photos)] if self.photos else [])
 
     def _run(self) -> None:
         while not self.stopped:

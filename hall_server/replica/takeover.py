@@ -23,6 +23,8 @@ from pathlib import Path
 from ..db import schema
 from ..exam import audit, ops, room_ops
 from ..exam.service import receipt_key
+from .copier import PHOTOS
+from .files import copy_new
 from .pages import digest, file_hashes
 from .store import ReplicaDir, ReplicaError, fsync_dir
 
@@ -125,6 +127,9 @@ def prepare(cfg, source: str, replace: bool = False, ignore_address: bool = Fals
     if not ignore_address:
         check_address(marker, public_base_url(cfg))
     moved = install_copy(path, cfg.db_path, marker, replace)
+    photos = cfg.data.get("proctor", {}).get("photo_dir")
+    if photos and (Path(source) / PHOTOS).is_dir():
+        copy_new(Path(source) / PHOTOS, cfg.data_dir / photos, None)
     conn = schema.connect(cfg.db_path, cfg["writer"]["synchronous"])
     try:
         check = conn.execute("PRAGMA quick_check").fetchone()[0]

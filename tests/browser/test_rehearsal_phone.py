@@ -26,7 +26,8 @@ def test_rehearsal_phone_is_marked_on_every_screen(tmp_path, phones, shots):
     url = f"http://127.0.0.1:{port}"
     cfg = tmp_path / "config.toml"
     cfg.write_text(f'[server]\nhost = "127.0.0.1"\nport = {port}\ndata_dir = "{data}"\npublic_url = "{url}"\n'
-                   '[rehearsal]\nearliest_submit_minutes = 0\n', encoding="utf-8")
+                   '[rehearsal]\nearliest_submit_minutes = 0\n[proctor]\nlogin_capture_required = false\nface_worker = false\n',
+               encoding="utf-8")
     log = tmp_path / "rehearsal.log"
     proc = subprocess.Popen([sys.executable, "-m", "hall_server", "--config", str(cfg), "rehearsal", "start"],
                             cwd=REPO, stdout=open(log, "wb"), stderr=subprocess.STDOUT)

@@ -51,7 +51,8 @@ def site(tmp_path):
                    f'public_url = "http://127.0.0.1:{port}"\n'
                    f'[rehearsal]\nquestions = 5\nduration_minutes = 5\nearliest_submit_minutes = 0\n'
                    f'practice_candidates_per_room = 2\n'
-                   f'[replica]\npath = "{tmp_path / "usb"}"\n', encoding="utf-8")
+                   f'[replica]\npath = "{tmp_path / "usb"}"\n'
+                   '[proctor]\nlogin_capture_required = false\nface_worker = false\n', encoding="utf-8")
     return {"plan": plan, "data": data, "cfg": cfg, "url": f"http://127.0.0.1:{port}", "tmp": tmp_path}
 
 

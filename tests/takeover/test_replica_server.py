@@ -27,9 +27,13 @@ def test_missing_stick_is_on_the_console_and_copies_resume_when_it_is_back(tmp_p
         assert not stick.exists()                   # nothing written to the laptop's own disk
         chief = hall.staff_session()
         assert "实时备份已" in chief.get(hall.url + "/console/", timeout=30).text
+        photo = hall.data_dir / "photos" / "ab" / ("ab" + "0" * 62 + ".jpg")   # a stored proctoring photo
+        photo.parent.mkdir(parents=True)
+        photo.write_bytes(b"\xff\xd8 a photo")
         stick.mkdir(parents=True)                   # the stick is plugged in
         wait(lambda: "replica" not in alerts(hall), 15, "the alert to clear")
         assert ReplicaDir(folder).latest()[1]["site_no"] == "1"
+        assert (folder / "photos" / "ab" / photo.name).read_bytes() == photo.read_bytes()   # beside the copy
         # The copier dies: the server starts another, and copies go on.
         old = copier_pids(hall.proc.pid)
         assert len(old) == 1

@@ -37,6 +37,8 @@ def replica_of(tmp_path: Path, *, taken_at: float, base_url: str = URL, started:
     reader.close()
     usb = tmp_path / "usb"
     store = ReplicaDir(usb)
+    (usb / "photos" / "cd").mkdir(parents=True)
+    (usb / "photos" / "cd" / ("cd" + "1" * 62 + ".jpg")).write_bytes(b"photo")
     store.claim(source_id(meta["site_key_private"]))
     store.write(image, page_size, {"source_id": source_id(meta["site_key_private"]), "seq": 7, "taken_at": taken_at,
                                    "site_no": "1", "site_name": "测试考点医院", "base_url": base_url, "host": "old-laptop"})
@@ -46,7 +48,7 @@ def replica_of(tmp_path: Path, *, taken_at: float, base_url: str = URL, started:
 def takeover(tmp_path: Path, usb: Path, *extra: str, port: int = 18080) -> subprocess.CompletedProcess:
     cfg = tmp_path / "spare.toml"
     cfg.write_text(f'[server]\nhost = "127.0.0.1"\nport = {port}\ndata_dir = "{tmp_path / "spare"}"\n'
-                   f'public_url = "http://127.0.0.1:{port}"\n', encoding="utf-8")
+                   f'public_url = "http://127.0.0.1:{port}"\n[proctor]\nface_worker = false\n', encoding="utf-8")
     return subprocess.run([sys.executable, "-m", "hall_server", "--config", str(cfg), "takeover", "--from", str(usb),
                            "--no-serve", *extra], cwd=REPO, capture_output=True, text=True, timeout=120)
 
@@ -68,6 +70,7 @@ def test_takeover_records_pause_seal_incident_and_audit(tmp_path):
     inc = conn.execute("SELECT kind, text FROM incidents WHERE sitting_id = 'D1S1-R01'").fetchall()
     assert len(inc) == 1 and inc[0][0] == "system" and "备用电脑" in inc[0][1]
     assert conn.execute("SELECT value FROM meta WHERE key = 'takeover_replica_seq'").fetchone()[0] == "7"
+    assert (tmp_path / "spare" / "photos" / "cd" / ("cd" + "1" * 62 + ".jpg")).read_bytes() == b"photo"
     conn.close()
     audit = subprocess.run([sys.executable, "-m", "hall_server", "audit", "verify", "--data-dir",
                             str(tmp_path / "spare")], cwd=REPO, capture_output=True, text=True)
