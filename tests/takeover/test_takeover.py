@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -128,24 +129,34 @@ def test_spare_takes_over_from_the_stick_and_nothing_acknowledged_is_lost(tmp_pa
         primary.kill()
         kill(copiers[0])
         shutil.rmtree(primary.data_dir)
-        marker = ReplicaDir(usb).marker()
+        copy, marker, _ = ReplicaDir(usb).latest()
         recovery_point = killed_at - marker["taken_at"]
         frozen_for = killed_at - frozen_at
+        held = tmp_path / "what-the-stick-held.db"          # read a copy, as takeover does
+        shutil.copyfile(copy, held)
+        lacked = missing(acked_at_kill, stored_answers(held))
+        assert lacked, "the stick held every acknowledged answer: the test did not exercise the replay"
+        conn = sqlite3.connect(held)
+        try:
+            status_on_stick = dict(conn.execute("SELECT ticket, status FROM attempts"))
+        finally:
+            conn.close()
+        assert status_on_stick[late_submit["ticket"]] == "answering"          # the stick lost the submission,
+        assert status_on_stick[late_open["ticket"]] == "confirmed"            # the opening,
+        assert late_login["ticket"] not in status_on_stick                    # and the login
 
         # The spare: same address, from the stick.
         start_s = spare.start_takeover(usb)
         up_at = time.time()
-        lacked = missing(acked_at_kill, stored_answers(spare.data_dir / "hall.db"))
-        assert lacked, "the stick held every acknowledged answer: the test did not exercise the replay"
         with spare.db() as db:
-            paused = db.execute("SELECT count(*) FROM sittings WHERE status = 'paused'").fetchone()[0]
-            assert paused == 2
-            assert db.execute("SELECT status FROM attempts WHERE ticket = ?",
-                              (late_submit["ticket"],)).fetchone()[0] == "answering"   # the stick lost it
-            assert db.execute("SELECT count(*) FROM attempts WHERE ticket = ?",
-                              (late_login["ticket"],)).fetchone()[0] == 0
+            assert db.execute("SELECT count(*) FROM sittings WHERE status = 'paused'").fetchone()[0] == 2
 
-        wait(lambda: all(p.resumed_at and p.resumed_at > up_at for p in phones), 30, "every phone to reconnect")
+        try:
+            wait(lambda: all(p.resumed_at and p.resumed_at > killed_at for p in phones), 30, "every phone to reconnect")
+        except AssertionError:
+            raise AssertionError("not back: " + repr([(p.cand["ticket"], p.is_alive(), p.sio is not None, p.status,
+                                                        p.errors[-3:]) for p in phones
+                                                       if not (p.resumed_at and p.resumed_at > killed_at)])) from None
         reconnected_at = time.time()
         for p in phones:
             p.mark("resume")
