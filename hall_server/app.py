@@ -37,6 +37,7 @@ class Hall:
         self.alerts: dict[str, str] = {}
         self._sweep_failures: dict[str, str] = {}
         self.dirty_sittings: set[str] = set()  # rooms whose counts (应到/实到/缺考) may have changed
+        self.replica = None   # the copier's supervisor when [replica] path is set (replica/supervisor.py)
 
     def qr_url(self, sitting_id: str) -> str:
         return self.app.extensions["hall.qr_url"](sitting_id)
@@ -64,6 +65,13 @@ class Hall:
         self.start_face_worker()
         if self.app.config["HALL"]["server"]["gc_freeze"]:
             self.socketio.start_background_task(self._freezer, 5.0)
+        cfg = self.app.extensions["hall.config"]
+        if cfg["replica"]["path"]:
+            from .replica.supervisor import ReplicaSupervisor
+
+            self.replica = ReplicaSupervisor(cfg, self.app.extensions["hall.db_path"],
+                                             self.app.extensions["hall.base_url"], self.service.clock,
+                                             self.socketio.start_background_task, self.socketio.sleep).start()
 
     def start_face_worker(self) -> None:
         """The offline face check, in a low-priority process of its own (proctor/face_worker.py)."""
@@ -140,6 +148,13 @@ class Hall:
         for name, err in self._sweep_failures.items():
             alerts["sweep:" + name] = (f"后台任务出错（{name}）：{err}。其他后台任务（到时自动交卷、缺考标记）仍在运行；"
                                        "请记录此情况并联系技术支持。")
+        paused = [s for s in self.service.sittings.values() if s["status"] == "paused"]
+        if self.service.meta.get("takeover_at") and paused:
+            alerts["takeover"] = (f"本机已从实时备份接管考点服务器，{len(paused)} 个场次处于暂停状态。请各考场确认考生手机已重新连接"
+                                  "（考生名单显示“在线”）后，在该考场页面按“恢复考试”，考生时间顺延。")
+        replica = self.replica.alert() if self.replica else None
+        if replica:
+            alerts["replica"] = replica
         clock = self.service.clock
         limit = self.app.config["HALL"]["clock"]["drift_alert_seconds"]
         if isinstance(clock, clock_mod.ExamClock) and abs(clock.drift()) > limit:

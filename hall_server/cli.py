@@ -8,6 +8,8 @@
     hall sync             export the signed result bundle and upload it (or --export to USB)
     hall print DOC ...    print a form as PDF: sign-in, room-record, poster, answer-cards, site-report
     hall doctor           考前自检: the preflight, pass/fail per line (exit 1 on a blocker)
+    hall takeover --from FOLDER   a spare laptop starts from the replica on the USB stick
+    hall rehearsal start|stop|wipe   模拟演练: a practice sitting in a database of its own
     hall install-service  run hall as a systemd service (start at boot, restart on failure)
     hall uninstall-service
 
@@ -41,6 +43,8 @@ def _load_config(args) -> config_mod.Config:
         overrides.setdefault("server", {})["port"] = args.port
     if getattr(args, "host", None):
         overrides.setdefault("server", {})["host"] = args.host
+    for section, values in getattr(args, "extra_overrides", {}).items():   # set by a command (rehearsal)
+        overrides.setdefault(section, {}).update(values)
     return config_mod.load(_config_path(args), overrides)
 
 
@@ -114,7 +118,8 @@ def print_banner(hall, cfg, extra) -> None:
         "",
         "=" * 64,
         f" hall 考场服务器  考点: {svc.meta.get('site_name')}（{svc.meta.get('site_no')}）"
-        + ("  【演示数据】" if svc.meta.get("demo") == "1" else ""),
+        + ("  【演示数据】" if svc.meta.get("demo") == "1" else "")
+        + ("  【模拟演练 · 不计成绩】" if svc.meta.get("rehearsal") == "1" else ""),
         f" 监考控制台（仅限本机打开）: http://127.0.0.1:{port}/console",
         f" 考生地址（考场WiFi）: {base}/",
     ]
@@ -161,6 +166,30 @@ def cmd_demo(args) -> int:
              f" 市定考办（中心）所需文件: {folder / 'centre'}（考点公钥、答案、名单，见 README）",
              f" 配置: {cfg.path or '（默认值）'}  数据: {folder}"]
     return cmd_serve(args, extra)
+
+
+def cmd_rehearsal(args) -> int:
+    from .rehearsal.cli import cmd_rehearsal as run
+
+    return run(args, _load_config(args), cmd_serve)
+
+
+def cmd_takeover(args) -> int:
+    """The spare laptop: start from the newest verified copy in the replica folder, with the
+    running sittings paused from the copy's time on (docs/takeover.md)."""
+    cfg = _load_config(args)
+    from .replica.store import ReplicaError
+    from .replica.takeover import TakeoverRefused, prepare
+
+    try:
+        lines = prepare(cfg, args.source, replace=args.replace, ignore_address=args.ignore_address)
+    except (TakeoverRefused, ReplicaError, OSError) as e:
+        print(f"无法接管: {e}", file=sys.stderr)
+        return 2
+    if args.no_serve:     # e.g. to run it as the service afterwards: systemctl start hall
+        print("\n".join(lines))
+        return 0
+    return cmd_serve(args, lines)
 
 
 def cmd_import(args) -> int:
@@ -333,6 +362,20 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "demo":
             p.add_argument("--reset", action="store_true", help="rebuild the demo site from scratch")
             p.add_argument("--sites", help="sites.csv to take the demo site from (default: the repository's)")
+    p = sub.add_parser("takeover", help="spare laptop: start from the replica folder (docs/takeover.md)")
+    p.set_defaults(fn=cmd_takeover)
+    p.add_argument("--from", dest="source", required=True, metavar="FOLDER", help="the replica folder ([replica] path)")
+    p.add_argument("--replace", action="store_true", help="keep an existing database under another name and take over")
+    p.add_argument("--ignore-address", action="store_true", help="serve on another address (every phone must rescan)")
+    p.add_argument("--no-serve", action="store_true", help="prepare the database and exit (then start the service)")
+    p.add_argument("--data-dir")
+    p.add_argument("--port", type=int)
+    p.add_argument("--host")
+    p = sub.add_parser("rehearsal", help="模拟演练: practice sitting in its own database (docs/rehearsal.md)")
+    p.set_defaults(fn=cmd_rehearsal)
+    p.add_argument("action", choices=["start", "stop", "wipe"])
+    p.add_argument("--port", type=int)
+    p.add_argument("--host")
     p = sub.add_parser("import", help="import a signed site bundle (.hallbundle)")
     p.set_defaults(fn=cmd_import)
     p.add_argument("plan", help="the .hallbundle file (or a .json site plan for development)")

@@ -61,6 +61,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "site": {"wifi_ssid": "", "wifi_password": "", "timezone": EXAM_DEFAULTS["timezone"]},
     "bundle": {"central_public_key": "", "site_no": ""},
     "sync": {"central_url": "", "outbox": "outbox"},
+    "replica": {"path": "", "interval_seconds": 1.0, "max_cpu_share": 0.25, "stale_alert_seconds": 15.0},
+    "rehearsal": {"data_dir": "", "questions": 10, "duration_minutes": 15, "late_entry_minutes": 10,
+                  "earliest_submit_minutes": 2, "practice_candidates_per_room": 3},
     # Camera proctoring and identity (issue 16; hall_server/proctor). Numbers of the rules,
     # not of the code: config.example.toml says what each one means.
     "proctor": {
@@ -137,6 +140,9 @@ def load(path: str | Path | None = None, overrides: dict | None = None) -> Confi
     if cfg["writer"]["synchronous"] not in ("FULL", "EXTRA", "NORMAL"):
         raise ConfigError("writer.synchronous must be FULL, EXTRA or NORMAL")
     _check_limits(cfg["server"])
+    rep = cfg["replica"]
+    if rep["interval_seconds"] <= 0 or not 0 < rep["max_cpu_share"] <= 1 or rep["stale_alert_seconds"] <= 0:
+        raise ConfigError("replica: interval_seconds and stale_alert_seconds must be positive, 0 < max_cpu_share <= 1")
     return cfg
 
 

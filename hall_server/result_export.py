@@ -178,6 +178,8 @@ def build_result_bundle(db_path: str | Path, sitting_id: str | None = None) -> b
         conn.execute("COMMIT")
     finally:
         conn.close()
+    if meta.get("rehearsal") == "1":
+        raise RuntimeError("这是模拟演练的数据（不计成绩），不能导出成绩包")
     priv = meta.get("site_key_private")
     if not priv:
         raise RuntimeError("本机没有考点签名密钥 (meta.site_key_private)，无法导出成绩包")

@@ -175,6 +175,18 @@ def cmd_demo_plan(a) -> int:
     return 0
 
 
+def cmd_practice_plan(a) -> int:
+    """The rehearsal's plan (what `hall rehearsal` imports) for the rooms the hall sent."""
+    import json
+
+    from contracts.site_plan import dump_plan
+
+    from .practice import practice_plan
+    request = json.loads(Path(a.request).read_text(encoding="utf-8"))
+    print(dump_plan(practice_plan(request), a.out))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Every command, each bound to its cmd_* function (set_defaults(fn=...))."""
     p = argparse.ArgumentParser(prog="python -m provisioning", description="市级考点数据包制作（医师定期考核）")
@@ -250,6 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
     j.add_argument("--candidates", type=int, default=60)
     j.add_argument("--out", required=True, help="the plan's JSON file")
     j.set_defaults(fn=cmd_demo_plan)
+
+    pp = sub.add_parser("practice-plan", help="模拟演练计划（hall rehearsal 调用：本考点考场名单 + 演练题）")
+    pp.add_argument("--request", required=True, help="JSON the hall wrote: meta, rooms, roster, staff, rules")
+    pp.add_argument("--out", required=True, help="the plan's JSON file")
+    pp.set_defaults(fn=cmd_practice_plan)
     return p
 
 

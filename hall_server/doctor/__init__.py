@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import network_checks, probes, site_checks, system_checks
+from . import network_checks, probes, replica_check, site_checks, system_checks
 from .result import FAIL, PASS, WARN, Check, format_text
 
 __all__ = ["Check", "PASS", "WARN", "FAIL", "run", "format_text", "cmd_doctor"]
@@ -83,7 +83,29 @@ def run(cfg, config_path: str | None = None, server_pid: int | None = None, code
         system_checks.power(probes.power_supplies(), doc["battery_min_percent"]),
         system_checks.cjk_font(find_font_file),
         system_checks.printer(probes.printers(), doc["expect_printer"]),
+        _replica(cfg, db_bytes, serving),
     ]
+
+
+def _replica(cfg, db_bytes: int, serving: bool) -> Check:
+    import os
+    import time
+
+    from ..replica.store import ReplicaDir, ReplicaError
+    from ..replica.supervisor import replica_path
+
+    path = replica_path(cfg)
+    writable = free = marker = None
+    if path is not None and path.parent.exists():
+        target = path if path.exists() else path.parent
+        writable = os.access(target, os.W_OK)
+        free = probes.disk_free(target)
+        try:
+            marker = ReplicaDir(path).marker()
+        except ReplicaError as e:
+            marker = str(e)
+    return replica_check.replica(path, cfg.data_dir, probes.mounts(), writable, free, db_bytes, marker, serving,
+                                 time.time(), cfg["replica"]["stale_alert_seconds"])
 
 
 def cmd_doctor(args, cfg) -> int:

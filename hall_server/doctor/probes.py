@@ -61,7 +61,7 @@ def printers() -> str | None:
 
 
 def hall_processes() -> list[tuple[int, list[str]]]:
-    """(pid, argv) of every process that looks like `hall serve` / `hall demo`."""
+    """(pid, argv) of every process that looks like `hall serve` / `demo` / `takeover` / `rehearsal`."""
     out = []
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
@@ -77,7 +77,7 @@ def hall_processes() -> list[tuple[int, list[str]]]:
 
 def is_hall_server(argv: list[str]) -> bool:
     names = {Path(a).name for a in argv[:3]}
-    return ("hall" in names or "hall_server" in argv) and bool({"serve", "demo"} & set(argv))
+    return ("hall" in names or "hall_server" in argv) and bool({"serve", "demo", "takeover", "rehearsal"} & set(argv))
 
 
 def port_in_use(host: str, port: int) -> bool:

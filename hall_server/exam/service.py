@@ -205,6 +205,7 @@ class ExamService(RoomActions, CandidateExceptions, ProctorActions):
             "level": c["level"], "unit": c["unit"], "seat_no": c["seat_no"],
             "room": self.rooms[s["room_id"]]["name"], "sitting_no": s["sitting_no"],
             "site": self.meta.get("site_name", ""), "demo": self.meta.get("demo") == "1",
+            "rehearsal": self.meta.get("rehearsal") == "1",
         }
 
     def staff_row(self, ticket: str) -> dict:

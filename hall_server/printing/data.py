@@ -142,7 +142,7 @@ class Sitting:
     paused_total_s: float
     site_name: str
     site_no: str
-    demo: bool
+    demo: str                       # the banner of a demo or a rehearsal, '' for a real exam
     duration_s: int = 3600
     late_entry_s: int = 600
     earliest_submit_s: int = 900
@@ -163,8 +163,11 @@ class Reader:
         r = self.rows("SELECT value FROM meta WHERE key = ?", (key,))
         return r[0]["value"] if r else default
 
-    def site(self) -> tuple[str, str, bool]:
-        demo = self.meta("demo", "").strip().lower() in ("1", "true", "yes")
+    def site(self) -> tuple[str, str, str]:
+        """(name, number, banner): the banner is '' for a real exam (layout.mark)."""
+        from .layout import mark
+
+        demo = mark(self.meta("demo", ""), self.meta("rehearsal", ""))
         return self.meta("site_name", "（未设置考点名称）"), self.meta("site_no", ""), demo
 
     def sitting(self, sitting_id: str) -> Sitting:

@@ -20,7 +20,7 @@ from .data import conn_of
 class SiteFacts:
     site: str
     district: str
-    demo: bool
+    demo: str                       # the banner of a demo or a rehearsal (layout.mark)
     duration: str
     late: str
     earliest: str
@@ -54,7 +54,7 @@ def site_facts(db: Any) -> SiteFacts:
         raise LookupError("数据库中没有场次：请先导入数据包")
     district = meta.get("district", "")
     c = for_district(district)
-    return SiteFacts(site=meta.get("site_name", ""), district=district, demo=meta.get("demo") == "1",
+    return SiteFacts(site=meta.get("site_name", ""), district=district, demo=L.mark(meta.get("demo"), meta.get("rehearsal")),
                      duration=_span([r[0] for r in rows], 60), late=_span([r[1] for r in rows], 60),
                      earliest=_span([r[2] for r in rows], 60), questions=_span([r[3] for r in rows]),
                      office=c.office.label if c.office else "区县定考办",

@@ -63,12 +63,30 @@ def draw_page_number(c: Canvas, n: int, total: int, width: float) -> None:
     c.drawCentredString(width / 2, FOOTER_Y, page_number_text(n, total))
 
 
-def draw_demo_banner(c: Canvas, width: float, height: float) -> None:
-    """Synthetic demo data must never pass for a real exam record."""
+DEMO_MARK = "【演示数据 · 非正式考试记录】"
+REHEARSAL_MARK = "【模拟演练 · 练习题，不计成绩 · 非正式考试记录】"
+
+
+def mark(demo: str | None, rehearsal: str | None) -> str:
+    """The banner every page of a form carries ('' for a real exam), from the meta flags."""
+    if (rehearsal or "").strip() == "1":
+        return REHEARSAL_MARK
+    return DEMO_MARK if (demo or "").strip().lower() in ("1", "true", "yes") else ""
+
+
+def draw_demo_banner(c: Canvas, width: float, height: float, text: str | bool = DEMO_MARK) -> None:
+    """Synthetic demo data, or a rehearsal, must never pass for a real exam record."""
+    text = text if isinstance(text, str) else DEMO_MARK
     c.saveState()
     c.setFillColor(colors.red)
     c.setFont(font(), 10)
-    c.drawCentredString(width / 2, height - 7 * mm, "【演示数据 · 非正式考试记录】")
+    c.drawCentredString(width / 2, height - 7 * mm, text)
+    if text == REHEARSAL_MARK:          # and across the page, where a cut-off header cannot hide it
+        c.setFillColor(colors.Color(0.85, 0.3, 0, alpha=0.12))
+        c.setFont(font(), 72)
+        c.translate(width / 2, height / 2)
+        c.rotate(35)
+        c.drawCentredString(0, 0, "模拟演练")
     c.restoreState()
 
 
@@ -95,13 +113,14 @@ def numbered_canvas(decorate: Decorate) -> type[Canvas]:
     return NumberedCanvas
 
 
-def standard_decorate(demo: bool, pagesize=A4, extra: Decorate | None = None) -> Decorate:
+def standard_decorate(demo: bool | str, pagesize=A4, extra: Decorate | None = None) -> Decorate:
+    """``demo``: the banner text (printing/layout.mark), or True for the demo's."""
     w, h = pagesize
 
     def decorate(c: Canvas, n: int, total: int) -> None:
         draw_page_number(c, n, total, w)
         if demo:
-            draw_demo_banner(c, w, h)
+            draw_demo_banner(c, w, h, demo)
         if extra:
             extra(c, n, total)
 

@@ -37,7 +37,7 @@ def qr_poster(db: Any, sitting_id: str, url: str, wifi_ssid: str, wifi_password:
     c.setTitle(f"考场二维码 {s.room_name} 第{s.sitting_no}场")
     c.setAuthor("hall 考点服务器")
     if s.demo:
-        L.draw_demo_banner(c, w, h)
+        L.draw_demo_banner(c, w, h, s.demo)
 
     y = h - 20 * mm
     c.setFont(f, 14)

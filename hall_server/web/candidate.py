@@ -14,16 +14,30 @@ def _svc():
     return current_app.extensions["hall.service"]
 
 
+REHEARSAL_MARK = ('<body class="rehearsal"><div class="rehearsal-mark" role="note">模拟演练 · 练习题，不计成绩</div>'
+                  '<div class="rehearsal-watermark" aria-hidden="true">模拟演练</div>').encode()
+
+
+def _rehearsal_page(raw: bytes) -> bytes:
+    """A rehearsal's pages say so on every screen: a strip above the app, a watermark over it."""
+    return raw.replace(b"<body>", REHEARSAL_MARK, 1)
+
+
+def _page(name: str):
+    variant = _rehearsal_page if _svc().meta.get("rehearsal") == "1" else None
+    return static_files.send(assets.CANDIDATE_DIR, name, variant=variant)
+
+
 @bp.get("/")
 def landing():
-    return static_files.send(assets.CANDIDATE_DIR, "landing.html")
+    return _page("landing.html")
 
 
 @bp.get("/r/<token>")
 def app_shell(token: str):
     # The token is read by the app from the URL; it is verified on login, not here,
     # so a stale QR still shows a page that explains what to do.
-    return static_files.send(assets.CANDIDATE_DIR, "index.html")
+    return _page("index.html")
 
 
 @bp.get("/static/client/<path:name>")

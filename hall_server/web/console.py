@@ -328,6 +328,7 @@ def sync_start():
     from ..outbox import ensure_outbox
 
     _chief_only()
+    _no_results_from_a_rehearsal()
     url = current_app.config["HALL"]["sync"]["central_url"]
     if not url:
         abort(409, "未配置市定考办地址（sync.central_url）。无网络时请使用“导出到U盘”。")
@@ -340,6 +341,11 @@ def sync_start():
     _audit_staff("sync_upload", {"url": url})
     # Refresh until a final state written after this moment (an older receipt is not the answer).
     return redirect(url_for("console.home", syncing=int(time.time())) + "#sync")
+
+
+def _no_results_from_a_rehearsal() -> None:
+    if _svc().meta.get("rehearsal") == "1":
+        abort(409, "模拟演练的数据不计成绩，不能导出或上报成绩包。")
 
 
 def _export(db_path, outbox):
@@ -356,6 +362,7 @@ def export_results():
     """The USB fallback: write the signed result bundle into the outbox, then show its
     sha256 (for the hand-over form) and a link that downloads it under its own name."""
     _chief_only()
+    _no_results_from_a_rehearsal()
     path, sha = run_blocking(_export, current_app.extensions["hall.db_path"], _outbox())
     _audit_staff("export_results", {"sha256": sha, "file": path.name})
     return redirect(url_for("console.home", exported=path.name) + "#sync")

@@ -15,6 +15,7 @@ import mimetypes
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from flask import Response, abort, request
 
@@ -31,17 +32,21 @@ class Asset:
     mimetype: str
 
 
-_cache: dict[Path, Asset] = {}
+_cache: dict[tuple, Asset] = {}
 _lock = threading.Lock()
 
 
-def load(path: Path) -> Asset:
+def load(path: Path, variant: Callable[[bytes], bytes] | None = None) -> Asset:
+    """The file's bytes (passed through ``variant``, a module-level function, if given)."""
     st = path.stat()
     stamp = (st.st_mtime_ns, st.st_size)
-    a = _cache.get(path)
+    key = (path, variant)
+    a = _cache.get(key)
     if a is not None and a.stamp == stamp:
         return a
     raw = path.read_bytes()
+    if variant is not None:
+        raw = variant(raw)
     gz = None
     if path.suffix in COMPRESSIBLE:
         z = gzip.compress(raw, compresslevel=9, mtime=0)
@@ -51,7 +56,7 @@ def load(path: Path) -> Asset:
         mt += "; charset=utf-8"
     a = Asset(stamp, raw, gz, hashlib.sha256(raw).hexdigest()[:20], mt)
     with _lock:
-        _cache[path] = a
+        _cache[key] = a
     return a
 
 
@@ -63,7 +68,8 @@ def _accepts_gzip() -> bool:
     return False
 
 
-def send(folder: Path, name: str, cache_control: str = "no-cache") -> Response:
+def send(folder: Path, name: str, cache_control: str = "no-cache",
+         variant: Callable[[bytes], bytes] | None = None) -> Response:
     """The file ``name`` under ``folder`` (never outside it), compressed when the client
     takes gzip. ``no-cache`` = revalidate every time (a new version is seen at once)."""
     root = folder.resolve()
@@ -71,7 +77,7 @@ def send(folder: Path, name: str, cache_control: str = "no-cache") -> Response:
         path = (root / name).resolve()
         if root not in path.parents or not path.is_file():
             abort(404)
-        a = load(path)
+        a = load(path, variant)
     except (OSError, ValueError):        # NUL bytes, over-long names, a file that just went away
         abort(404)
     zipped = a.gz is not None and _accepts_gzip()

@@ -5,7 +5,9 @@
  *   - every answer gets seq = ++counter, written to localStorage BEFORE it is sent;
  *   - it is shown "已保存" only once an `answer` ack (or a `sync`) says the server's
  *     stored seq >= the seq we sent;
- *   - unacknowledged answers are replayed, in seq order, after every `resume`.
+ *   - unacknowledged answers are replayed, in seq order, after every `resume`;
+ *   - after every login/resume the server's answers are merged (`sync`) before anything is
+ *     trusted as saved: a spare laptop that took over may lack some (docs/takeover.md).
  *
  * localStorage keys (all JSON unless noted):
  *   hall.device          random device id of this phone (string, never changes)
@@ -127,6 +129,8 @@
     paper: null,
     socket: null,
     authed: false,       // this socket connection has passed login/resume
+    synced: false,       // the server's answers were merged since that login/resume
+    syncing: false,
     resuming: false,
     everConnected: false,
     stopped: false,      // replaced by another device
@@ -275,7 +279,8 @@
       if (seq > maxSeq) maxSeq = seq;
       var e = S.att.ans[q];
       if (!e || seq >= e.s) S.att.ans[q] = { c: choice, s: seq, a: seq };
-      else e.a = Math.max(e.a || 0, seq); // our local change is newer: still to be sent
+      else e.a = seq; // the server holds an older one: ours is still to be sent, even if it was
+                      // acknowledged once (a spare laptop that took over from a replica lacks it)
     });
     // Anything we believed saved but the server does not hold: send it again.
     Object.keys(S.att.ans).forEach(function (q) {
@@ -337,7 +342,7 @@
     S.socket = sock;
     sock.on('connect', onConnect);
     sock.on('disconnect', function (reason) {
-      S.authed = false; S.resuming = false; S.inflight = {};
+      S.authed = false; S.resuming = false; S.syncing = false; S.inflight = {};
       if (sock.sendBuffer) sock.sendBuffer.length = 0; // never flush stale events before `resume`
       updateBanner(); refreshScreen();
       if (reason === 'io server disconnect' && !S.stopped) setTimeout(function () { if (!S.stopped) sock.connect(); }, 1000);
@@ -387,38 +392,51 @@
     });
   }
 
+  // After every login or resume the phone trusts none of its "saved" marks until it has
+  // merged the server's answers once: the server may be a spare laptop that took over from a
+  // replica a few seconds behind (docs/takeover.md), holding fewer answers, an older choice,
+  // no opening or no submission. The merge re-queues what it lacks; a receipt the server no
+  // longer knows means the submission must be made again.
+  function hasAnswers(st) { return !!st && (st.status === 'answering' || st.status === 'submitted' || st.status === 'terminated'); }
   function afterAuth(r, fresh) {
     S.authed = true;
+    S.synced = false;
     if (r.candidate) {
       S.session.candidate = r.candidate;
       LS.set(K.session, S.session);
     }
     if (!S.att) loadAtt(S.session.ticket);
     var st = r.state || S.state;
-    var localSaved = 0;
-    if (S.att) Object.keys(S.att.ans).forEach(function (q) { var e = S.att.ans[q]; if (e && e.c !== null && isSaved(e)) localSaved++; });
-    var needSync = st && st.status !== 'logged_in' && st.status !== 'confirmed' &&
-      (fresh || S.attWasNew || (typeof st.answered === 'number' && st.answered > localSaved));
     var done = function () {
       if (st) applyState(st);
       updateBanner();
       flushFocus();
       pump();
+      resubmitIfLost();
       capPump();
       if (S.att && S.att.submitWanted && status() === 'answering') doSubmit(true);
     };
-    if (needSync) {
-      request('sync', {}, 15000).then(function (s) {
-        if (s.ok) {
-          mergeServerAnswers(s.answers);
-          S.attWasNew = false;
-          saveAtt();
-          if (s.state) st = s.state;
-        }
-        done();
-      });
-    } else {
-      done();
+    if (hasAnswers(st)) syncAnswers(function (s) { if (s && s.state) st = s.state; done(); });
+    else done();
+  }
+  function syncAnswers(then) {
+    if (S.syncing) return;
+    S.syncing = true;
+    request('sync', {}, 15000).then(function (s) {
+      S.syncing = false;
+      if (s.ok) {
+        mergeServerAnswers(s.answers);
+        S.attWasNew = false;
+        S.synced = true;
+        saveAtt();
+      }
+      if (then) then(s.ok ? s : null);
+      else if (s.ok && s.state) applyState(s.state);
+    });
+  }
+  function resubmitIfLost() {
+    if (S.att && S.att.receipt && status() === 'answering' && !S.att.submitWanted) {
+      S.att.submitWanted = true; S.att.lostSubmit = true; saveAtt();
     }
   }
 
@@ -555,7 +573,7 @@
     request('submit', { answers: allAnswersPayload() }, 20000).then(function (r) {
       S.submitting = false;
       if (r.ok) {
-        S.att.submitWanted = false;
+        S.att.submitWanted = false; S.att.lostSubmit = false;
         // What was sealed, from the server's transaction: if the sitting ended (or time ran
         // out) before this submit arrived, answers the phone still held were not saved.
         var lost = [];
@@ -580,9 +598,16 @@
         return;
       }
       var code = errCode(r);
-      if (code === 'too_early') {
+      var at = (r.error && r.error.earliest_submit) || (S.state && S.state.earliest_submit);
+      if (code === 'too_early' && S.att.lostSubmit && at) {
+        // A submission the server lost (a spare laptop took over): the candidate's decision
+        // stands; it is made again as soon as the (pause-extended) earliest submit allows.
+        closeModal();
+        showMessage('交卷将自动完成', '考点服务器更换期间，您的交卷没有保存。系统将在 ' + fmtClock(at) +
+          ' 自动重新交卷，之前可以继续检查答案。请不要关闭本页面。');
+        setTimeout(function () { if (S.att && S.att.submitWanted && S.authed) doSubmit(true); }, Math.max(1000, at - serverNow() + 500));
+      } else if (code === 'too_early') {
         S.att.submitWanted = false; saveAtt();
-        var at = (r.error && r.error.earliest_submit) || (S.state && S.state.earliest_submit);
         if (at && S.state) S.state.earliest_submit = at;
         showMessage('还不能交卷', errText(r) + (at ? '（' + fmtClock(at) + ' 以后可以交卷）' : ''));
       } else if (code === 'not_answering' || code === 'time_up' || code === 'submitted') {
@@ -611,8 +636,11 @@
     }
     if (st.status === 'submitted' || st.status === 'terminated' || st.status === 'rescheduled') { closeModal(); closeViewer(); S.sheetOpen = false; }
     route(false);
-    if (st.status === 'answering') pump();
     checkPrompt();
+    // The paper was opened again on a server that had lost the opening: merge before sending.
+    if (S.authed && !S.synced && hasAnswers(st)) { syncAnswers(null); return; }
+    if (st.status === 'answering') pump();
+    if (S.authed && S.synced) { resubmitIfLost(); if (S.att && S.att.submitWanted && st.status === 'answering' && !S.submitting) doSubmit(true); }
   }
 
   function route(force) {

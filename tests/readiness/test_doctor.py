@@ -215,7 +215,7 @@ def test_hall_doctor_command_exits_1_on_a_blocker(tmp_path):
                        capture_output=True, text=True, cwd=REPO, timeout=120)
     keys = [c["key"] for c in json.loads(r.stdout)]
     assert keys == ["bundle", "clock", "codes", "lan", "port", "firewall", "second", "disk", "real_disk", "nofile",
-                    "power", "font", "printer"]
+                    "power", "font", "printer", "replica"]
 
 
 def test_console_home_shows_the_preflight_to_the_chief(tmp_path, plan):

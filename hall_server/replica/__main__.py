@@ -1,0 +1,5 @@
+import sys
+
+from .copier import main
+
+sys.exit(main())
