@@ -19,3 +19,13 @@ def hall(tmp_path, plan):
     h = HallProcess(tmp_path / "hall", plan).start()
     yield h
     h.stop()
+
+
+@pytest.fixture
+def exam_site(tmp_path, plan):
+    """The exam service in-process on a manual clock (tests/inproc.py): for rule tests."""
+    from inproc import Site
+
+    s = Site(tmp_path / "site", plan)
+    yield s
+    s.close()
