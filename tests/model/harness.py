@@ -23,13 +23,12 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     import eventlet
 
-from hall_server import config as config_mod
 from hall_server.db import schema, waiters
-from hall_server.db.writer import Writer
 from hall_server.exam.clock import ManualClock
 from hall_server.exam.errors import ExamError
 from hall_server.exam.service import ExamService
 from hall_server.importer import import_plan
+from inproc import exam_config, open_exam  # the construction shared with the in-process site
 
 
 class TrackingWaiters(waiters.EventletWaiters):
@@ -84,13 +83,12 @@ class Harness:
         import_plan(self.db_path, plan)
         overrides = {"security": {"device_change_requires_approval": True},
                      # the camera's prompts run (sweep_captures); the login photo is not
-                     # required, so that the other rules still reach the paper without one
-                     "proctor": {"login_capture_required": False, "face_worker": False, "random_captures": 2,
-                                 "first_after_minutes": 1.0, "last_before_end_minutes": 1.0,
+                     # required (exam_config), so that the other rules still reach the paper
+                     "proctor": {"random_captures": 2, "first_after_minutes": 1.0, "last_before_end_minutes": 1.0,
                                  "prompt_grace_seconds": 60}}
         for section, values in (cfg_overrides or {}).items():
             overrides.setdefault(section, {}).update(values)
-        self.cfg = config_mod.load(overrides=overrides)
+        self.cfg = exam_config(overrides)
         self.clock = ManualClock(wall_start or 1_900_000_000.0)
         self.calls: list[Call] = []
         self.finished = 0
@@ -101,9 +99,8 @@ class Harness:
         self.waiters = TrackingWaiters()
         # Waits time out only when a rule says so (timeout_waits), never by the real clock:
         # hypothesis must be able to replay a program exactly.
-        self.writer = Writer(self.db_path, self.waiters, self.cfg["writer"]["synchronous"],
-                             self.cfg["writer"]["max_batch"], checkpoint_seconds=0, timeout=1e9).start(thread=False)
-        self.svc = ExamService(self.cfg, self.writer, clock=self.clock).load(self.db_path)
+        self.writer, self.svc = open_exam(self.db_path, self.cfg, self.clock, self.waiters, thread=False,
+                                          checkpoint_seconds=0, timeout=1e9)
         self.events: list[tuple] = []
         self.svc.on_replaced = lambda ticket, old: self.events.append(("replaced", ticket, old))
 
