@@ -1,6 +1,8 @@
 """Running a room (issue: room operations) against the real server: device approval,
-absentees, latecomers, extra time, pause/resume, violations, incidents, paper fallback,
-and the audit chain."""
+latecomers, extra time, pause/resume, violations, incidents, paper fallback, and the audit
+chain. The timing rules behind them (缺考 at the late-entry limit, what a pause or extra
+time does to every deadline) are tested in-process with the real minutes:
+test_exam_rules.py."""
 import sqlite3
 import subprocess
 import sys
@@ -16,7 +18,7 @@ S1 = "D1S1-R01"
 
 @pytest.fixture
 def room(tmp_path):
-    plan = fast_plan(duration_minutes=5, late_entry_minutes=0.05)  # late entry closes after 3 s
+    plan = fast_plan(duration_minutes=5)
     hall = HallProcess(tmp_path / "h", plan).start()
     staff = hall.staff_socket()
     pushed = []
@@ -78,20 +80,16 @@ def test_device_change_waits_for_approval_then_continues_with_all_answers(room):
     assert actors == ["staff:chief"]
 
 
-def test_absent_at_late_entry_and_latecomer_admitted_with_reason(room):
+def test_latecomer_admitted_with_reason_from_the_console(room):
+    """The console's 准许迟到入场 over the socket lets a candidate in; 缺考 at the limit and
+    the refusal without it: test_exam_rules.py."""
     hall, plan, staff, pushed = room
-    p0 = answering(hall, plan, 0, staff)  # starts the sitting
-    time.sleep(5.5)  # past start + 3 s (and a sweep): everyone else is 缺考
-    view = act(staff, "watch")
-    rows = {c["ticket"]: c for c in view["candidates"]}
-    assert rows[p0.ticket]["status"] == "answering"
+    answering(hall, plan, 0, staff)  # starts the sitting
     late = phone_for(hall, plan, 1)
-    assert rows[late.ticket]["status"] == "absent"
-    assert view["sitting"]["absent"] == len(rows) - 1 and view["sitting"]["present"] == 1
-    late.connect()
-    assert late.login(S1)["error"]["code"] == "late_entry"
     assert act(staff, "admit_late", ticket=late.ticket, reason="")["error"]["code"] == "bad_request"
-    assert act(staff, "admit_late", ticket=late.ticket, reason="交通管制，有证明")["ok"]
+    r = act(staff, "admit_late", ticket=late.ticket, reason="交通管制，有证明")
+    assert r["ok"] and r["sitting"]["sitting_id"] == S1
+    late.connect()
     assert late.login(S1)["ok"] and late.call("confirm")["ok"]
     assert late.call("open")["ok"]
     with hall.db() as db:
@@ -110,14 +108,13 @@ def test_extra_time_and_pause_move_every_deadline(room):
     assert d1[a.ticket] - d0[a.ticket] == 120_000 and d1[b.ticket] == d0[b.ticket]
     assert act(staff, "pause", reason="停电")["ok"]
     assert a.answer(1, "A")["error"]["code"] == "paused"
-    time.sleep(1.0)
     assert act(staff, "resume")["ok"]
     d2 = {p.ticket: p.call("sync")["state"]["deadline"] for p in (a, b)}
     assert a.answer(1, "A")["ok"]
     with hall.db() as db:
         rows = db.execute("SELECT kind, seconds, reason FROM time_adjustments ORDER BY id").fetchall()
-    assert [r[0] for r in rows] == ["extra", "pause"] and rows[1][1] >= 1.0
-    for t in d2:  # every deadline moved by exactly the pause's length
+    assert [r[0] for r in rows] == ["extra", "pause"] and rows[1][1] > 0
+    for t in d2:  # every deadline moved by exactly the pause's length (a 40-minute one: test_exam_rules.py)
         assert abs((d2[t] - d1[t]) - rows[1][1] * 1000) <= 2, (d2[t] - d1[t], rows[1][1])
 
 
