@@ -197,3 +197,47 @@ def test_absent_after_late_entry_and_latecomer_admitted_with_reason(site):
     assert site.watch(S1)["sitting"]["absent"] == len(rows) - 2
     # another room's sitting, not started, is left alone by the sweep
     assert all(site.attempt(c["ticket"]) is None for c in site.plan["candidates"] if c["sitting_id"] != S1)
+
+
+# -- camera prompts (issue 16): the config's real minutes ---------------------------------------
+
+def test_camera_prompts_come_between_3_minutes_in_and_5_before_the_end_and_expire_after_2(site):
+    """3 prompts, each shown for 120 s; one left unanswered is 抓拍失败 at its own time, one
+    refused by the phone is settled and never recorded again (proctor DEFAULTS)."""
+    pc = site.cfg["proctor"]
+    assert (pc["random_captures"], pc["first_after_minutes"], pc["last_before_end_minutes"],
+            pc["prompt_grace_seconds"]) == (3, 3.0, 5.0, 120)
+    t = tickets(site, 1)[0]
+    opened = site.sit(t)["opened_at"] / 1000
+    moments = site.svc.capture_moments(t)
+    assert len(moments) == 3 and moments == sorted(moments)
+    assert opened + 3 * MIN <= moments[0] and moments[-1] <= opened + 55 * MIN
+    site.advance(moments[0] - site.now() - 1)
+    site.sweep()
+    assert site.state(t)["camera"]["prompt"] is None
+    site.advance(1)
+    site.sweep()
+    prompt = site.state(t)["camera"]["prompt"]
+    assert prompt == {"slot": 1, "since": int(moments[0] * 1000), "until": int((moments[0] + 120) * 1000)}
+    site.advance(119)
+    assert site.sweep()["captures"] == 0 and site.state(t)["camera"]["prompt"]["slot"] == 1
+    site.advance(1)                                               # the grace is over: 抓拍失败
+    assert site.sweep()["captures"] == 1 and site.state(t)["camera"]["prompt"] is None
+    site.advance(moments[1] - site.now())
+    site.sweep()
+    assert site.state(t)["camera"]["prompt"]["slot"] == 2
+    assert refusal(site.svc.capture_failed, t, 2, "<script>").code == "bad_request"
+    assert site.svc.capture_failed(t, 2, "denied")["status"] == "refused"
+    assert site.state(t)["camera"]["prompt"] is None
+    site.advance(moments[2] + 120 - site.now())                   # both graces over
+    assert site.sweep()["captures"] == 1                          # slot 3 only: slot 2 is settled
+    assert site.sweep()["captures"] == 0
+    with site.db() as db:
+        got = [(r["slot"], r["status"], r["taken_at"], r["received_at"])
+               for r in db.execute("SELECT * FROM captures ORDER BY slot")]
+        audited = db.execute("SELECT COUNT(*) FROM audit_log WHERE action = 'capture_failed'").fetchone()[0]
+    assert got[0] == (1, "missed", moments[0], moments[0] + 120)
+    assert got[1][:2] == (2, "refused") and got[2] == (3, "missed", moments[2], moments[2] + 120)
+    assert audited == 3
+    row = site.watch(S1)["candidates"][t]
+    assert "拍照失败" in row["camera"]["flags"] and row["camera"]["failed"] == 3
