@@ -182,8 +182,34 @@ def test_a_call_that_times_out_and_commits_later_is_mirrored(tmp_path):
 
 
 # -- 4. earliest submit counts exam time run, not time since opening -------------------------
-# A rule, not the wire: test_exam_rules.py::test_a_room_pause_moves_the_earliest_submit (a
-# 20-minute pause on the real 15-minute earliest submit, in-process on a manual clock).
+# The rule's detail (a 20-minute pause on the real 15-minute earliest submit) is in-process:
+# test_exam_rules.py::test_a_room_pause_moves_the_earliest_submit. This one proves the wire:
+# the real server's submit, its refusal and the phone's state agree on the pause-moved time.
+
+def test_a_room_pause_moves_the_earliest_submit(tmp_path):
+    plan = fast_plan(earliest_submit_minutes=0.05, duration_minutes=5)  # 3 s
+    hall = HallProcess(tmp_path / "h", plan).start()
+    try:
+        c = cand(plan, 0)
+        hall.start_sitting(c["sitting_id"])
+        p = answering(hall, c)
+        opened = p.call("sync")["state"]["opened_at"]
+        staff = hall.staff_socket()
+        try:
+            assert staff.call("pause", {"sitting": c["sitting_id"], "reason": "停电"}, namespace="/staff")["ok"]
+            time.sleep(3.5)
+            assert staff.call("resume", {"sitting": c["sitting_id"]}, namespace="/staff")["ok"]
+        finally:
+            staff.disconnect()
+        # 3.5 s after opening, but well under 3 s of exam time run: not yet.
+        r = p.call("submit", {})
+        assert not r["ok"] and r["error"]["code"] == "too_early", r
+        assert r["error"]["earliest_submit"] >= opened + 3000 + 3000
+        assert p.call("sync")["state"]["earliest_submit"] == r["error"]["earliest_submit"]
+        time.sleep(max(0.0, (r["error"]["earliest_submit"] - r["now"]) / 1000) + 0.3)
+        assert p.call("submit", {})["ok"]
+    finally:
+        hall.stop()
 
 
 # -- 8. another room's QR cannot lock a candidate out ---------------------------------------
