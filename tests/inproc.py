@@ -84,6 +84,16 @@ class Site:
         self.writer, self.svc = open_exam(self.db_path, self.cfg, self.clock, self.waiters)
         self.devices: dict[str, str] = {}
 
+    @classmethod
+    def around(cls, svc: ExamService, db_path: Path, plan: dict, clock: ManualClock) -> "Site":
+        """The helpers over a service someone else built (the app factory's, in the sweeper's
+        tests); the caller closes what it built."""
+        site = cls.__new__(cls)
+        site.dir, site.db_path, site.plan = Path(db_path).parent, Path(db_path), plan
+        site.svc, site.clock, site.devices = svc, clock, {}
+        svc.clock = svc.limiter.clock = clock
+        return site
+
     def close(self) -> None:
         self.writer.stop()
         self.waiters.close()
