@@ -22,7 +22,7 @@ import time
 from collections import Counter
 
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 PING_GRACE = 60
@@ -205,6 +205,7 @@ class Phone:
         self.down_until = 0.0                # simulated WiFi outage (epoch)
         self.back_at = None
         self.sending = False
+        self.waiting_for = None
         self.reconnecting = False
 
     # -- connection ------------------------------------------------------------------
@@ -227,7 +228,11 @@ class Phone:
         return conn
 
     async def call(self, event: str, payload=None, timeout: float = 30) -> dict:
-        r = await self.conn.call(event, payload if payload is not None else {}, timeout)
+        self.waiting_for = (event, time.time())       # what a phone that is not back waits on
+        try:
+            r = await self.conn.call(event, payload if payload is not None else {}, timeout)
+        finally:
+            self.waiting_for = None
         if not isinstance(r, dict):
             raise Refused(f"{event}: bad ack {r!r}")
         return r
@@ -365,7 +370,9 @@ class Phone:
                 await self.connect()
                 await self.resume()
                 break
-            except (OSError, ConnectionError, ConnectionClosed, asyncio.TimeoutError, Refused) as e:
+            # InvalidHandshake: an HTTP refusal (503 busy) or a connection closed during the
+            # handshake; socket.io-client retries those too.
+            except (OSError, ConnectionError, ConnectionClosed, InvalidHandshake, asyncio.TimeoutError, Refused) as e:
                 self.w.stats.err("reconnect:" + type(e).__name__ + ":" + str(e)[:40])
                 if self.conn is not None:
                     await self.conn.close()
@@ -686,6 +693,7 @@ class Worker:
         lo, hi = sp["interval"]
         self.zombies: list[SioConn] = []
         restore: dict[str, float] = {}
+        watchers: dict[str, asyncio.Task] = {}
         c0 = self.cpu()
 
         async def dropper():
@@ -700,10 +708,16 @@ class Worker:
                 else:
                     p.conn.zombify()
                     self.zombies.append(p.conn)
-            for p in self.phones:
-                asyncio.create_task(watch_back(p))
+            for p in self.phones:   # keep a reference: the loop holds tasks only weakly
+                watchers[p.ticket] = asyncio.create_task(watch_back(p))
 
         async def watch_back(p: Phone):
+            try:
+                await watching(p)
+            except Exception as e:  # noqa: BLE001 - a dead watcher must show, not leave the phone "not back"
+                self.stats.err("watch_back:" + type(e).__name__ + ":" + str(e)[:40])
+
+        async def watching(p: Phone):
             await p.reconnect()
             while p.reconnecting or p.conn is None or p.conn.closed or p.queue:
                 await asyncio.sleep(0.05)
@@ -723,7 +737,15 @@ class Worker:
                 await p.flush()
         cpu = self.cpu() - c0
         back = [(p.ticket, restore.get(p.ticket), p.back_at) for p in self.phones]
-        return self.result(cpu=cpu, back=back, acked=self.acked_map(),
+        now = time.time()
+        stuck = [{"ticket": p.ticket, "reconnecting": p.reconnecting, "conn": None if p.conn is None else
+                  ("closed" if p.conn.closed else "open"), "queue": len(p.queue), "sending": p.sending,
+                  "waiting_for": None if not getattr(p, "waiting_for", None) else
+                  [p.waiting_for[0], round(now - p.waiting_for[1], 1)], "restored": round(restore.get(p.ticket, now) - drop, 1),
+                  "watcher": "none" if p.ticket not in watchers else ("done" if watchers[p.ticket].done() else
+                             " | ".join(f"{f.f_code.co_name}:{f.f_lineno}" for f in watchers[p.ticket].get_stack()))}
+                 for p in self.phones if p.back_at is None]
+        return self.result(cpu=cpu, back=back, stuck=stuck, acked=self.acked_map(),
                            unacked=sum(len(p.queue) for p in self.phones))
 
     async def timeup(self) -> dict:

@@ -371,7 +371,7 @@ def merge(results: list[dict]) -> dict:
         m["cpu"] += r.get("cpu", 0.0)
         m["loop_lag_p99"] = max(m.get("loop_lag_p99", 0), r.get("loop_lag_p99", 0))
         m["loop_lag_max"] = max(m.get("loop_lag_max", 0), r.get("loop_lag_max", 0))
-        for k in ("done", "back", "fin"):
+        for k in ("done", "back", "fin", "stuck"):
             if k in r:
                 m.setdefault(k, []).extend(r[k])
         if "acked" in r:
@@ -466,7 +466,8 @@ def run_one(name: str, cfg: dict, kind: str, args, workdir: Path) -> dict:
         if name == "flap":
             back = res.get("back", [])
             rec = [b - r for _, r, b in back if b is not None and r is not None]
-            out.update(not_back=sum(1 for _, _, b in back if b is None), unacked=res.get("unacked", 0),
+            out.update(not_back=sum(1 for _, _, b in back if b is None), stuck=res.get("stuck", [])[:10],
+                       unacked=res.get("unacked", 0),
                        all_back_s=(max(b for _, _, b in back) - t["drop"]) if back and all(b for _, _, b in back) else float("nan"),
                        last_restore_s=max((r for _, r, _ in back if r), default=t["drop"]) - t["drop"],
                        recover_p50=pct(rec, 50), recover_max=max(rec, default=float("nan")))
