@@ -6,9 +6,12 @@ from pathlib import Path
 from hall_server.doctor.replica_check import replica
 from hall_server.doctor.result import FAIL, PASS, WARN
 
-MOUNTS = "/dev/sda1 / ext4 rw 0 0\n/dev/sdb1 /media/usb vfat rw,uid=999 0 0\n"
-DATA = Path("/var/lib/hall")
-USB = Path("/media/usb/hall-replica")
+# A laptop's layout under the test's own folder: the system disk mounted at ROOT, a USB
+# stick at ROOT/media/usb (the check reads the mount table it is given, never the host's).
+ROOT = Path(__file__).resolve().parent / "laptop"
+MOUNTS = f"/dev/sda1 {ROOT} ext4 rw 0 0\n/dev/sdb1 {ROOT}/media/usb vfat rw,uid=999 0 0\n"
+DATA = ROOT / "var/lib/hall"
+USB = ROOT / "media/usb/hall-replica"
 MB = 1 << 20
 
 
@@ -31,5 +34,5 @@ def test_replica_checks():
     assert check(serving=True, marker={"taken_at": 990.0}).status == PASS
     c = check(serving=True, marker={"taken_at": 900.0})
     assert c.status == FAIL and "100 秒" in c.detail                          # copies stopped
-    c = check(path=Path("/var/lib/hall-replica"))
+    c = check(path=ROOT / "var/lib/hall-replica")
     assert c.status == WARN and "同一块磁盘" in c.detail                       # useless if the disk dies
