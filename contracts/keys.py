@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import os
 from pathlib import Path
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -81,3 +83,28 @@ def load_public(path_or_value) -> Ed25519PublicKey:
     if isinstance(path_or_value, Ed25519PrivateKey):
         return path_or_value.public_key()
     return Ed25519PublicKey.from_public_bytes(_read_b64(path_or_value))
+
+
+def sign_b64(private_key_b64: str, message: bytes) -> str:
+    """A site's (or the centre's) Ed25519 signature over ``message``, base64."""
+    return b64(Ed25519PrivateKey.from_private_bytes(base64.b64decode(private_key_b64)).sign(message))
+
+
+def signed_by(public_key_b64: str, sig_b64, message: bytes) -> bool:
+    """Whether ``sig_b64`` is that key's signature over ``message``; False, never an
+    exception, for anything malformed (the signature comes from the network)."""
+    try:
+        Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64)).verify(
+            base64.b64decode(str(sig_b64).encode("ascii"), validate=True), message)
+        return True
+    except (InvalidSignature, ValueError, TypeError, binascii.Error, UnicodeEncodeError):
+        return False
+
+
+class Refused(Exception):
+    """The centre's refusal of something a site signed: ``code`` is stable ASCII,
+    ``message_zh`` is shown to the county office as is, ``status`` is the HTTP status."""
+
+    def __init__(self, status: int, code: str, message_zh: str):
+        super().__init__(f"{code}: {message_zh}")
+        self.status, self.code, self.message_zh = status, code, message_zh

@@ -13,15 +13,11 @@ answer); the result bundle stays the record of truth and later reconciles the re
 """
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any, Mapping
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .audit_chain import canonical_json
 from .exam import VIOLATION_LEVELS
+from .keys import Refused, sign_b64, signed_by
 
 FORMAT = "hall-site-report/1"
 KINDS = {"violation": ("id", "ticket", "sitting_id", "level", "facts", "ts", "staff"),
@@ -30,10 +26,8 @@ LEVELS = tuple(VIOLATION_LEVELS)
 MAX_TEXT = 4000
 
 
-class ReportRefused(Exception):
-    def __init__(self, status: int, code: str, message_zh: str):
-        super().__init__(f"{code}: {message_zh}")
-        self.status, self.code, self.message_zh = status, code, message_zh
+class ReportRefused(Refused):
+    """A same-day report the centre will not take."""
 
 
 def _message(site_no: str, kind: str, record: dict) -> bytes:
@@ -41,9 +35,8 @@ def _message(site_no: str, kind: str, record: dict) -> bytes:
 
 
 def sign_report(private_key_b64: str, site_no: str, kind: str, record: dict) -> dict:
-    sk = Ed25519PrivateKey.from_private_bytes(base64.b64decode(private_key_b64))
     return {"format": FORMAT, "site_no": str(site_no), "kind": kind, "record": record,
-            "sig": base64.b64encode(sk.sign(_message(str(site_no), kind, record))).decode("ascii")}
+            "sig": sign_b64(private_key_b64, _message(str(site_no), kind, record))}
 
 
 def _shape(kind: Any, record: Any) -> str | None:
@@ -75,9 +68,6 @@ def verify_report(body: Any, site_public_keys: Mapping[str, str]) -> tuple[str, 
     issued = site_public_keys.get(site_no) if isinstance(site_no, str) else None
     if not issued:
         raise ReportRefused(403, "unknown_site", f"考点 {site_no} 不在本中心签发的考点密钥名单中")
-    try:
-        Ed25519PublicKey.from_public_bytes(base64.b64decode(issued)).verify(
-            base64.b64decode(str(sig).encode("ascii"), validate=True), _message(site_no, body["kind"], body["record"]))
-    except (InvalidSignature, ValueError, TypeError, binascii.Error, UnicodeEncodeError):
-        raise ReportRefused(403, "bad_signature", f"速报签名与考点 {site_no} 的密钥不符") from None
+    if not signed_by(issued, sig, _message(site_no, body["kind"], body["record"])):
+        raise ReportRefused(403, "bad_signature", f"速报签名与考点 {site_no} 的密钥不符")
     return site_no, body["kind"], body["record"]
