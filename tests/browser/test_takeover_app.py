@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ from factories import make_plan
 from hallproc import HallProcess, free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "takeover"))
-from takeoverkit import Spare, copier_pids, kill, wait  # noqa: E402
+from takeoverkit import Spare, copier_pids, kill, stored_answers as stored, wait  # noqa: E402
 from hall_server.replica.store import ReplicaDir  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -28,14 +27,6 @@ def choose(page, q, key):
     page.click(f"#grid .cell[data-q='{q}']")
     page.click(f".opt[data-key='{key}']")
     expect(page.locator("#savestate")).to_have_text("✓ 已保存")
-
-
-def stored(db: Path) -> dict:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return {(t, q): (c, s) for t, q, c, s in conn.execute("SELECT ticket, q, choice, seq FROM answers")}
-    finally:
-        conn.close()
 
 
 def test_app_replays_to_a_spare_that_took_over_from_a_lagging_replica(tmp_path, phones, shots):

@@ -22,19 +22,9 @@ import pytest
 from factories import make_plan
 from hallproc import REPO, HallProcess, Phone, free_port
 from hall_server.replica.store import ReplicaDir
-from takeoverkit import Spare, TakeoverPhone, copier_pids, kill, wait
+from takeoverkit import Spare, TakeoverPhone, copier_pids, kill, stored_answers, wait
 
 QUESTIONS = 20
-
-
-def stored_answers(db_path: Path) -> dict:
-    import sqlite3
-
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        return {(t, q): (c, s) for t, q, c, s in conn.execute("SELECT ticket, q, choice, seq FROM answers")}
-    finally:
-        conn.close()
 
 
 def missing(acked: dict, stored: dict) -> list:
