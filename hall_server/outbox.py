@@ -13,6 +13,7 @@ from contracts.result_bundle import BUNDLE_SUFFIX, bundle_file_name, looks_like_
 from contracts.upload import UploadResult, upload_bundle
 from contracts.upload_proof import proof_path, sign_open
 
+from .durable import write_atomic
 from .result_export import build_result_bundle, site_signing_key
 
 
@@ -57,15 +58,9 @@ def _target(out: Path, name: str) -> Path:
 
 
 def write_bundle_file(data: bytes, path: Path) -> None:
-    """Atomic and on disk before it returns (a USB stick pulled right after keeps a whole file)."""
-    import os
-
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
+    """Atomic and on disk before it returns (a USB stick pulled right after keeps a whole
+    file; the rename too, which the folder's fsync makes durable)."""
+    write_atomic(path, data, tmp=path.with_name(path.name + ".part"))
 
 
 def export_bundle(db_path: str | Path, out: str | Path, sitting_id: str | None = None,

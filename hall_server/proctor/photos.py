@@ -14,6 +14,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..durable import fsync_dir, write_atomic
+
 
 class PhotoError(ValueError):
     def __init__(self, code: str, message: str):
@@ -57,14 +59,6 @@ def path_for(root: Path, sha256: str) -> Path:
     return Path(root) / sha256[:2] / f"{sha256}.jpg"
 
 
-def _fsync_dir(d: Path) -> None:
-    fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def store(root: Path, data: bytes, sha256: str) -> Path:
     """Durably store `data` under its hash (idempotent: an existing file is kept)."""
     path = path_for(root, sha256)
@@ -73,16 +67,10 @@ def store(root: Path, data: bytes, sha256: str) -> Path:
     new_dir = not path.parent.exists()
     path.parent.mkdir(parents=True, exist_ok=True)
     if new_dir:
-        _fsync_dir(path.parent.parent)
+        fsync_dir(path.parent.parent)
     # A name of its own: the same photo may arrive from two phones at the same moment, and
     # each must write a whole file before its rename (a shared name mixed them: bench/proctor.py).
-    tmp = path.with_name(f".{sha256}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    write_atomic(path, data, tmp=path.with_name(f".{sha256}.{os.getpid()}.{secrets.token_hex(6)}.tmp"))
     return path
 
 

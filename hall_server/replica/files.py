@@ -8,7 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
-from .store import fsync_dir
+from ..durable import fsync_dir
 
 
 def _names(root: Path) -> set[str]:

@@ -19,7 +19,9 @@ import shutil
 import time
 from pathlib import Path
 
+from ..durable import fsync_dir, write_atomic
 from .pages import changed_runs, digest, file_hashes, page_hashes
+
 
 FILES = ("hall-replica-a.db", "hall-replica-b.db")
 MARKER = "CURRENT.json"
@@ -31,22 +33,8 @@ class ReplicaError(RuntimeError):
     """A replica folder that cannot be used; the message is Chinese, for the staff."""
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    write_atomic(path, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"))
 
 
 def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:

@@ -26,7 +26,8 @@ from ..exam.ops import receipt_key
 from .copier import PHOTOS
 from .files import copy_new
 from .pages import digest, file_hashes
-from .store import ReplicaDir, ReplicaError, fsync_dir
+from ..durable import fsync_dir
+from .store import ReplicaDir, ReplicaError
 
 ACTOR = "takeover"   # staff name on the pauses and incidents it records (audit: staff:takeover)
 
