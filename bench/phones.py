@@ -24,8 +24,11 @@ from collections import Counter
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from bench.schedule import next_due
+
 DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 PING_GRACE = 60
+BEHIND_S = 0.1        # a send this much after it was due counts as `behind` (see answering)
 
 
 class Refused(Exception):
@@ -41,6 +44,8 @@ class Stats:
         self.lat_at: list[float] = []        # when each of those answers was sent (epoch s)
         self.durable = 0                     # ok answer acks inside the window
         self.pushes: Counter = Counter()
+        self.behind = 0                      # sends more than BEHIND_S after they were due
+        self.behind_max = 0.0                # ... the latest of them, s
         self.measuring = False
 
     def err(self, code: str) -> None:
@@ -500,7 +505,8 @@ class Worker:
         lags = sorted(self.lags) or [0.0]
         return {"loop_lag_p99": lags[int(0.99 * (len(lags) - 1))], "loop_lag_max": lags[-1],
                 "errors": dict(s.errors), "refusals": dict(s.refusals), "disconnects": s.disconnects,
-                "lat": s.lat, "lat_at": s.lat_at, "durable": s.durable, "pushes": dict(s.pushes), "t": self.t, **extra}
+                "lat": s.lat, "lat_at": s.lat_at, "durable": s.durable, "pushes": dict(s.pushes), "t": self.t,
+                "behind": s.behind, "behind_max": s.behind_max, **extra}
 
     # -- scenarios ---------------------------------------------------------------------
     async def storm(self) -> dict:
@@ -526,18 +532,27 @@ class Worker:
         return self.result(done=done, cpu=cpu)
 
     async def answering(self, t0: float, end: float, interval, extra=None) -> None:
-        """Each phone answers every `interval()` seconds from a random phase until `end`."""
+        """Each phone answers every `interval()` seconds from a random phase until `end`, on
+        the spec's schedule (bench/schedule.py: open loop unless told otherwise). A phone that
+        falls behind (its previous ack took longer than the interval) answers at once;
+        `behind` counts those, so that a slow server cannot hide behind fewer sends."""
         async def one(p: Phone):
             if p.options is None:
                 return
-            await self.sleep_until(t0 + random.uniform(0, interval()))
+            due = t0 + random.uniform(0, interval())
+            await self.sleep_until(due)
             while time.time() < end:
                 if p.conn is not None and p.conn.closed and time.time() >= p.down_until and not p.reconnecting:
                     asyncio.create_task(p.reconnect(backoff=False))
                 if extra is not None:
                     await extra(p)
+                late = time.time() - due
+                if self.stats.measuring and late > BEHIND_S:
+                    self.stats.behind += 1
+                    self.stats.behind_max = max(self.stats.behind_max, late)
                 await p.answer()
-                await self.sleep_until(time.time() + interval())
+                due = next_due(due, time.time(), interval(), self.spec.get("schedule", "open"))
+                await self.sleep_until(due)
         await asyncio.gather(*(one(p) for p in self.phones))
 
     async def steady(self) -> dict:

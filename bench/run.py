@@ -369,6 +369,8 @@ def merge(results: list[dict]) -> dict:
         m.setdefault("lat_at", []).extend(r.get("lat_at", []))
         m["durable"] += r["durable"]
         m["cpu"] += r.get("cpu", 0.0)
+        m["behind"] = m.get("behind", 0) + r.get("behind", 0)
+        m["behind_max"] = max(m.get("behind_max", 0.0), r.get("behind_max", 0.0))
         m["loop_lag_p99"] = max(m.get("loop_lag_p99", 0), r.get("loop_lag_p99", 0))
         m["loop_lag_max"] = max(m.get("loop_lag_max", 0), r.get("loop_lag_max", 0))
         for k in ("done", "back", "fin", "stuck"):
@@ -428,7 +430,8 @@ def run_one(name: str, cfg: dict, kind: str, args, workdir: Path) -> dict:
         q0 = quota.stat()
     ssamp = Sampler(server.pid)
     ssamp.start()
-    spec = {"scenario": name, "host": "127.0.0.1", "port": server.port, "verify": kind == "hall", **cfg}
+    spec = {"scenario": name, "host": "127.0.0.1", "port": server.port, "verify": kind == "hall",
+            "schedule": args.schedule, **cfg}
     if kind == "hall" and not args.no_console and name in ("steady", "exam", "closed"):
         spec["console"] = server.console()
     k = args.workers or cfg.get("workers", 1)
@@ -460,7 +463,7 @@ def run_one(name: str, cfg: dict, kind: str, args, workdir: Path) -> dict:
             cpu_s = ssamp.cpu_s(t0, t1)
             out.update(cpu_ms_per_answer=1000 * cpu_s / max(1, res["durable"]),
                        rate=res["durable"] / dur, p50=pct(lat, 50), p99=pct(lat, 99), max=max(lat, default=float("nan")),
-                       answers=res["durable"])
+                       answers=res["durable"], behind=res.get("behind", 0), behind_max_s=res.get("behind_max", 0.0))
         if name == "exam":
             out.update(counts=res.get("counts", {}), receipts=res.get("receipts", 0))
         if name == "flap":
@@ -576,6 +579,10 @@ def rows_for(name: str, cfg: dict, e: dict, h: dict) -> list[list[str]]:
             row(f"hall, {len(reps)} runs one after another: p99 (max) each, ms", "",
                 ", ".join(f"{f(r['p99'])} ({f(r['max'], 0)})" for r in reps),
                 "every run p99 ≤ 25 ms" if tgt else "", ok if tgt else None, r=False)
+        if name != "closed":
+            row("answers sent > 0.1 s after due (open loop; max late, s)",
+                f"{f(e.get('behind'))} ({f(e.get('behind_max_s'), 2)})",
+                f"{f(h.get('behind'))} ({f(h.get('behind_max_s'), 2)})", r=False)
         if name in ("steady", "closed"):
             row("server CPU ms per durable answer (echo: per ack)", e.get("cpu_ms_per_answer"),
                 h.get("cpu_ms_per_answer"), nd=2)
@@ -660,6 +667,9 @@ def main(argv=None) -> int:
     ap.add_argument("--scenario", default=",".join(ORDER), help="comma-separated: " + ",".join(ORDER))
     ap.add_argument("--workers", type=int, default=0, help="load-generator processes (default: per scenario)")
     ap.add_argument("--no-console", action="store_true", help="no staff console watching the rooms")
+    ap.add_argument("--schedule", choices=["open", "from-ack"], default="open",
+                    help="when a phone's next answer is due: `interval` after the previous one was due "
+                         "(open loop, default) or after its ack came back (the old, phase-locking schedule)")
     ap.add_argument("--only", choices=["echo", "hall"], help="run one side only (debugging)")
     ap.add_argument("-n", type=int, help="override the number of phones (debugging)")
     ap.add_argument("--sim-sched", choices=["idle", "normal"], default="idle",
@@ -712,7 +722,7 @@ def main(argv=None) -> int:
                           f"{json.dumps(show, default=str)}", flush=True)
             res[kind] = runs[0]
             if len(runs) > 1:
-                res[kind]["repeats"] = [{k: r.get(k) for k in ("p50", "p99", "max", "errors", "disconnects")}
+                res[kind]["repeats"] = [{k: r.get(k) for k in ("p50", "p99", "max", "errors", "disconnects", "behind")}
                                         for r in runs]
         raw[name] = {"cfg": cfg, **res}
         rows = rows_for(name, cfg, res["echo"], res["hall"])
@@ -726,7 +736,7 @@ def main(argv=None) -> int:
         patched += (f", **each server confined to {args.cpu_quota:g} CPU** (cgroup quota, "
                     f"period {args.cpu_period_ms:g} ms)")
     md = [f"Run {started}, `--size {args.size}`{patched}, {version}, on: {machine()}; load average {load0[0]:.1f} at start, "
-          f"{load1[0]:.1f} at end; simulator under SCHED_{args.sim_sched.upper()} "
+          f"{load1[0]:.1f} at end; simulator under SCHED_{args.sim_sched.upper()}, answers on the {args.schedule} schedule "
           f"(CPU % is of one core: 200 % = both cores busy)", "",
           "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     md += ["| " + " | ".join(r) + " |" for r in table]
