@@ -755,7 +755,7 @@ class Worker:
         now = time.time()
         stuck = [{"ticket": p.ticket, "reconnecting": p.reconnecting, "conn": None if p.conn is None else
                   ("closed" if p.conn.closed else "open"), "queue": len(p.queue), "sending": p.sending,
-                  "waiting_for": None if not getattr(p, "waiting_for", None) else
+                  "waiting_for": None if p.waiting_for is None else
                   [p.waiting_for[0], round(now - p.waiting_for[1], 1)], "restored": round(restore.get(p.ticket, now) - drop, 1),
                   "watcher": "none" if p.ticket not in watchers else ("done" if watchers[p.ticket].done() else
                              " | ".join(f"{f.f_code.co_name}:{f.f_lineno}" for f in watchers[p.ticket].get_stack()))}

@@ -62,6 +62,7 @@ TARGET_SET = "normal"
 
 
 from hallproc import free_port  # noqa: E402  (tests/ is on the path: one definition)
+from bench.schedule import MODES  # noqa: E402
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -667,7 +668,7 @@ def main(argv=None) -> int:
     ap.add_argument("--scenario", default=",".join(ORDER), help="comma-separated: " + ",".join(ORDER))
     ap.add_argument("--workers", type=int, default=0, help="load-generator processes (default: per scenario)")
     ap.add_argument("--no-console", action="store_true", help="no staff console watching the rooms")
-    ap.add_argument("--schedule", choices=["open", "from-ack"], default="open",
+    ap.add_argument("--schedule", choices=MODES, default="open",
                     help="when a phone's next answer is due: `interval` after the previous one was due "
                          "(open loop, default) or after its ack came back (the old, phase-locking schedule)")
     ap.add_argument("--only", choices=["echo", "hall"], help="run one side only (debugging)")

@@ -17,6 +17,24 @@ import websocket
 REPO = Path(__file__).resolve().parents[1]
 
 
+def stored_answers(db_path) -> dict:
+    """(ticket, q) -> (choice, seq) in a hall database file, read-only: what survived."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return {(t, q): (c, s) for t, q, c, s in conn.execute("SELECT ticket, q, choice, seq FROM answers")}
+    finally:
+        conn.close()
+
+
+def acked_missing(acked: dict, stored: dict) -> list:
+    """Acknowledged (ticket, q) -> (choice, seq) that `stored` does not hold: absent, older,
+    or the same seq with another choice. [(key, acked, stored)]."""
+    return [(k, v, stored.get(k)) for k, v in acked.items()
+            if k not in stored or stored[k][1] < v[1] or (stored[k][1] == v[1] and stored[k][0] != v[0])]
+
+
 def free_port() -> int:
     """A loopback port nobody listens on now (never hard-code one: five engineers share the box)."""
     with socket.socket() as s:

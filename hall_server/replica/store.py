@@ -22,7 +22,6 @@ from pathlib import Path
 from ..durable import fsync_dir, write_atomic
 from .pages import changed_runs, digest, file_hashes, page_hashes
 
-
 FILES = ("hall-replica-a.db", "hall-replica-b.db")
 MARKER = "CURRENT.json"
 FORMAT = "hall-replica/1"

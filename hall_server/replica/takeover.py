@@ -21,12 +21,12 @@ from datetime import datetime
 from pathlib import Path
 
 from ..db import schema
+from ..durable import fsync_dir
 from ..exam import audit, ops, room_ops
 from ..exam.ops import receipt_key
 from .copier import PHOTOS
 from .files import copy_new
 from .pages import digest, file_hashes
-from ..durable import fsync_dir
 from .store import ReplicaDir, ReplicaError
 
 ACTOR = "takeover"   # staff name on the pauses and incidents it records (audit: staff:takeover)

@@ -13,10 +13,10 @@ import pytest
 from playwright.sync_api import expect
 
 from factories import make_plan
-from hallproc import HallProcess, free_port
+from hallproc import HallProcess, free_port, stored_answers as stored
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "takeover"))
-from takeoverkit import Spare, copier_pids, kill, stored_answers as stored, wait  # noqa: E402
+from takeoverkit import Spare, copier_pids, kill, wait  # noqa: E402
 from hall_server.replica.store import ReplicaDir  # noqa: E402
 
 pytestmark = pytest.mark.browser

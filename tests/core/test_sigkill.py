@@ -8,7 +8,7 @@ import time
 import socketio
 
 from factories import fast_plan
-from hallproc import HallProcess, Phone
+from hallproc import HallProcess, Phone, acked_missing, stored_answers
 
 PHONES = 20
 ROUNDS = int(os.environ.get("HALL_KILL_ROUNDS", "20"))
@@ -86,10 +86,8 @@ def test_sigkill_under_load_loses_no_acknowledged_answer(tmp_path):
         seq_base = max(ph.seq for ph in phones) + 1
         total_acked = len(acked)
         with hall.db() as db:
-            stored = {(t, q): (c, s) for t, q, c, s in db.execute("SELECT ticket, q, choice, seq FROM answers")}
             dl = {t: d for t, d in db.execute("SELECT ticket, deadline_at FROM attempts")}
-        lost = [(k, v) for k, v in acked.items() if k not in stored or stored[k][1] < v[1]
-                or (stored[k][1] == v[1] and stored[k][0] != v[0])]
+        lost = acked_missing(acked, stored_answers(hall.data_dir / "hall.db"))
         assert not lost, f"round {round_no}: acknowledged answers lost: {lost[:5]}"
         assert {t: int(d * 1000) for t, d in dl.items()} == deadlines
         hall.start()

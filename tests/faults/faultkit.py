@@ -21,7 +21,7 @@ from pathlib import Path
 import requests
 import socketio
 
-from hallproc import REPO, HallProcess, free_port, wait_healthy
+from hallproc import REPO, HallProcess, acked_missing, free_port, stored_answers, wait_healthy
 
 __all__ = ["FaultHall", "TcpProxy", "AppPhone", "setup_answering", "acked_lost", "Tmpfs", "LoopExt4", "REPO"]
 
@@ -424,7 +424,4 @@ def setup_answering(hall: HallProcess, plan: dict, cands: list[dict]) -> list[di
 
 def acked_lost(hall: HallProcess, acked: dict) -> list:
     """Acknowledged (ticket, q) -> (choice, seq) not (or no longer) in the database."""
-    with hall.db() as db:
-        stored = {(t, q): (c, s) for t, q, c, s in db.execute("SELECT ticket, q, choice, seq FROM answers")}
-    return [(k, v, stored.get(k)) for k, v in acked.items()
-            if k not in stored or stored[k][1] < v[1] or (stored[k][1] == v[1] and stored[k][0] != v[0])]
+    return acked_missing(acked, stored_answers(hall.data_dir / "hall.db"))

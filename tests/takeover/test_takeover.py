@@ -20,17 +20,11 @@ from pathlib import Path
 import pytest
 
 from factories import make_plan
-from hallproc import REPO, HallProcess, Phone, free_port
+from hallproc import REPO, HallProcess, Phone, acked_missing as missing, free_port
 from hall_server.replica.store import ReplicaDir
 from takeoverkit import Spare, TakeoverPhone, copier_pids, kill, stored_answers, wait
 
 QUESTIONS = 20
-
-
-def missing(acked: dict, stored: dict) -> list:
-    """Acknowledged (ticket, q) -> (choice, seq) that the database does not hold (or holds older)."""
-    return [(k, v, stored.get(k)) for k, v in acked.items()
-            if k not in stored or stored[k][1] < v[1] or (stored[k][1] == v[1] and stored[k][0] != v[0])]
 
 
 def all_acked(phones) -> dict:
